@@ -1,0 +1,54 @@
+"""The swarmpulse protocol: msgspec messages, their rules, and their encodings."""
+
+from messages.codec import AnyMessage, Format, decode, encode
+from messages.constraints import (
+    MAX_ID_LENGTH,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_KEYS,
+    check_count,
+    check_finite,
+    check_id,
+    check_metadata,
+    check_millis,
+    to_epoch,
+)
+from messages.control import Control, Crash, RegisterAgent, UnregisterAgent
+from messages.enums import AlertSeverity, HealthState, TaskResult
+from messages.errors import InvalidMessage, SwarmPulseError
+from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
+from messages.telemetry import AgentMetric, Heartbeat, SwarmMetric, TaskMetric, Telemetry
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_KEYS",
+    "AgentMetric",
+    "AgentRegistered",
+    "AgentUnregistered",
+    "Alert",
+    "AlertSeverity",
+    "AnyMessage",
+    "Control",
+    "Crash",
+    "Event",
+    "Format",
+    "HealthChanged",
+    "HealthState",
+    "Heartbeat",
+    "InvalidMessage",
+    "RegisterAgent",
+    "SwarmMetric",
+    "SwarmPulseError",
+    "TaskMetric",
+    "TaskResult",
+    "Telemetry",
+    "UnregisterAgent",
+    "check_count",
+    "check_finite",
+    "check_id",
+    "check_metadata",
+    "check_millis",
+    "decode",
+    "encode",
+    "to_epoch",
+]

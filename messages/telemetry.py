@@ -1,0 +1,100 @@
+"""What agents report: task metrics, agent and swarm gauges, heartbeats."""
+
+from __future__ import annotations
+
+
+
+import msgspec
+
+from messages.base import Message, coerce_enum, coerce_time
+from messages.constraints import (
+    AgentId,
+    Count,
+    Metadata,
+    Millis,
+    Name,
+    Timestamp,
+    check_count,
+    check_finite,
+    check_id,
+    check_metadata,
+    check_millis,
+)
+from messages.enums import TaskResult
+
+__all__ = ["AgentMetric", "Heartbeat", "SwarmMetric", "TaskMetric", "Telemetry"]
+
+
+class TaskMetric(Message, tag="task_metric", kw_only=True):
+    """One finished task: how long it took, what it cost, how it ended."""
+
+    task_id: AgentId
+    agent_id: AgentId
+    duration_ms: Millis
+    result: TaskResult
+    tokens_used: Count = 0
+    files_changed: Count = 0
+    timestamp: Timestamp
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id("task_id", self.task_id)
+        check_id("agent_id", self.agent_id)
+        check_millis("duration_ms", self.duration_ms)
+        coerce_enum(self, "result", TaskResult)
+        check_count("tokens_used", self.tokens_used)
+        check_count("files_changed", self.files_changed)
+        coerce_time(self, "timestamp")
+        check_metadata("metadata", self.metadata)
+
+
+class AgentMetric(Message, tag="agent_metric", kw_only=True):
+    """A free-form gauge about one agent (queue depth, memory, ...)."""
+
+    agent_id: AgentId
+    metric_type: Name
+    value: float
+    timestamp: Timestamp
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id("agent_id", self.agent_id)
+        check_id("metric_type", self.metric_type)
+        check_finite("value", self.value)
+        coerce_time(self, "timestamp")
+        check_metadata("metadata", self.metadata)
+
+
+class SwarmMetric(Message, tag="swarm_metric", kw_only=True):
+    """A free-form gauge about the whole swarm (topology_health, message_throughput, ...)."""
+
+    swarm_id: AgentId
+    metric_type: Name
+    value: float
+    timestamp: Timestamp
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id("swarm_id", self.swarm_id)
+        check_id("metric_type", self.metric_type)
+        check_finite("value", self.value)
+        coerce_time(self, "timestamp")
+        check_metadata("metadata", self.metadata)
+
+
+class Heartbeat(Message, tag="heartbeat", kw_only=True):
+    """An agent saying it is alive; any heartbeat makes it HEALTHY again."""
+
+    agent_id: AgentId
+    timestamp: Timestamp
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id("agent_id", self.agent_id)
+        coerce_time(self, "timestamp")
+        check_metadata("metadata", self.metadata)
+
+
+Telemetry = TaskMetric | AgentMetric | SwarmMetric | Heartbeat
+"""Everything an agent reports."""
+
