@@ -16,6 +16,7 @@ from messages.control import Control, Crash, RegisterAgent, UnregisterAgent
 from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
+from messages.report import AgentReport, HealthReport
 from messages.telemetry import AgentMetric, Heartbeat, SwarmMetric, TaskMetric, Telemetry
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "MAX_METADATA_KEYS",
     "AgentMetric",
+    "AgentReport",
     "AgentRegistered",
     "AgentUnregistered",
     "Alert",
@@ -33,6 +35,7 @@ __all__ = [
     "Event",
     "Format",
     "HealthChanged",
+    "HealthReport",
     "HealthState",
     "Heartbeat",
     "InvalidMessage",

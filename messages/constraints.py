@@ -75,7 +75,7 @@ def check_id(field: str, value: object) -> None:
 
 def check_finite(field: str, value: object) -> None:
     """Refuse anything but a finite int or float (bool is not a number here)."""
-    if type(value) not in _NUMBER:
+    if not isinstance(value, _NUMBER) or isinstance(value, bool):
         raise InvalidMessage(field, value, "must be a number")
     if not math.isfinite(value):  # type: ignore[arg-type]
         raise InvalidMessage(field, value, "must be finite")

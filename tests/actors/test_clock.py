@@ -96,6 +96,29 @@ def test_manual_timers_scheduled_by_callbacks_fire_in_the_same_advance(
     assert fired == [("first", 1001.0), ("second", 1002.0), ("chained", 1003.0)]
 
 
+def test_manual_timer_scheduled_from_another_thread_during_advance_fires(
+    manual: ManualClock,
+) -> None:
+    """A timer another thread adds inside the window while advance runs fires in it."""
+    fired: list[float] = []
+    scheduled: pykka.ThreadingFuture[None] = pykka.ThreadingFuture()
+
+    def schedule_elsewhere() -> None:
+        manual.call_at(1002.0, lambda: fired.append(manual.monotonic()))
+        scheduled.set(None)
+
+    helper = threading.Thread(target=schedule_elsewhere)
+
+    def start_helper() -> pykka.ThreadingFuture[None]:
+        helper.start()
+        return scheduled
+
+    manual.call_later(1.0, start_helper)
+    manual.advance(3.0)
+    helper.join(WAIT)
+    assert fired == [1002.0]
+
+
 def test_manual_call_every_fires_once_per_interval_until_cancelled(manual: ManualClock) -> None:
     """A periodic timer fires once per interval within one advance, and cancel stops it."""
     ticks: list[float] = []

@@ -1,0 +1,445 @@
+"""The supervising actor: registration, routing, and supervision of its children."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from actors.clock import Clock
+from actors.errors import UnknownAgent
+from actors.pending import PendingWrites
+from actors.runtime import Dispatcher
+from actors.supervision import RestartIntensity
+from actors.tracker import HeartbeatTracker, StallLedger, TrackerState
+from messages import (
+    AgentRegistered,
+    AgentUnregistered,
+    Alert,
+    AlertSeverity,
+    HealthChanged,
+    HealthState,
+    Heartbeat,
+    RegisterAgent,
+    UnregisterAgent,
+)
+from messages.requests import (
+    AgentSnapshot,
+    Beat,
+    ChildFailed,
+    GetHistory,
+    GetStatus,
+    HealthStatus,
+    Redeliver,
+    Snapshot,
+    StallDetected,
+    StopTrackers,
+    SwarmSnapshot,
+)
+
+__all__ = ["Services", "SwarmCoordinator", "SystemConfig"]
+
+logger = logging.getLogger("swarmpulse.coordinator")
+
+SERVICE_KINDS = ("writer", "aggregator", "reporter")
+_ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.CRITICAL, HealthState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class SystemConfig:
+    """The settings a system was started with."""
+
+    swarm_id: str = "swarm"
+    topology_type: str = "mesh"
+    heartbeat_interval_ms: int = 5000
+    failure_threshold: int = 3
+    history_size: int = 100
+    enable_monitoring: bool = True
+    max_restarts: int = 3
+    restart_period: float = 5.0
+
+
+class Services:
+    """The live refs of the supervised singletons; the coordinator swaps them on restart."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, pykka.ActorRef[Any]] = {}
+        self.failed: set[str] = set()
+        self.restarts = 0
+        self.changed = threading.Condition()
+
+    def get(self, kind: str) -> pykka.ActorRef[Any]:
+        """The current ref of ``kind`` (writer, aggregator or reporter)."""
+        return self.refs[kind]
+
+    def replace(self, kind: str, ref: pykka.ActorRef[Any]) -> None:
+        """Install a new incarnation and wake whoever waits for it."""
+        with self.changed:
+            self.refs[kind] = ref
+            self.changed.notify_all()
+
+    def record(self, *, restarted: bool = False, gave_up: str | None = None) -> None:
+        """Count a restart or a child given up, and wake whoever waits for one."""
+        with self.changed:
+            if restarted:
+                self.restarts += 1
+            if gave_up is not None:
+                self.failed.add(gave_up)
+            self.changed.notify_all()
+
+    def wait_for_restarts(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` restarts (trackers and services) have happened."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.restarts >= count, timeout=timeout)
+
+
+@dataclass(slots=True)
+class _Agent:
+    state: TrackerState
+    registered_at: float
+    intensity: RestartIntensity
+    tracker: pykka.ActorRef[Any] | None = None
+    held: list[Any] = field(default_factory=list)
+    given_up: bool = False
+    last_mono: float = 0.0
+
+
+class SwarmCoordinator(pykka.ThreadingActor):
+    """Registers agents, routes heartbeats, and supervises every other actor.
+
+    Accepts :class:`RegisterAgent` and :class:`UnregisterAgent` (reply bool),
+    :class:`Heartbeat` (reply bool: False for an unknown agent),
+    :class:`GetStatus` and :class:`GetHistory` (reply a future from the
+    tracker), :class:`Snapshot`, :class:`StopTrackers`, and from its children
+    :class:`HealthChanged`, :class:`ChildFailed`, :class:`Redeliver` and
+    :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
+    sends transitions and alerts to the reporter and the pending writes.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: SystemConfig,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        ledger: StallLedger,
+        services: Services,
+        pending: PendingWrites,
+        spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]],
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.ledger = ledger
+        self.services = services
+        self.pending = pending
+        self.spawn = spawn
+        self.agents: dict[str, _Agent] = {}
+        self.service_intensity = {
+            kind: RestartIntensity(config.max_restarts, config.restart_period)
+            for kind in SERVICE_KINDS
+        }
+        self.held: dict[str, list[Any]] = {kind: [] for kind in SERVICE_KINDS}
+        self.total_heartbeats = 0
+        self.unknown_heartbeats = 0
+        self.unknown_messages = 0
+        self.tracker_restarts = 0
+        self.stalls = 0
+
+    def on_start(self) -> None:
+        """Start the writer, the aggregator and the reporter, in that order."""
+        for kind in SERVICE_KINDS:
+            self.services.replace(kind, self.spawn[kind](self.actor_ref))
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type."""
+        match message:
+            case Heartbeat():
+                return self._heartbeat(message)
+            case HealthChanged():
+                self._health_changed(message)
+            case RegisterAgent():
+                return self._register(message)
+            case UnregisterAgent(agent_id=agent_id):
+                return self._unregister(agent_id)
+            case GetStatus(agent_id=agent_id) | GetHistory(agent_id=agent_id):
+                return self._ask_tracker(agent_id, message)
+            case Snapshot():
+                return self._snapshot()
+            case ChildFailed():
+                self._child_failed(message)
+            case Redeliver():
+                self._redeliver(message)
+            case StallDetected(seconds=seconds):
+                self._stalled(seconds)
+            case StopTrackers():
+                return self._stop_trackers()
+            case _:
+                self.unknown_messages += 1
+                logger.warning("coordinator ignored a message it does not understand: %r", message)
+        return None
+
+    # Registration and routing
+
+    def _register(self, message: RegisterAgent) -> bool:
+        if message.agent_id in self.agents:
+            return False
+        config = self.config
+        interval_ms = message.interval_ms or config.heartbeat_interval_ms
+        threshold = message.failure_threshold or config.failure_threshold
+        now, wall = self.clock.monotonic(), self.clock.time()
+        state = TrackerState(
+            agent_id=message.agent_id,
+            interval=interval_ms / 1000.0,
+            threshold=threshold,
+            last_mono=now,
+            last_wall=wall,
+            stall_mark=self.ledger.total,
+            history=collections.deque(maxlen=config.history_size),
+        )
+        agent = _Agent(
+            state=state,
+            registered_at=wall,
+            intensity=RestartIntensity(config.max_restarts, config.restart_period),
+            last_mono=now,
+        )
+        self.agents[message.agent_id] = agent
+        if config.enable_monitoring:
+            agent.tracker = self._spawn_tracker(state)
+        self.pending.add(
+            "agent_events",
+            AgentRegistered(
+                agent_id=message.agent_id,
+                at=wall,
+                interval_ms=interval_ms,
+                failure_threshold=threshold,
+                metadata=message.metadata,
+            ),
+        )
+        return True
+
+    def _spawn_tracker(self, state: TrackerState) -> pykka.ActorRef[Any]:
+        return HeartbeatTracker.start(
+            dispatcher=self.dispatcher,
+            state=state,
+            clock=self.clock,
+            ledger=self.ledger,
+            coordinator=self.actor_ref,
+        )
+
+    def _unregister(self, agent_id: str) -> bool:
+        agent = self.agents.pop(agent_id, None)
+        if agent is None:
+            return False
+        if agent.tracker is not None:
+            agent.tracker.stop(block=False)
+        self.pending.add("agent_events", AgentUnregistered(agent_id=agent_id, at=self.clock.time()))
+        return True
+
+    def _heartbeat(self, message: Heartbeat) -> bool:
+        agent = self.agents.get(message.agent_id)
+        if agent is None:
+            self.unknown_heartbeats += 1
+            return False
+        self.total_heartbeats += 1
+        now = self.clock.monotonic()
+        agent.last_mono = now
+        if agent.given_up or not self.config.enable_monitoring:
+            return True
+        self._to_tracker(
+            agent,
+            Beat(
+                agent_id=message.agent_id,
+                mono=now,
+                wall=self.clock.time(),
+                sent_at=message.timestamp,
+                metadata=message.metadata,
+            ),
+        )
+        return True
+
+    def _to_tracker(self, agent: _Agent, message: Any) -> None:
+        if agent.tracker is None or agent.held:
+            agent.held.append(message)
+            return
+        try:
+            agent.tracker.tell(message)
+        except pykka.ActorDeadError:
+            agent.held.append(message)
+
+    def _ask_tracker(self, agent_id: str, message: GetStatus | GetHistory) -> Any:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(agent_id)
+        if not self.config.enable_monitoring:
+            return None
+        if agent.tracker is not None and not agent.given_up:
+            return agent.tracker.ask(message, block=False)
+        if isinstance(message, GetHistory):
+            return list(agent.state.history)
+        state = agent.state
+        return HealthStatus(
+            agent_id=agent_id,
+            health_state=state.health,
+            last_heartbeat=state.last_wall,
+            heartbeat_age_ms=max(0.0, (self.clock.monotonic() - agent.last_mono) * 1000.0),
+            interval_ms=round(state.interval * 1000),
+            failure_threshold=state.threshold,
+            heartbeats=state.heartbeats,
+        )
+
+    # Health events
+
+    def _health_changed(self, event: HealthChanged) -> None:
+        agent = self.agents.get(event.agent_id)
+        if agent is None:
+            return
+        self.pending.add("health_events", event)
+        self._to_service("reporter", event)
+
+    def _stalled(self, seconds: float) -> None:
+        self.stalls += 1
+        self._to_service(
+            "reporter",
+            Alert(
+                agent_id="*",
+                severity=AlertSeverity.WARNING,
+                message=(
+                    f"the monitor itself was paused for {seconds:.1f} s; "
+                    "every agent was given that much grace instead of being convicted"
+                ),
+                at=self.clock.time(),
+                metadata={"stall_seconds": seconds},
+            ),
+        )
+
+    # Supervision
+
+    def _child_failed(self, failure: ChildFailed) -> None:
+        now = self.clock.monotonic()
+        if failure.kind == "tracker":
+            self._tracker_failed(failure, now)
+            return
+        if failure.kind not in SERVICE_KINDS:
+            return
+        logger.error("%s failed: %s", failure.kind, failure.error)
+        if self.service_intensity[failure.kind].allow(now):
+            self.services.replace(failure.kind, self.spawn[failure.kind](self.actor_ref))
+            self.services.record(restarted=True)
+            held, self.held[failure.kind] = self.held[failure.kind], []
+            for message in held:
+                self._to_service(failure.kind, message)
+            return
+        self.services.record(gave_up=failure.kind)
+        intensity = self.service_intensity[failure.kind]
+        self._to_service(
+            "reporter",
+            Alert(
+                agent_id="*",
+                severity=AlertSeverity.CRITICAL,
+                message=(
+                    f"the {failure.kind} crashed more than {intensity.max_restarts} times in "
+                    f"{intensity.period:g} s and is not restarted again: {failure.error}"
+                ),
+                at=self.clock.time(),
+            ),
+        )
+
+    def _tracker_failed(self, failure: ChildFailed, now: float) -> None:
+        agent = self.agents.get(failure.name)
+        if agent is None or agent.given_up:
+            return
+        logger.error("tracker %s failed: %s", failure.name, failure.error)
+        if agent.intensity.allow(now):
+            self.tracker_restarts += 1
+            agent.tracker = self._spawn_tracker(agent.state)
+            held, agent.held = agent.held, []
+            for message in held:
+                self._to_tracker(agent, message)
+            self.services.record(restarted=True)
+            return
+        agent.given_up = True
+        agent.tracker = None
+        state = agent.state
+        wall = self.clock.time()
+        age_ms = max(0.0, (now - agent.last_mono) * 1000.0)
+        for step in _ORDER[state.health.severity + 1 :]:
+            event = HealthChanged(
+                agent_id=failure.name, previous=state.health, current=step, at=wall,
+                heartbeat_age_ms=age_ms,
+            )
+            state.health = step
+            self._health_changed(event)
+        self._to_service(
+            "reporter",
+            Alert(
+                agent_id=failure.name,
+                severity=AlertSeverity.CRITICAL,
+                message=(
+                    f"tracker crashed more than {agent.intensity.max_restarts} times in "
+                    f"{agent.intensity.period:g} s; agent marked failed and no longer "
+                    f"tracked: {failure.error}"
+                ),
+                at=wall,
+            ),
+        )
+
+    def _redeliver(self, message: Redeliver) -> None:
+        if message.kind == "tracker":
+            agent = self.agents.get(message.name)
+            if agent is not None and not agent.given_up:
+                for item in message.messages:
+                    self._to_tracker(agent, item)
+            return
+        for item in message.messages:
+            self._to_service(message.kind, item)
+
+    def _to_service(self, kind: str, message: Any) -> None:
+        if kind in self.services.failed:
+            return
+        try:
+            self.services.get(kind).tell(message)
+        except pykka.ActorDeadError:
+            self.held[kind].append(message)
+
+    # Queries and shutdown
+
+    def _snapshot(self) -> SwarmSnapshot:
+        now = self.clock.monotonic()
+        return SwarmSnapshot(
+            at=self.clock.time(),
+            agents=[
+                AgentSnapshot(
+                    agent_id=agent_id,
+                    health_state=agent.state.health,
+                    last_heartbeat=agent.state.last_wall,
+                    heartbeat_age_ms=max(0.0, (now - agent.last_mono) * 1000.0),
+                    registered_at=agent.registered_at,
+                    heartbeats=agent.state.heartbeats,
+                )
+                for agent_id, agent in self.agents.items()
+            ],
+            total_heartbeats=self.total_heartbeats,
+            unknown_heartbeats=self.unknown_heartbeats,
+            tracker_restarts=self.tracker_restarts,
+            service_restarts={k: v.total for k, v in self.service_intensity.items()},
+            failed_services=sorted(self.services.failed),
+            stalls=self.stalls,
+        )
+
+    def _stop_trackers(self) -> list[pykka.Future[Any]]:
+        wall = self.clock.time()
+        futures = []
+        for agent_id, agent in self.agents.items():
+            if agent.tracker is not None:
+                futures.append(agent.tracker.stop(block=False))
+                agent.tracker = None
+            agent.given_up = True
+            self.pending.add("agent_events", AgentUnregistered(agent_id=agent_id, at=wall))
+        return futures

@@ -1,0 +1,30 @@
+"""Errors raised by the actor system's public API."""
+
+from __future__ import annotations
+
+from messages import SwarmPulseError
+
+__all__ = ["MonitoringDisabled", "SystemStopped", "UnknownAgent"]
+
+
+class UnknownAgent(SwarmPulseError, KeyError):
+    """No agent is registered under this id.
+
+    Attributes:
+        agent_id: the id that was asked about.
+    """
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(agent_id)
+
+    def __str__(self) -> str:
+        return f"unknown agent: {self.agent_id!r}"
+
+
+class MonitoringDisabled(SwarmPulseError, RuntimeError):
+    """The system was started with ``enable_monitoring=False``: no health is tracked."""
+
+
+class SystemStopped(SwarmPulseError, RuntimeError):
+    """The system has been shut down; start a new one."""

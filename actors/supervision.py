@@ -1,0 +1,102 @@
+"""Supervision that Pykka leaves to us: restart intensity, and no lost mail.
+
+A child's ``on_failure`` only tells its supervisor (:class:`ChildFailed`);
+the supervisor decides, within a restart intensity like OTP's
+intensity/period. Messages a failed child never handled are handed back
+(:class:`Redeliver`) so its next incarnation gets them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from types import TracebackType
+from typing import Any, ClassVar
+
+import pykka
+
+from messages.requests import ChildFailed, Redeliver
+
+__all__ = ["RestartIntensity", "SupervisedActor"]
+
+logger = logging.getLogger("swarmpulse.supervision")
+
+
+class RestartIntensity:
+    """At most ``max_restarts`` restarts within ``period`` seconds.
+
+    Args:
+        max_restarts: restarts allowed inside one period.
+        period: the sliding window, in seconds of the monitor's clock.
+    """
+
+    def __init__(self, max_restarts: int = 3, period: float = 5.0) -> None:
+        self.max_restarts = max_restarts
+        self.period = period
+        self._times: collections.deque[float] = collections.deque()
+        self.total = 0
+
+    def allow(self, now: float) -> bool:
+        """Record a restart at ``now``; False when it would exceed the intensity."""
+        while self._times and now - self._times[0] > self.period:
+            self._times.popleft()
+        if len(self._times) >= self.max_restarts:
+            return False
+        self._times.append(now)
+        self.total += 1
+        return True
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """A thread-backed actor that reports its failure and hands back its mail.
+
+    Subclasses set ``kind`` and pass ``supervisor`` (the coordinator's ref).
+    On an unhandled exception in a ``tell``, Pykka calls ``on_failure``: this
+    tells the supervisor :class:`ChildFailed`, and then every ``tell`` still in
+    the inbox goes back to the supervisor as one :class:`Redeliver`.
+    """
+
+    kind: ClassVar[str] = "actor"
+
+    def __init__(self, *, supervisor: pykka.ActorRef[Any] | None) -> None:
+        super().__init__()
+        self.supervisor = supervisor
+        self.unknown_messages = 0
+        self._failed = False
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Tell the supervisor; it decides whether to restart."""
+        self._failed = True
+        if self.supervisor is not None:
+            self.supervisor.tell(
+                ChildFailed(kind=self.kind, name=self.kind, error=repr(exception_value))
+            )
+
+    def _actor_loop_teardown(self) -> None:
+        leftover: list[Any] = []
+        if self._failed:
+            while not self.actor_inbox.empty():
+                envelope = self.actor_inbox.get()
+                if envelope.reply_to is None:
+                    leftover.append(envelope.message)
+                else:
+                    envelope.reply_to.set_exception(
+                        exc_info=(
+                            pykka.ActorDeadError,
+                            pykka.ActorDeadError(f"{self.actor_ref} failed before handling it"),
+                            None,
+                        )
+                    )
+        super()._actor_loop_teardown()
+        if leftover and self.supervisor is not None:
+            self.supervisor.tell(Redeliver(kind=self.kind, name=self.kind, messages=leftover))
+
+    def unknown(self, message: Any) -> None:
+        """Log and count a message this actor does not understand."""
+        self.unknown_messages += 1
+        logger.warning("%s ignored a message it does not understand: %r", self.kind, message)

@@ -1,0 +1,680 @@
+"""The synchronous facade: start the actor system in-process and talk to it plainly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Final
+
+import pykka
+
+from actors.aggregator import AggregateState, MetricsAggregator
+from actors.channel import TelemetryChannel
+from actors.clock import Clock, SystemClock
+from actors.coordinator import Services, SwarmCoordinator, SystemConfig
+from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
+from actors.pending import PendingWrites
+from actors.reporter import HealthReporter, ReporterState
+from actors.runtime import Dispatcher
+from actors.tracker import StallLedger
+from actors.writer import StorageWriter, WriterStats
+from messages import (
+    AgentMetric,
+    AgentReport,
+    HealthChanged,
+    HealthReport,
+    HealthState,
+    Heartbeat,
+    InvalidMessage,
+    RegisterAgent,
+    SwarmMetric,
+    TaskMetric,
+    TaskResult,
+    UnregisterAgent,
+    check_id,
+    to_epoch,
+)
+from messages.control import check_interval, check_threshold
+from messages.requests import (
+    Beat,
+    ConfigureAlerts,
+    Drain,
+    Flush,
+    GetHistory,
+    GetStatus,
+    HealthStatus,
+    Query,
+    Redeliver,
+    RenderReport,
+    Snapshot,
+    StallDetected,
+    StopTrackers,
+    SwarmSnapshot,
+    Wake,
+)
+from storage import MetricsStorage, UnknownAgentRecord
+
+__all__ = ["TOPOLOGIES", "SwarmSystem", "start_system"]
+
+logger = logging.getLogger("swarmpulse.system")
+
+TOPOLOGIES: Final = ("mesh", "hierarchical", "star", "ring", "adaptive")
+_ALERT_SEVERITY: Final = {
+    HealthState.DEGRADED: "warning",
+    HealthState.CRITICAL: "critical",
+    HealthState.FAILED: "critical",
+}
+ASK_TIMEOUT: Final = 30.0
+
+
+def start_system(
+    db_path: str | None = None,
+    *,
+    swarm_id: str = "swarm",
+    topology_type: str = "mesh",
+    heartbeat_interval_ms: int = 5000,
+    failure_threshold: int = 3,
+    history_size: int = 100,
+    enable_monitoring: bool = True,
+    clock: Clock | None = None,
+    flush_interval: float = 0.1,
+    workers: int = 2,
+) -> SwarmSystem:
+    """Start the actor system in this process.
+
+    Args:
+        db_path: SQLite file; None keeps the database in memory.
+        swarm_id: the swarm's name in reports and swarm metrics.
+        topology_type: mesh, hierarchical, star, ring or adaptive.
+        heartbeat_interval_ms: default heartbeat interval of an agent.
+        failure_threshold: default intervals of silence before FAILED.
+        history_size: heartbeats kept per agent.
+        enable_monitoring: False registers agents but tracks and records nothing.
+        clock: the clock all time goes through; a :class:`ManualClock` in tests.
+        flush_interval: seconds between drains of buffered metrics into SQLite;
+            the most a hard kill can lose is what was recorded in that time.
+        workers: threads shared by all heartbeat trackers.
+
+    Raises:
+        InvalidMessage: (a ValueError) a setting is out of range.
+    """
+    check_id("swarm_id", swarm_id)
+    if topology_type not in TOPOLOGIES:
+        raise InvalidMessage("topology_type", topology_type, f"must be one of: {', '.join(TOPOLOGIES)}")
+    check_interval("heartbeat_interval_ms", heartbeat_interval_ms)
+    check_threshold("failure_threshold", failure_threshold)
+    if type(history_size) is not int or history_size < 1:
+        raise InvalidMessage("history_size", history_size, "must be a positive integer")
+    config = SystemConfig(
+        swarm_id=swarm_id,
+        topology_type=topology_type,
+        heartbeat_interval_ms=heartbeat_interval_ms,
+        failure_threshold=failure_threshold,
+        history_size=history_size,
+        enable_monitoring=enable_monitoring,
+    )
+    return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
+                       workers=workers)
+
+
+class SwarmSystem:
+    """A running swarmpulse: actor refs plus blocking methods; a context manager.
+
+    Use :func:`start_system` to make one. Methods are safe to call from any
+    thread except from inside one of the system's own actors.
+    """
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        *,
+        db_path: str | None,
+        clock: Clock | None,
+        flush_interval: float,
+        workers: int,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._own_clock = clock is None
+        self._closed = False
+        self._lock = threading.Lock()
+        self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
+        self.ledger = StallLedger()
+        self.pending = PendingWrites()
+        self.services = Services()
+        self.writer_stats = WriterStats()
+        self.aggregate = AggregateState(history_size=config.history_size)
+        self.reporter_state = ReporterState()
+        self.telemetry = TelemetryChannel(self.clock.time, self._notify_aggregator)
+        self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
+        services = self.services
+        spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]] = {
+            "writer": lambda sup: StorageWriter.start(
+                supervisor=sup, storage=self.storage, pending=self.pending, clock=self.clock,
+                stats=self.writer_stats,
+            ),
+            "aggregator": lambda sup: MetricsAggregator.start(
+                supervisor=sup, channel=self.telemetry, pending=self.pending,
+                state=self.aggregate, writer=lambda: services.get("writer"),
+            ),
+            "reporter": lambda sup: HealthReporter.start(
+                supervisor=sup, state=self.reporter_state, pending=self.pending
+            ),
+        }
+        self.coordinator = SwarmCoordinator.start(
+            config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
+            services=services, pending=self.pending, spawn=spawn,
+        )
+        self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
+        self.clock.add_stall_listener(self._on_stall)
+        self._tick = self.clock.call_every(flush_interval, self._on_tick)
+        if config.enable_monitoring:
+            # The hot path: the bound method of the channel, no extra frame.
+            self.record_task_metric = self.telemetry.record_task  # type: ignore[method-assign]
+
+    # Actor refs of the supervised services (they change when one is restarted)
+
+    @property
+    def aggregator(self) -> pykka.ActorRef[Any]:
+        """The metrics aggregator's current ref."""
+        return self.services.get("aggregator")
+
+    @property
+    def writer(self) -> pykka.ActorRef[Any]:
+        """The storage writer's current ref."""
+        return self.services.get("writer")
+
+    @property
+    def reporter(self) -> pykka.ActorRef[Any]:
+        """The health reporter's current ref."""
+        return self.services.get("reporter")
+
+    # Agents
+
+    def register_agent(
+        self,
+        agent_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        interval_ms: int | None = None,
+        failure_threshold: int | None = None,
+    ) -> bool:
+        """Start watching an agent; False if it is already registered."""
+        message = RegisterAgent(
+            agent_id=agent_id, metadata=_copy(metadata), interval_ms=interval_ms,
+            failure_threshold=failure_threshold,
+        )
+        return bool(self._ask_coordinator(message))
+
+    def unregister_agent(self, agent_id: str) -> bool:
+        """Stop watching an agent; False if it was not registered."""
+        return bool(self._ask_coordinator(UnregisterAgent(agent_id=agent_id)))
+
+    def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:
+        """Record a heartbeat; False for an unknown agent."""
+        beat = Heartbeat(agent_id=agent_id, timestamp=self.clock.time(), metadata=_copy(metadata))
+        return bool(self._ask_coordinator(beat))
+
+    # Metrics (never block)
+
+    def record_task_metric(
+        self,
+        task_id: str,
+        agent_id: str,
+        duration_ms: float,
+        result: TaskResult | str,
+        tokens_used: int = 0,
+        files_changed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a finished task (a no-op with monitoring off); never blocks."""
+        if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
+            self.telemetry.record_task(
+                task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata
+            )
+
+    def record_task_execution(
+        self,
+        task_id: str,
+        agent_id: str,
+        duration_ms: float,
+        success: bool,
+        tokens_used: int = 0,
+        files_changed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a finished task as a success or a failure."""
+        if type(success) is not bool:
+            raise InvalidMessage("success", success, "must be True or False")
+        self.record_task_metric(
+            task_id, agent_id, duration_ms, TaskResult.SUCCESS if success else TaskResult.FAILURE,
+            tokens_used, files_changed, metadata,
+        )
+
+    def record_agent_metric(
+        self, agent_id: str, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a gauge about one agent (latest value plus history)."""
+        metric = AgentMetric(
+            agent_id=agent_id, metric_type=metric_type, value=value, timestamp=self.clock.time(),
+            metadata=_copy(metadata),
+        )
+        if self.config.enable_monitoring:
+            self.telemetry.send(metric)
+
+    def record_swarm_metric(
+        self, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a gauge about the whole swarm (topology_health, message_throughput, ...)."""
+        metric = SwarmMetric(
+            swarm_id=self.config.swarm_id, metric_type=metric_type, value=value,
+            timestamp=self.clock.time(), metadata=_copy(metadata),
+        )
+        if self.config.enable_monitoring:
+            self.telemetry.send(metric)
+
+    # Health
+
+    def _status(self, agent_id: str) -> HealthStatus | None:
+        check_id("agent_id", agent_id)
+        result = self._ask_coordinator(GetStatus(agent_id=agent_id))
+        return result if isinstance(result, HealthStatus) else None
+
+    def check_agent_health(self, agent_id: str) -> HealthState:
+        """The agent's health now.
+
+        Raises:
+            UnknownAgent: (a KeyError) no such agent is registered.
+            MonitoringDisabled: the system tracks no health.
+        """
+        status = self._status(agent_id)
+        if status is None:
+            raise MonitoringDisabled("health is not tracked: monitoring is disabled")
+        return status.health_state
+
+    def get_agent_health_status(self, agent_id: str) -> dict[str, Any] | None:
+        """agent_id, health_state, last_heartbeat (epoch s), heartbeat_age_ms; None if unknown."""
+        try:
+            status = self._status(agent_id)
+        except UnknownAgent:
+            return None
+        if status is None:
+            return None
+        return {
+            "agent_id": status.agent_id,
+            "health_state": status.health_state.value,
+            "last_heartbeat": status.last_heartbeat,
+            "heartbeat_age_ms": status.heartbeat_age_ms,
+            "interval_ms": status.interval_ms,
+            "failure_threshold": status.failure_threshold,
+            "heartbeats": status.heartbeats,
+        }
+
+    def snapshot(self) -> SwarmSnapshot:
+        """Every agent's health and the coordinator's counters."""
+        result: SwarmSnapshot = self._ask_coordinator(Snapshot())
+        return result
+
+    def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
+        """Ids of agents at least as sick as ``min_state``."""
+        floor = HealthState(min_state).severity
+        return [a.agent_id for a in self.snapshot().agents if a.health_state.severity >= floor]
+
+    def get_heartbeat_history(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's recent heartbeats, oldest first ([] with monitoring off)."""
+        check_id("agent_id", agent_id)
+        records = self._ask_coordinator(GetHistory(agent_id=agent_id)) or []
+        return [
+            {"timestamp": r.received_at, "sent_at": r.sent_at, "metadata": dict(r.metadata)}
+            for r in records
+        ]
+
+    def _distribution(self, snapshot: SwarmSnapshot) -> dict[str, int]:
+        counts = {state.value: 0 for state in HealthState}
+        for agent in snapshot.agents:
+            counts[agent.health_state.value] += 1
+        return counts
+
+    def check_alerts(self) -> list[dict[str, Any]]:
+        """One alert per unhealthy agent: agent_id, severity, message, state, timestamp."""
+        snapshot = self.snapshot()
+        return [
+            {
+                "agent_id": a.agent_id,
+                "severity": _ALERT_SEVERITY[a.health_state],
+                "message": f"agent {a.agent_id} is {a.health_state.value}: no heartbeat for "
+                f"{a.heartbeat_age_ms / 1000:.1f} s",
+                "state": a.health_state.value,
+                "timestamp": snapshot.at,
+            }
+            for a in snapshot.agents
+            if a.health_state is not HealthState.HEALTHY
+        ]
+
+    def configure_alerts(
+        self,
+        enabled: bool = True,
+        callbacks: Mapping[HealthState | str, Callable[[HealthChanged], object]] | None = None,
+    ) -> None:
+        """Turn alert callbacks on or off and set one per health state.
+
+        A callback runs on the reporter's thread with the :class:`HealthChanged`
+        event; an exception in it is logged and counted, never propagated.
+        """
+        table: dict[HealthState, Any] = {}
+        for state, fn in (callbacks or {}).items():
+            try:
+                key = HealthState(state)
+            except ValueError:
+                raise InvalidMessage("callbacks", state, "keys must be health states") from None
+            if not callable(fn):
+                raise InvalidMessage("callbacks", fn, "values must be callable")
+            table[key] = fn
+        self._ask_service("reporter", ConfigureAlerts(enabled=enabled, callbacks=table))
+
+    def get_agent_uptime(
+        self, agent_id: str, start_time: Any = None, end_time: Any = None
+    ) -> float:
+        """Percent of the monitored time in the range that the agent was not FAILED."""
+        check_id("agent_id", agent_id)
+        self.flush()
+        try:
+            return float(self._query("agent_uptime", agent_id=agent_id, start_time=_time(start_time, "start_time"),
+                                     end_time=_time(end_time, "end_time"), now=self.clock.time()))
+        except UnknownAgentRecord:
+            raise UnknownAgent(agent_id) from None
+
+    # Statistics and storage
+
+    def get_task_stats(
+        self, agent_id: str | None = None, start_time: Any = None, end_time: Any = None
+    ) -> dict[str, Any]:
+        """Task statistics; with a time range they come from SQLite after a flush."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        if start_time is None and end_time is None:
+            self._ask_service("aggregator", Drain())
+            stats: dict[str, Any] = self._ask_service(
+                "aggregator", Query(method="task_stats", kwargs={"agent_id": agent_id})
+            )
+            return stats
+        self.flush()
+        result: dict[str, Any] = self._query(
+            "task_stats", agent_id=agent_id, start_time=_time(start_time, "start_time"),
+            end_time=_time(end_time, "end_time"),
+        )
+        return result
+
+    def get_agent_performance(self, agent_id: str) -> dict[str, Any]:
+        """agent_id, tasks_completed, success_rate, error_rate, avg_duration_ms, total_tokens_used."""
+        check_id("agent_id", agent_id)
+        self._ask_service("aggregator", Drain())
+        result: dict[str, Any] = self._ask_service(
+            "aggregator", Query(method="agent_performance", kwargs={"agent_id": agent_id})
+        )
+        return result
+
+    def query_task_metrics(
+        self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[TaskMetric]:
+        """Stored task metrics in time order, after everything recorded before the call is stored."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[TaskMetric] = self._query(
+            "query_task_metrics", start_time=_time(start_time, "start_time"),
+            end_time=_time(end_time, "end_time"), agent_id=agent_id, limit=limit,
+        )
+        return result
+
+    def get_monitoring_stats(self) -> dict[str, Any]:
+        """Counters of every part of the system (just ``monitoring_enabled`` when off)."""
+        if not self.config.enable_monitoring:
+            return {"monitoring_enabled": False}
+        stats = self.get_task_stats()
+        snapshot = self.snapshot()
+        distribution = self._distribution(snapshot)
+        healthy = distribution[HealthState.HEALTHY.value]
+        writer = self.writer_stats
+        return {
+            "monitoring_enabled": True,
+            "metrics_collector": {
+                "total_tasks": stats["total_tasks"],
+                "success_rate": stats["success_rate"],
+                "avg_duration_ms": stats["avg_duration_ms"],
+                "buffered": len(self.telemetry),
+                "pending_writes": len(self.telemetry) + len(self.pending),
+                "stored": self.pending.committed,
+                "dropped": self.telemetry.dropped + self.pending.dropped,
+                "write_failures": writer.failures,
+                "last_write_error": writer.last_error,
+            },
+            "heartbeat_monitor": {
+                "total_agents": len(snapshot.agents),
+                "total_heartbeats": snapshot.total_heartbeats,
+                "unknown_heartbeats": snapshot.unknown_heartbeats,
+                "health_distribution": distribution,
+                "stalls": snapshot.stalls,
+            },
+            "swarm_health": {
+                "total_agents": len(snapshot.agents),
+                "healthy_agents": healthy,
+                "unhealthy_agents": len(snapshot.agents) - healthy,
+                "health_distribution": distribution,
+            },
+            "supervision": {
+                "tracker_restarts": snapshot.tracker_restarts,
+                "service_restarts": snapshot.service_restarts,
+                "failed_services": snapshot.failed_services,
+            },
+            "alerts": {
+                "total": self.reporter_state.alerts,
+                "callback_errors": self.reporter_state.callback_errors,
+            },
+        }
+
+    def get_topology_info(self) -> dict[str, Any]:
+        """topology_type, agent_count, connection_count and health_metrics."""
+        snapshot = self.snapshot()
+        n = len(snapshot.agents)
+        kind = self.config.topology_type
+        if kind in ("mesh", "adaptive"):
+            connections = n * (n - 1) // 2
+        elif kind == "ring":
+            connections = n if n > 2 else max(0, n - 1)
+        else:
+            connections = max(0, n - 1)
+        unhealthy = {
+            a.agent_id: a.health_state.value
+            for a in snapshot.agents
+            if a.health_state is not HealthState.HEALTHY
+        }
+        return {
+            "topology_type": kind,
+            "agent_count": n,
+            "connection_count": connections,
+            "health_metrics": {
+                "healthy_agents": n - len(unhealthy),
+                "unhealthy_agents": len(unhealthy),
+                "unhealthy_details": unhealthy,
+            },
+        }
+
+    def report_data(self) -> HealthReport:
+        """Everything a report shows, gathered from the actors and SQLite."""
+        self.flush()
+        snapshot = self.snapshot()
+        agents = []
+        for a in snapshot.agents:
+            perf = self._ask_service(
+                "aggregator", Query(method="agent_performance", kwargs={"agent_id": a.agent_id})
+            )
+            uptime = self._query("agent_uptime", agent_id=a.agent_id, start_time=None,
+                                 end_time=None, now=snapshot.at)
+            agents.append(
+                AgentReport(
+                    agent_id=a.agent_id,
+                    health_state=a.health_state.value,
+                    heartbeat_age_ms=a.heartbeat_age_ms,
+                    uptime_pct=float(uptime),
+                    tasks_completed=perf["tasks_completed"],
+                    success_rate=perf["success_rate"],
+                    avg_duration_ms=perf["avg_duration_ms"],
+                    p95_duration_ms=perf["p95_duration_ms"],
+                    total_tokens=perf["total_tokens_used"],
+                )
+            )
+        alerts = self._ask_service("reporter", Query(method="recent_alerts", kwargs={"limit": 50}))
+        return HealthReport(
+            swarm_id=self.config.swarm_id,
+            timestamp=snapshot.at,
+            topology_type=self.config.topology_type,
+            agent_count=len(snapshot.agents),
+            health_distribution=self._distribution(snapshot),
+            agents=agents,
+            task_stats=self.get_task_stats(),
+            alerts=alerts,
+        )
+
+    def generate_report(self, format: str = "markdown") -> str:
+        """The health report as Markdown or JSON text.
+
+        Raises:
+            ValueError: the format is neither ``markdown`` nor ``json``.
+        """
+        if format not in ("markdown", "json"):
+            raise InvalidMessage("format", format, "must be 'markdown' or 'json'")
+        result: str = self._ask_service("reporter", RenderReport(format=format, data=self.report_data()))
+        return result
+
+    # Lifecycle
+
+    def flush(self, timeout: float = ASK_TIMEOUT) -> None:
+        """Return once everything recorded before the call is committed to SQLite.
+
+        Raises:
+            pykka.Timeout: storage stayed unwritable for ``timeout`` seconds.
+        """
+        self._check_open()
+        self._ask_service("aggregator", Drain(), timeout)
+        self._ask_service("writer", Flush(), timeout)
+
+    def shutdown(self, timeout: float = ASK_TIMEOUT) -> None:
+        """Stop every actor in order, flushing all accepted metrics first; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._tick.cancel()
+        try:
+            for future in self._ask_coordinator(StopTrackers()):
+                future.get(timeout=timeout)
+            self._ask_service("aggregator", Drain(), timeout)
+            self._ask_service("writer", Flush(), timeout)
+        except Exception:
+            logger.exception(
+                "shutdown could not flush: %d metrics were not stored",
+                len(self.telemetry) + len(self.pending),
+            )
+        finally:
+            for kind in ("reporter", "aggregator", "writer"):
+                self.services.get(kind).stop(timeout=timeout)
+            self.coordinator.stop(timeout=timeout)
+            self.dispatcher.shutdown(timeout=timeout)
+            self.clock.remove_stall_listener(self._on_stall)
+            if self._own_clock:
+                self.clock.close()
+            self.storage.close()
+
+    def __enter__(self) -> SwarmSystem:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    # Plumbing
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SystemStopped("the system has been shut down")
+
+    def _ask_coordinator(self, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
+        if self._closed and not isinstance(message, StopTrackers):
+            raise SystemStopped("the system has been shut down")
+        return _resolve(self.coordinator.ask(message, timeout=timeout), timeout)
+
+    def _ask_service(self, kind: str, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
+        """Ask a supervised service, waiting out a restart if it is between incarnations."""
+        for _ in range(50):
+            ref = self.services.get(kind)
+            try:
+                return _resolve(ref.ask(message, timeout=timeout), timeout)
+            except pykka.ActorDeadError:
+                if kind in self.services.failed:
+                    raise
+                with self.services.changed:
+                    if self.services.get(kind) is ref:
+                        self.services.changed.wait(timeout=0.2)
+        raise pykka.ActorDeadError(f"the {kind} did not come back")
+
+    def _query(self, method: str, **kwargs: Any) -> Any:
+        return self._ask_service("writer", Query(method=method, kwargs=kwargs))
+
+    def _notify_aggregator(self) -> None:
+        try:
+            self.services.get("aggregator").tell(Drain())
+        except (pykka.ActorDeadError, KeyError):
+            pass  # a restarted aggregator drains the buffer as it starts
+
+    def _on_tick(self) -> None:
+        try:
+            if len(self.telemetry):
+                self.services.get("aggregator").tell(Drain())
+            elif len(self.pending) and self.writer_stats.retry is None:
+                self.services.get("writer").tell(Wake())
+        except (pykka.ActorDeadError, KeyError):
+            pass
+
+    def _on_stall(self, seconds: float) -> None:
+        self.ledger.add(seconds)
+        try:
+            self.coordinator.tell(StallDetected(seconds=seconds))
+        except pykka.ActorDeadError:
+            pass
+
+    def _dead_letter(self, ref: pykka.ActorRef[Any], message: Any) -> None:
+        if isinstance(message, Beat):
+            try:
+                self.coordinator.tell(
+                    Redeliver(kind="tracker", name=message.agent_id, messages=[message])
+                )
+            except pykka.ActorDeadError:
+                pass
+
+
+def _resolve(result: Any, timeout: float) -> Any:
+    """An actor may answer with a future (it asked another actor without blocking)."""
+    while isinstance(result, pykka.Future):
+        result = result.get(timeout=timeout)
+    return result
+
+
+def _copy(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Pykka never copies a message: copy what the caller handed us."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidMessage("metadata", metadata, "must be a dict")
+    return dict(metadata)
+
+
+def _time(value: Any, field: str) -> float | None:
+    return None if value is None else to_epoch(field, value)

@@ -1,0 +1,238 @@
+"""One agent's heartbeat tracker: its health state machine, driven by timers."""
+
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from actors.clock import Clock, TimerHandle
+from actors.runtime import Dispatcher, PooledActor
+from messages import Crash, HealthChanged, HealthState
+from messages.requests import (
+    Beat,
+    CheckDeadline,
+    ChildFailed,
+    GetHistory,
+    GetStatus,
+    HealthStatus,
+    HeartbeatRecord,
+)
+
+__all__ = ["HeartbeatTracker", "StallLedger", "TrackerState"]
+
+logger = logging.getLogger("swarmpulse.tracker")
+
+_ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.CRITICAL, HealthState.FAILED)
+
+
+class StallLedger:
+    """Total time the monitor itself was detected paused; it never counts as silence.
+
+    The clock calls :meth:`add` from its own thread before it fires the timers
+    that fell due during the stall, so no tracker convicts an agent for it.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        """Record a stall of ``seconds``."""
+        self.total += seconds
+        self.count += 1
+
+
+@dataclass(slots=True)
+class TrackerState:
+    """What a tracker knows; it outlives any one tracker, so a restart keeps it.
+
+    The coordinator owns it and hands it to each incarnation of the tracker;
+    only the live incarnation changes it.
+    """
+
+    agent_id: str
+    interval: float
+    threshold: int
+    last_mono: float
+    last_wall: float
+    stall_mark: float
+    history: collections.deque[HeartbeatRecord]
+    health: HealthState = HealthState.HEALTHY
+    heartbeats: int = 0
+    generation: int = 0
+    timer: TimerHandle | None = field(default=None, repr=False)
+
+    def boundary(self, state: HealthState) -> float:
+        """Seconds of silence after which the agent is in ``state``."""
+        if state is HealthState.DEGRADED:
+            return self.interval
+        if state is HealthState.CRITICAL:
+            return 2 * self.interval
+        if state is HealthState.FAILED:
+            return self.threshold * self.interval
+        return 0.0
+
+
+class HeartbeatTracker(PooledActor):
+    """Tracks one agent's heartbeats and health.
+
+    Accepts :class:`Beat` (routed heartbeats), :class:`CheckDeadline` (its own
+    timer), :class:`GetStatus`, :class:`GetHistory` and :class:`Crash`. Sends
+    :class:`HealthChanged` to the coordinator for every transition, in order,
+    no state skipped, and :class:`ChildFailed` when it raises.
+    """
+
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        state: TrackerState,
+        clock: Clock,
+        ledger: StallLedger,
+        coordinator: pykka.ActorRef[Any],
+    ) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.state = state
+        self.clock = clock
+        self.ledger = ledger
+        self.coordinator = coordinator
+
+    def on_start(self) -> None:
+        """Catch up with any deadline missed while restarting, then arm the timer."""
+        self._catch_up()
+        self._arm()
+
+    def on_stop(self) -> None:
+        """Cancel the pending timer."""
+        if self.state.timer is not None:
+            self.state.timer.cancel()
+            self.state.timer = None
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Tell the coordinator, which restarts this tracker with the same state."""
+        self.coordinator.tell(
+            ChildFailed(kind="tracker", name=self.state.agent_id, error=repr(exception_value))
+        )
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type."""
+        match message:
+            case Beat():
+                self._beat(message)
+            case CheckDeadline(generation=generation):
+                if generation == self.state.generation:
+                    self.state.timer = None
+                    self._catch_up()
+                    self._arm()
+            case GetStatus():
+                self._catch_up()
+                return self._status()
+            case GetHistory():
+                return list(self.state.history)
+            case Crash(reason=reason):
+                raise RuntimeError(f"tracker {self.state.agent_id}: {reason}")
+            case _:
+                logger.warning("tracker %s ignored %r", self.state.agent_id, message)
+        return None
+
+    def _silence(self, now: float) -> float:
+        state = self.state
+        return now - state.last_mono - (self.ledger.total - state.stall_mark)
+
+    def _beat(self, beat: Beat) -> None:
+        state = self.state
+        self._catch_up(beat.mono)
+        if beat.mono >= state.last_mono:
+            age_ms = max(0.0, (beat.mono - state.last_mono) * 1000.0)
+            state.last_mono = beat.mono
+            state.last_wall = beat.wall
+            state.stall_mark = self.ledger.total
+        else:
+            age_ms = 0.0
+        state.heartbeats += 1
+        state.history.append(
+            HeartbeatRecord(received_at=beat.wall, sent_at=beat.sent_at, metadata=beat.metadata)
+        )
+        if state.health is not HealthState.HEALTHY:
+            self._emit(state.health, HealthState.HEALTHY, beat.wall, age_ms)
+        if state.timer is None:
+            self._arm()
+
+    def _deadline(self, following: HealthState) -> float:
+        """When, on the monotonic clock, silence makes the agent ``following``.
+
+        The timer and the catch-up use this one expression, so a timer that
+        fires at its deadline always finds the transition due.
+        """
+        state = self.state
+        return state.last_mono + (self.ledger.total - state.stall_mark) + state.boundary(following)
+
+    def _catch_up(self, now: float | None = None) -> None:
+        """Emit every transition that the silence until ``now`` calls for, in order.
+
+        Each event carries the moment its state began (its deadline) and the
+        heartbeat age at that moment, however late it is observed.
+        """
+        state = self.state
+        if now is None:
+            now = self.clock.monotonic()
+        wall_now = None
+        while state.health is not HealthState.FAILED:
+            following = _ORDER[state.health.severity + 1]
+            deadline = self._deadline(following)
+            if now < deadline:
+                return
+            if wall_now is None:
+                wall_now = self.clock.time()
+            at = wall_now - (self.clock.monotonic() - deadline)
+            self._emit(state.health, following, at, (deadline - state.last_mono) * 1000.0)
+
+    def _emit(self, previous: HealthState, current: HealthState, at: float, age_ms: float) -> None:
+        self.state.health = current
+        self.coordinator.tell(
+            HealthChanged(
+                agent_id=self.state.agent_id,
+                previous=previous,
+                current=current,
+                at=at,
+                heartbeat_age_ms=age_ms,
+            )
+        )
+
+    def _arm(self) -> None:
+        """Schedule the timer for the next state's deadline (none once FAILED)."""
+        state = self.state
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
+        if state.health is HealthState.FAILED:
+            return
+        due = self._deadline(_ORDER[state.health.severity + 1])
+        state.generation += 1
+        generation = state.generation
+        ref = self.actor_ref
+        state.timer = self.clock.call_at(
+            due, lambda: ref.ask(CheckDeadline(generation=generation), block=False)
+        )
+
+    def _status(self) -> HealthStatus:
+        state = self.state
+        return HealthStatus(
+            agent_id=state.agent_id,
+            health_state=state.health,
+            last_heartbeat=state.last_wall,
+            heartbeat_age_ms=max(0.0, (self.clock.monotonic() - state.last_mono) * 1000.0),
+            interval_ms=round(state.interval * 1000),
+            failure_threshold=state.threshold,
+            heartbeats=state.heartbeats,
+        )

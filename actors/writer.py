@@ -1,0 +1,141 @@
+"""The storage writer: owns the write connection and commits pending writes in batches."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pykka
+
+from actors.clock import Clock, TimerHandle
+from actors.pending import KINDS, PendingWrites
+from actors.supervision import SupervisedActor
+from messages import Crash
+from messages.requests import Flush, Query, Wake
+from storage import MetricsStorage, StorageError
+
+__all__ = ["StorageWriter", "WriterStats"]
+
+logger = logging.getLogger("swarmpulse.writer")
+
+READS: Final = frozenset(
+    {
+        "query_task_metrics",
+        "query_agent_metrics",
+        "query_swarm_metrics",
+        "query_health_events",
+        "query_alerts",
+        "task_stats",
+        "agent_uptime",
+        "agents",
+        "apply_retention",
+    }
+)
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """What the writer has done; outlives any one writer."""
+
+    batches: int = 0
+    rows: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    backoff: float = 0.0
+    retry: TimerHandle | None = None
+
+
+class StorageWriter(SupervisedActor):
+    """Commits pending writes to SQLite, one transaction per batch, retrying with backoff.
+
+    Accepts :class:`Wake` (write what is pending), :class:`Flush` (reply None,
+    or a future set once everything accepted so far is committed),
+    :class:`Query` (a read method of :class:`storage.MetricsStorage` by name),
+    and :class:`Crash`. A batch leaves the pending queue only after its
+    commit, so a crash or an outage never loses or doubles a row.
+    """
+
+    kind = "writer"
+    min_backoff: Final = 0.05
+    max_backoff: Final = 5.0
+
+    def __init__(
+        self,
+        *,
+        supervisor: pykka.ActorRef[Any] | None,
+        storage: MetricsStorage,
+        pending: PendingWrites,
+        clock: Clock,
+        stats: WriterStats,
+        batch_size: int = 20_000,
+    ) -> None:
+        super().__init__(supervisor=supervisor)
+        self.storage = storage
+        self.pending = pending
+        self.clock = clock
+        self.stats = stats
+        self.batch_size = batch_size
+
+    def on_start(self) -> None:
+        """Write whatever was left pending by an earlier incarnation."""
+        self._write()
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type."""
+        match message:
+            case Wake():
+                if self.stats.retry is None:
+                    self._write()
+            case Flush():
+                self._write()
+                return self.pending.wait_for_all()
+            case Query(method=method, kwargs=kwargs) if method in READS:
+                return getattr(self.storage, method)(**kwargs)
+            case Crash(reason=reason):
+                raise RuntimeError(f"writer: {reason}")
+            case _:
+                self.unknown(message)
+        return None
+
+    def _write(self) -> None:
+        stats = self.stats
+        while True:
+            batch = self.pending.peek(self.batch_size)
+            if not batch:
+                return
+            grouped: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+            for _seq, kind, item in batch:
+                grouped[kind].append(item)
+            try:
+                self.storage.store_batch(**grouped)
+            except StorageError as exc:
+                self._failed(exc)
+                return
+            self.pending.commit_through(batch[-1][0])
+            stats.batches += 1
+            stats.rows += len(batch)
+            if stats.backoff:
+                logger.warning("storage is writable again; %d items pending", len(self.pending))
+            stats.backoff = 0.0
+
+    def _failed(self, exc: StorageError) -> None:
+        stats = self.stats
+        stats.failures += 1
+        stats.last_error = str(exc)
+        stats.backoff = min(self.max_backoff, max(self.min_backoff, stats.backoff * 2))
+        logger.warning(
+            "storage write failed (%s); %d items kept pending, retrying in %.2f s",
+            exc, len(self.pending), stats.backoff,
+        )
+        ref = self.actor_ref
+
+        def retry() -> None:
+            stats.retry = None
+            if ref.is_alive():
+                try:
+                    ref.tell(Wake())
+                except pykka.ActorDeadError:
+                    pass
+
+        stats.retry = self.clock.call_later(stats.backoff, retry)

@@ -1,0 +1,172 @@
+"""Requests and replies between the system's own actors, never sent over a wire.
+
+Agents send :mod:`messages.telemetry` and :mod:`messages.control`; the actors
+use these among themselves for routing, queries, supervision and batching.
+Times named ``mono`` are on the monitor's monotonic clock, not epoch seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from messages.base import Message
+from messages.enums import HealthState
+
+__all__ = [
+    "Beat",
+    "ChildFailed",
+    "ConfigureAlerts",
+    "RenderReport",
+    "CheckDeadline",
+    "Drain",
+    "Flush",
+    "GetHistory",
+    "GetStatus",
+    "HealthStatus",
+    "HeartbeatRecord",
+    "Query",
+    "Redeliver",
+    "Snapshot",
+    "StallDetected",
+    "StopTrackers",
+    "SwarmSnapshot",
+    "AgentSnapshot",
+    "Wake",
+]
+
+
+class Beat(Message, tag="beat", kw_only=True):
+    """A heartbeat as routed to its tracker, stamped on receipt by the coordinator."""
+
+    agent_id: str
+    mono: float
+    wall: float
+    sent_at: float
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CheckDeadline(Message, tag="check_deadline", kw_only=True):
+    """A tracker's timer fell due; stale generations are ignored."""
+
+    generation: int
+
+
+class GetStatus(Message, tag="get_status", kw_only=True):
+    """Ask for an agent's :class:`HealthStatus`."""
+
+    agent_id: str
+
+
+class GetHistory(Message, tag="get_history", kw_only=True):
+    """Ask for an agent's recent heartbeats, oldest first."""
+
+    agent_id: str
+
+
+class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True):
+    """One heartbeat in an agent's history: when it arrived, when it was sent."""
+
+    received_at: float
+    sent_at: float
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class HealthStatus(Message, tag="health_status", kw_only=True):
+    """An agent's health as its tracker sees it now."""
+
+    agent_id: str
+    health_state: HealthState
+    last_heartbeat: float
+    heartbeat_age_ms: float
+    interval_ms: int
+    failure_threshold: int
+    heartbeats: int
+
+
+class ChildFailed(Message, tag="child_failed", kw_only=True):
+    """A supervised actor raised; ``kind`` is tracker, aggregator, writer or reporter."""
+
+    kind: str
+    name: str
+    error: str
+
+
+class Redeliver(Message, tag="redeliver", kw_only=True):
+    """Messages a failed child had not handled, for its next incarnation."""
+
+    kind: str
+    name: str
+    messages: list[Any]
+
+
+class StallDetected(Message, tag="stall_detected", kw_only=True):
+    """The monitor itself was paused for ``seconds``; agents got that much grace."""
+
+    seconds: float
+
+
+class Drain(Message, tag="drain", kw_only=True):
+    """Aggregator: take what senders have buffered."""
+
+
+class Wake(Message, tag="wake", kw_only=True):
+    """Writer: there is something to write, or time to retry."""
+
+
+class Flush(Message, tag="flush", kw_only=True):
+    """Writer: reply once everything accepted so far is committed."""
+
+
+class Query(Message, tag="query", kw_only=True):
+    """Writer or aggregator: call a read method by name with keyword arguments."""
+
+    method: str
+    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Snapshot(Message, tag="snapshot", kw_only=True):
+    """Coordinator: ask for a :class:`SwarmSnapshot`."""
+
+
+class StopTrackers(Message, tag="stop_trackers", kw_only=True):
+    """Coordinator: stop every tracker and close every agent's monitored time."""
+
+
+class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True):
+    """One agent as the coordinator last heard of it."""
+
+    agent_id: str
+    health_state: HealthState
+    last_heartbeat: float
+    heartbeat_age_ms: float
+    registered_at: float
+    heartbeats: int
+
+
+class SwarmSnapshot(Message, tag="swarm_snapshot", kw_only=True):
+    """Every agent's health and the coordinator's counters, at one moment."""
+
+    at: float
+    agents: list[AgentSnapshot]
+    total_heartbeats: int
+    unknown_heartbeats: int
+    tracker_restarts: int
+    service_restarts: dict[str, int]
+    failed_services: list[str]
+    stalls: int
+
+
+class ConfigureAlerts(Message, tag="configure_alerts", kw_only=True):
+    """Reporter: switch alert callbacks on or off and set them per health state."""
+
+    enabled: bool = True
+    callbacks: dict[HealthState, Any] = msgspec.field(default_factory=dict)
+
+
+class RenderReport(Message, tag="render_report", kw_only=True):
+    """Reporter: render a report (``markdown`` or ``json``) of the data given."""
+
+    format: str
+    data: Any

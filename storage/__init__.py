@@ -1,0 +1,30 @@
+"""The swarmpulse metrics store: SQLite with rollups, and the summaries behind them."""
+
+from storage.database import DEFAULT_EXACT_MAX_ROWS
+from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
+from storage.histogram import RELATIVE_ACCURACY, LogHistogram
+from storage.inserts import INSERT_TASK_SQL
+from storage.metrics import MetricsStorage
+from storage.rows import AgentRecord, TaskRow, task_row
+from storage.schema import SCHEMA_VERSION
+from storage.summary import TaskStats, TaskSummary
+from storage.writer import AgentEvent
+
+__all__ = [
+    "DEFAULT_EXACT_MAX_ROWS",
+    "INSERT_TASK_SQL",
+    "RELATIVE_ACCURACY",
+    "SCHEMA_VERSION",
+    "AgentEvent",
+    "AgentRecord",
+    "LogHistogram",
+    "MetricsStorage",
+    "NotOurDatabase",
+    "SchemaTooNew",
+    "StorageError",
+    "TaskRow",
+    "TaskStats",
+    "TaskSummary",
+    "UnknownAgentRecord",
+    "task_row",
+]

@@ -1,0 +1,193 @@
+"""Writing messages as rows; every function runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from messages import (
+    AgentMetric,
+    AgentRegistered,
+    AgentUnregistered,
+    Alert,
+    HealthChanged,
+    InvalidMessage,
+    SwarmMetric,
+    TaskMetric,
+    check_count,
+    check_id,
+    check_metadata,
+    to_epoch,
+)
+from storage.keys import AgentKeys
+from storage.rollup import MINUTE, MinuteSummaries, write_rollups
+from storage.rows import SWARM_AGENT_ID, TaskRow, dump_metadata, task_row
+from storage.summary import TaskSummary
+
+__all__ = [
+    "INSERT_TASK_SQL",
+    "apply_agent_events",
+    "as_task_rows",
+    "insert_agent_metrics",
+    "insert_alerts",
+    "insert_health_events",
+    "insert_swarm_metrics",
+    "insert_tasks",
+]
+
+INSERT_TASK_SQL: Final = (
+    "INSERT INTO task_metrics (task_id, agent_key, duration_ms, result, tokens_used, "
+    "files_changed, timestamp, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+"""The statement that inserts one task row (``agent_key`` in place of ``agent_id``)."""
+
+_REGISTER: Final = (
+    "INSERT INTO agents (agent_id, registered_at, unregistered_at, interval_ms, "
+    "failure_threshold, metadata) VALUES (?, ?, NULL, ?, ?, ?) "
+    "ON CONFLICT (agent_id) DO UPDATE SET registered_at = excluded.registered_at, "
+    "unregistered_at = NULL, interval_ms = excluded.interval_ms, "
+    "failure_threshold = excluded.failure_threshold, metadata = excluded.metadata"
+)
+_UNREGISTER: Final = (
+    "INSERT INTO agents (agent_id, unregistered_at) VALUES (?, ?) "
+    "ON CONFLICT (agent_id) DO UPDATE SET unregistered_at = excluded.unregistered_at"
+)
+
+
+def as_task_rows(tasks: Iterable[TaskMetric | TaskRow]) -> list[TaskRow]:
+    """Return every task as a row; rows pass through unchanged."""
+    return [item if type(item) is tuple else task_row(item) for item in tasks]  # type: ignore[arg-type]
+
+
+def insert_tasks(
+    conn: sqlite3.Connection, keys: AgentKeys, rows: Sequence[TaskRow], *, rollups: bool = True
+) -> None:
+    """Insert task rows and, unless ``rollups`` is False, merge them into the rollups."""
+    if not rows:
+        return
+    key_of = keys.resolve(conn, {row[1] for row in rows})
+    dump = dump_metadata
+    params: list[tuple[object, ...]] = []
+    append = params.append
+    if not rollups:
+        for task_id, agent_id, duration, result, tokens, files, timestamp, metadata in rows:
+            meta = dump(metadata) if metadata else None
+            append((task_id, key_of[agent_id], duration, result, tokens, files, timestamp, meta))
+        conn.executemany(INSERT_TASK_SQL, params)
+        return
+    minutes: MinuteSummaries = {}
+    get = minutes.get
+    for task_id, agent_id, duration, result, tokens, files, timestamp, metadata in rows:
+        key = key_of[agent_id]
+        meta = dump(metadata) if metadata else None
+        append((task_id, key, duration, result, tokens, files, timestamp, meta))
+        bucket = (key, int(timestamp // MINUTE))
+        summary = get(bucket)
+        if summary is None:
+            summary = minutes[bucket] = TaskSummary()
+        summary.add(duration, result, tokens, files)
+    conn.executemany(INSERT_TASK_SQL, params)
+    write_rollups(conn, minutes)
+
+
+def insert_agent_metrics(
+    conn: sqlite3.Connection, keys: AgentKeys, metrics: Sequence[AgentMetric]
+) -> None:
+    """Insert agent metrics."""
+    if not metrics:
+        return
+    key_of = keys.resolve(conn, {m.agent_id for m in metrics})
+    conn.executemany(
+        "INSERT INTO agent_metrics (agent_key, metric_type, value, timestamp, metadata) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (key_of[m.agent_id], m.metric_type, m.value, m.timestamp, dump_metadata(m.metadata))
+            for m in metrics
+        ],
+    )
+
+
+def insert_swarm_metrics(conn: sqlite3.Connection, metrics: Sequence[SwarmMetric]) -> None:
+    """Insert swarm metrics."""
+    conn.executemany(
+        "INSERT INTO swarm_metrics (swarm_id, metric_type, value, timestamp, metadata) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (m.swarm_id, m.metric_type, m.value, m.timestamp, dump_metadata(m.metadata))
+            for m in metrics
+        ],
+    )
+
+
+def insert_health_events(
+    conn: sqlite3.Connection, keys: AgentKeys, events: Sequence[HealthChanged]
+) -> None:
+    """Insert health transitions."""
+    if not events:
+        return
+    key_of = keys.resolve(conn, {e.agent_id for e in events})
+    conn.executemany(
+        "INSERT INTO health_events (agent_key, previous_state, current_state, at, "
+        "heartbeat_age_ms) VALUES (?, ?, ?, ?, ?)",
+        [
+            (key_of[e.agent_id], e.previous.value, e.current.value, e.at, e.heartbeat_age_ms)
+            for e in events
+        ],
+    )
+
+
+def insert_alerts(conn: sqlite3.Connection, keys: AgentKeys, alerts: Sequence[Alert]) -> None:
+    """Insert alerts; an alert about agent ``*`` (the swarm) gets no agent key."""
+    if not alerts:
+        return
+    key_of = keys.resolve(conn, {a.agent_id for a in alerts if a.agent_id != SWARM_AGENT_ID})
+    conn.executemany(
+        "INSERT INTO alerts (agent_key, severity, message, at, metadata) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                None if a.agent_id == SWARM_AGENT_ID else key_of[a.agent_id],
+                a.severity.value,
+                a.message,
+                a.at,
+                dump_metadata(a.metadata),
+            )
+            for a in alerts
+        ],
+    )
+
+
+def apply_agent_events(
+    conn: sqlite3.Connection, events: Sequence[AgentRegistered | AgentUnregistered]
+) -> None:
+    """Apply registrations and unregistrations to ``agents``, in order.
+
+    A registration sets registered_at, interval, threshold and metadata and
+    clears unregistered_at; an unregistration sets unregistered_at. Either
+    creates the agent if needed. These messages do not check themselves when
+    built in code, so their fields are checked here.
+
+    Raises:
+        InvalidMessage: an event has an invalid field.
+    """
+    for event in events:
+        check_id("agent_id", event.agent_id)
+        at = to_epoch("at", event.at)
+        if isinstance(event, AgentRegistered):
+            check_count("interval_ms", event.interval_ms)
+            check_count("failure_threshold", event.failure_threshold)
+            check_metadata("metadata", event.metadata)
+            conn.execute(
+                _REGISTER,
+                (
+                    event.agent_id,
+                    at,
+                    event.interval_ms,
+                    event.failure_threshold,
+                    dump_metadata(event.metadata),
+                ),
+            )
+        elif isinstance(event, AgentUnregistered):
+            conn.execute(_UNREGISTER, (event.agent_id, at))
+        else:
+            raise InvalidMessage("agent_events", event, "must hold AgentRegistered or AgentUnregistered")

@@ -1,0 +1,64 @@
+"""The integer keys that stand for agent ids in every table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from typing import Final
+
+__all__ = ["AgentKeys"]
+
+_CHUNK: Final = 500  # ids per IN (...) lookup, well under SQLite's variable limit
+
+
+class AgentKeys:
+    """A cache of ``agent_id -> agent_key``, creating agents rows on demand.
+
+    A key never changes while its agent exists, so the cache only has to be
+    dropped (:meth:`forget`) when a transaction that may have created keys is
+    rolled back, and when retention deletes agents.
+    """
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[str, int] = {}
+
+    def lookup(self, conn: sqlite3.Connection, agent_id: str) -> int | None:
+        """Return the agent's key, or None if the database has never seen it."""
+        key = self._cache.get(agent_id)
+        if key is None:
+            row = conn.execute(
+                "SELECT agent_key FROM agents WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            key = self._cache[agent_id] = int(row[0])
+        return key
+
+    def resolve(self, conn: sqlite3.Connection, agent_ids: Collection[str]) -> dict[str, int]:
+        """Return a mapping holding the key of every id, creating missing agents.
+
+        Must run inside the write transaction that uses the keys.
+        """
+        cache = self._cache
+        missing = [agent_id for agent_id in agent_ids if agent_id not in cache]
+        if missing:
+            conn.executemany(
+                "INSERT OR IGNORE INTO agents (agent_id) VALUES (?)",
+                [(agent_id,) for agent_id in missing],
+            )
+            for i in range(0, len(missing), _CHUNK):
+                chunk = missing[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cache.update(
+                    conn.execute(
+                        f"SELECT agent_id, agent_key FROM agents WHERE agent_id IN ({marks})",
+                        chunk,
+                    )
+                )
+        return cache
+
+    def forget(self) -> None:
+        """Drop every cached key (after a rollback or a deletion of agents)."""
+        self._cache.clear()

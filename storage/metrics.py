@@ -1,0 +1,51 @@
+"""MetricsStorage: the SQLite store of everything swarmpulse records."""
+
+from __future__ import annotations
+
+from storage.reader import Reader
+from storage.writer import Writer
+
+__all__ = ["MetricsStorage"]
+
+
+class MetricsStorage(Writer, Reader):
+    """Task metrics, gauges, health transitions, alerts and agents, in SQLite.
+
+    Every write is one transaction: it is kept whole or not at all. Task
+    metrics also update per-minute and per-hour rollups in the same
+    transaction, so :meth:`task_stats` over a day of a million rows reads a
+    few hundred summaries instead of the rows. See :mod:`storage.schema`.
+
+    Not thread-safe, by design: one owner thread at a time (the writer actor,
+    or a reader) uses an instance. The connection is opened with
+    ``check_same_thread=False`` only so that a restarted owner actor may carry
+    on from another thread. Any number of instances, in any processes, may
+    read a file while one writes it (WAL mode).
+
+    Times are epoch seconds (float) or ``datetime`` (naive means UTC); ranges
+    include their start and exclude their end.
+
+    Example:
+        ```py
+        with MetricsStorage(":memory:") as storage:
+            storage.store_task_metric(metric)
+            stats = storage.task_stats(start_time=now - 3600, end_time=now)
+        ```
+
+    Args:
+        db_path: a file path, or ``":memory:"``.
+        readonly: open with a read-only URI (``mode=ro``) and ``query_only``;
+            never writes or migrates.
+        create: create the file and schema if missing; if False, a missing
+            file or one without the schema is refused.
+        busy_timeout: seconds to wait for a lock held by another connection.
+        max_bytes: refuse writes that would grow the file past this size
+            (``PRAGMA max_page_count``); None for no limit.
+        exact_max_rows: :meth:`task_stats` is exact up to this many rows.
+
+    Raises:
+        NotOurDatabase: the file is not SQLite, or has no swarmpulse schema and
+            ``readonly`` or not ``create``.
+        SchemaTooNew: the file was written by a newer swarmpulse (left untouched).
+        StorageError: the file is missing (``create=False``), locked, unreadable, ...
+    """

@@ -1,0 +1,194 @@
+"""Reading rows back as messages, filtered by time range, agent and kind."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Final
+
+from messages import AlertSeverity, InvalidMessage, TaskResult, to_epoch
+from storage.keys import AgentKeys
+from storage.rows import (
+    SWARM_AGENT_ID,
+    AgentRecord,
+    agent_metric_from_row,
+    alert_from_row,
+    health_event_from_row,
+    load_metadata,
+    swarm_metric_from_row,
+    task_metric_from_row,
+)
+
+__all__ = [
+    "Filter",
+    "agent_filter",
+    "TimeArg",
+    "agent_ids",
+    "agents",
+    "check_limit",
+    "enum_value",
+    "select",
+    "time_bound",
+]
+
+TimeArg = Any
+"""A time bound: epoch seconds (int or float), a ``datetime`` (naive means UTC), or None."""
+Filter = tuple[str, object]
+"""A SQL condition with one ``?`` and its parameter; the condition text is always a constant."""
+
+_NO_MATCH: Final = object()
+
+_SOURCES: Final[dict[str, tuple[str, str, Callable[[tuple[Any, ...]], Any]]]] = {
+    "task_metrics": (
+        "SELECT a.agent_id, t.task_id, t.duration_ms, t.result, t.tokens_used, "
+        "t.files_changed, t.timestamp, t.metadata "
+        "FROM task_metrics AS t JOIN agents AS a ON a.agent_key = t.agent_key",
+        "t.timestamp",
+        lambda r: task_metric_from_row((r[1], r[0], *r[2:])),
+    ),
+    "agent_metrics": (
+        "SELECT a.agent_id, t.metric_type, t.value, t.timestamp, t.metadata "
+        "FROM agent_metrics AS t JOIN agents AS a ON a.agent_key = t.agent_key",
+        "t.timestamp",
+        agent_metric_from_row,
+    ),
+    "swarm_metrics": (
+        "SELECT t.swarm_id, t.metric_type, t.value, t.timestamp, t.metadata "
+        "FROM swarm_metrics AS t",
+        "t.timestamp",
+        swarm_metric_from_row,
+    ),
+    "health_events": (
+        "SELECT a.agent_id, t.previous_state, t.current_state, t.at, t.heartbeat_age_ms "
+        "FROM health_events AS t JOIN agents AS a ON a.agent_key = t.agent_key",
+        "t.at",
+        health_event_from_row,
+    ),
+    "alerts": (
+        "SELECT a.agent_id, t.severity, t.message, t.at, t.metadata "
+        "FROM alerts AS t LEFT JOIN agents AS a ON a.agent_key = t.agent_key",
+        "t.at",
+        alert_from_row,
+    ),
+}
+
+
+def time_bound(field: str, value: TimeArg) -> float | None:
+    """Return epoch seconds for a time bound, None for None.
+
+    Raises:
+        InvalidMessage: the value is not a non-negative finite number or a datetime.
+    """
+    return None if value is None else to_epoch(field, value)
+
+
+def check_limit(limit: int | None) -> int:
+    """Return the SQL LIMIT for ``limit`` (-1, no limit, for None).
+
+    Raises:
+        InvalidMessage: ``limit`` is not None or an int >= 0.
+    """
+    if limit is None:
+        return -1
+    if type(limit) is not int or limit < 0:
+        raise InvalidMessage("limit", limit, "must be None or an integer >= 0")
+    return limit
+
+
+def enum_value(field: str, value: object, enum_type: type[TaskResult] | type[AlertSeverity]) -> str:
+    """Return the string value of an enum member or its value.
+
+    Raises:
+        InvalidMessage: ``value`` is neither.
+    """
+    try:
+        return enum_type(value).value  # type: ignore[arg-type]
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise InvalidMessage(field, value, f"must be one of: {allowed}") from None
+
+
+def agent_filter(conn: sqlite3.Connection, keys: AgentKeys, agent_id: str | None) -> object:
+    """Return the ``agent_key`` to filter on, None for no filter, or ``_NO_MATCH``."""
+    if agent_id is None:
+        return None
+    if agent_id == SWARM_AGENT_ID:
+        return SWARM_AGENT_ID
+    key = keys.lookup(conn, agent_id)
+    return _NO_MATCH if key is None else key
+
+
+def select(
+    conn: sqlite3.Connection,
+    keys: AgentKeys,
+    table: str,
+    *,
+    start_time: TimeArg,
+    end_time: TimeArg,
+    agent_id: str | None = None,
+    filters: tuple[Filter, ...] = (),
+    limit: int | None = None,
+) -> list[Any]:
+    """Return the messages of ``table`` in [start_time, end_time), oldest first.
+
+    Args:
+        conn: the connection.
+        keys: the agent key cache.
+        table: one of the message tables (a constant, never user input).
+        start_time: inclusive start, or None.
+        end_time: exclusive end, or None.
+        agent_id: only this agent's rows (``*`` for swarm alerts), or None for all.
+        filters: further conditions, each with one parameter.
+        limit: at most this many messages (the oldest), or None.
+    """
+    sql, time_column, build = _SOURCES[table]
+    start = time_bound("start_time", start_time)
+    end = time_bound("end_time", end_time)
+    sql_limit = check_limit(limit)
+    conditions: list[str] = []
+    params: list[object] = []
+    for condition, param in filters:
+        conditions.append(condition)
+        params.append(param)
+    if start is not None:
+        conditions.append(f"{time_column} >= ?")
+        params.append(start)
+    if end is not None:
+        conditions.append(f"{time_column} < ?")
+        params.append(end)
+    key = agent_filter(conn, keys, agent_id)
+    if key is _NO_MATCH:
+        return []
+    if key == SWARM_AGENT_ID:
+        conditions.append("t.agent_key IS NULL")
+    elif key is not None:
+        conditions.append("t.agent_key = ?")
+        params.append(key)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    params.append(sql_limit)
+    rows = conn.execute(f"{sql}{where} ORDER BY {time_column}, t.id LIMIT ?", params)
+    return [build(row) for row in rows]
+
+
+def agents(conn: sqlite3.Connection) -> list[AgentRecord]:
+    """Return every agent the database has seen, by agent id."""
+    rows = conn.execute(
+        "SELECT agent_id, registered_at, unregistered_at, interval_ms, failure_threshold, "
+        "metadata FROM agents ORDER BY agent_id"
+    )
+    return [
+        AgentRecord(
+            agent_id=agent_id,
+            registered_at=registered_at,
+            unregistered_at=unregistered_at,
+            interval_ms=interval_ms,
+            failure_threshold=failure_threshold,
+            metadata=load_metadata(metadata),
+        )
+        for agent_id, registered_at, unregistered_at, interval_ms, failure_threshold, metadata in rows
+    ]
+
+
+def agent_ids(conn: sqlite3.Connection) -> list[str]:
+    """Return the id of every agent the database has seen, sorted."""
+    return [row[0] for row in conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")]

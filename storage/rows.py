@@ -1,0 +1,156 @@
+"""Rows as the storage writes and reads them, and their messages.
+
+A :data:`TaskRow` is the hot-path form of a :class:`TaskMetric`: a plain tuple
+the writer inserts without building or checking a message. Metadata is kept
+as JSON text, ``NULL`` when empty, and read back as an equal dict (for
+JSON-native values: strings, numbers, booleans, ``None``, lists, dicts).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeAlias
+
+import msgspec
+
+from messages import (
+    AgentMetric,
+    Alert,
+    AlertSeverity,
+    HealthChanged,
+    HealthState,
+    SwarmMetric,
+    TaskMetric,
+    TaskResult,
+)
+
+__all__ = [
+    "SWARM_AGENT_ID",
+    "AgentRecord",
+    "TaskRow",
+    "agent_metric_from_row",
+    "alert_from_row",
+    "dump_metadata",
+    "health_event_from_row",
+    "load_metadata",
+    "swarm_metric_from_row",
+    "task_metric_from_row",
+    "task_row",
+]
+
+TaskRow: TypeAlias = tuple[str, str, float, str, int, int, float, dict[str, Any] | None]
+"""``(task_id, agent_id, duration_ms, result_value, tokens_used, files_changed,
+timestamp, metadata)``, already valid: the writer does not check it again."""
+
+SWARM_AGENT_ID: Final = "*"
+"""The agent id of an alert about the whole swarm (stored with no agent)."""
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What the database knows about one agent.
+
+    Attributes:
+        agent_id: the agent.
+        registered_at: when it last registered (epoch s), or None if it never did
+            (its metrics arrived without a registration).
+        unregistered_at: when it unregistered, or None while registered.
+        interval_ms: its heartbeat interval, if registered.
+        failure_threshold: intervals of silence before FAILED, if registered.
+        metadata: what it registered with.
+    """
+
+    agent_id: str
+    registered_at: float | None = None
+    unregistered_at: float | None = None
+    interval_ms: int | None = None
+    failure_threshold: int | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def task_row(m: TaskMetric) -> TaskRow:
+    """Return the row form of a task metric."""
+    return (
+        m.task_id,
+        m.agent_id,
+        m.duration_ms,
+        m.result.value,
+        m.tokens_used,
+        m.files_changed,
+        m.timestamp,
+        m.metadata or None,
+    )
+
+
+def dump_metadata(metadata: dict[str, Any] | None) -> str | None:
+    """Return metadata as JSON text, or None when there is none."""
+    return _json_encode(metadata).decode() if metadata else None
+
+
+def load_metadata(text: str | None) -> dict[str, Any]:
+    """Return the dict stored as JSON text (empty for NULL)."""
+    return _json_decode(text) if text else {}
+
+
+def task_metric_from_row(row: tuple[Any, ...]) -> TaskMetric:
+    """Build a TaskMetric from ``task_id, agent_id, duration, result, tokens, files, ts, meta``."""
+    task_id, agent_id, duration, result, tokens, files, timestamp, metadata = row
+    return TaskMetric(
+        task_id=task_id,
+        agent_id=agent_id,
+        duration_ms=duration,
+        result=TaskResult(result),
+        tokens_used=tokens,
+        files_changed=files,
+        timestamp=timestamp,
+        metadata=load_metadata(metadata),
+    )
+
+
+def agent_metric_from_row(row: tuple[Any, ...]) -> AgentMetric:
+    """Build an AgentMetric from ``agent_id, metric_type, value, timestamp, metadata``."""
+    agent_id, metric_type, value, timestamp, metadata = row
+    return AgentMetric(
+        agent_id=agent_id,
+        metric_type=metric_type,
+        value=value,
+        timestamp=timestamp,
+        metadata=load_metadata(metadata),
+    )
+
+
+def swarm_metric_from_row(row: tuple[Any, ...]) -> SwarmMetric:
+    """Build a SwarmMetric from ``swarm_id, metric_type, value, timestamp, metadata``."""
+    swarm_id, metric_type, value, timestamp, metadata = row
+    return SwarmMetric(
+        swarm_id=swarm_id,
+        metric_type=metric_type,
+        value=value,
+        timestamp=timestamp,
+        metadata=load_metadata(metadata),
+    )
+
+
+def health_event_from_row(row: tuple[Any, ...]) -> HealthChanged:
+    """Build a HealthChanged from ``agent_id, previous, current, at, heartbeat_age_ms``."""
+    agent_id, previous, current, at, age = row
+    return HealthChanged(
+        agent_id=agent_id,
+        previous=HealthState(previous),
+        current=HealthState(current),
+        at=at,
+        heartbeat_age_ms=age,
+    )
+
+
+def alert_from_row(row: tuple[Any, ...]) -> Alert:
+    """Build an Alert from ``agent_id (NULL for the swarm), severity, message, at, metadata``."""
+    agent_id, severity, message, at, metadata = row
+    return Alert(
+        agent_id=SWARM_AGENT_ID if agent_id is None else agent_id,
+        severity=AlertSeverity(severity),
+        message=message,
+        at=at,
+        metadata=load_metadata(metadata),
+    )

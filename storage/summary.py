@@ -1,0 +1,295 @@
+"""A mergeable summary of task metrics, and the ``task_stats`` dict it produces.
+
+:class:`TaskSummary` keeps what ``task_stats`` reports (counts, sums, extremes,
+results, a :class:`LogHistogram` of durations) in constant space, so summaries
+of minutes add up to summaries of hours. The storage keeps them as rollups;
+the in-memory aggregator keeps them live. Nothing here knows about SQLite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Final, TypedDict
+
+import msgspec
+
+from messages import TaskResult
+from storage.histogram import INV_LOG_GAMMA, LogHistogram, nearest_rank
+
+__all__ = ["PERCENTILES", "TaskStats", "TaskSummary", "exact_stats"]
+
+PERCENTILES: Final = (
+    ("median_duration_ms", 0.5),
+    ("p90_duration_ms", 0.9),
+    ("p95_duration_ms", 0.95),
+    ("p99_duration_ms", 0.99),
+)
+"""Each reported percentile: its key in :class:`TaskStats` and its quantile."""
+
+_SUCCESS: Final = TaskResult.SUCCESS.value
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(
+    tuple[int, float, float, float, int, int, dict[str, int], int, dict[int, int]]
+)
+_log = math.log
+_ceil = math.ceil
+
+
+class TaskStats(TypedDict):
+    """What ``task_stats`` returns; rates are percent, durations milliseconds.
+
+    Percentiles use the nearest-rank definition (the value at rank
+    ``ceil(q * n)``); ``exact`` says whether they were computed from every
+    duration (True) or from a histogram, within 1% (False). Everything else
+    is always exact. With no tasks every number is 0.
+    """
+
+    total_tasks: int
+    success_rate: float
+    error_rate: float
+    avg_duration_ms: float
+    min_duration_ms: float
+    max_duration_ms: float
+    median_duration_ms: float
+    p90_duration_ms: float
+    p95_duration_ms: float
+    p99_duration_ms: float
+    total_tokens: int
+    total_files_changed: int
+    results_breakdown: dict[str, int]
+    exact: bool
+
+
+class TaskSummary:
+    """Count, sum, min, max, tokens, files, results and durations of some tasks.
+
+    Not thread-safe: each summary has one owner. ``add`` is the hot path (one
+    call per metric), so it updates the histogram's bins inline.
+
+    Attributes:
+        count: number of tasks.
+        total_ms: sum of their durations.
+        min_ms: smallest duration (``inf`` when empty).
+        max_ms: largest duration (``-inf`` when empty).
+        tokens: sum of tokens used.
+        files: sum of files changed.
+        results: count per result value (only values seen).
+        histogram: the durations, for percentiles.
+    """
+
+    __slots__ = (
+        "_bins",
+        "count",
+        "files",
+        "histogram",
+        "max_ms",
+        "min_ms",
+        "results",
+        "tokens",
+        "total_ms",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_ms = 0.0
+        self.min_ms = math.inf
+        self.max_ms = -math.inf
+        self.tokens = 0
+        self.files = 0
+        self.results: dict[str, int] = {}
+        self.histogram = LogHistogram()
+        self._bins = self.histogram.bins
+
+    def add(self, duration_ms: float, result: str, tokens: int, files: int) -> None:
+        """Count one task (``result`` is a :class:`TaskResult` or its value).
+
+        Raises:
+            ValueError: the duration is negative or NaN.
+        """
+        if duration_ms > 0.0:
+            index = _ceil(_log(duration_ms) * INV_LOG_GAMMA)
+            bins = self._bins
+            bins[index] = bins.get(index, 0) + 1
+        else:
+            self.histogram.add(duration_ms)
+        self.count += 1
+        self.total_ms += duration_ms
+        if duration_ms < self.min_ms:
+            self.min_ms = duration_ms
+        if duration_ms > self.max_ms:
+            self.max_ms = duration_ms
+        self.tokens += tokens
+        self.files += files
+        results = self.results
+        results[result] = results.get(result, 0) + 1
+
+    @classmethod
+    def from_columns(
+        cls,
+        durations: Sequence[float],
+        results: Sequence[str],
+        tokens: Sequence[int],
+        files: Sequence[int],
+    ) -> TaskSummary:
+        """Summarise many tasks given as columns (the i-th task is the i-th of each).
+
+        Equal to calling :meth:`add` for each task, but computed in C: the
+        fast path for more than a handful of tasks.
+
+        Raises:
+            ValueError: a duration is negative or NaN.
+        """
+        summary = cls()
+        if not durations:
+            return summary
+        summary.histogram.add_many(durations)
+        summary.count = len(durations)
+        summary.total_ms = float(sum(durations))
+        summary.min_ms = min(durations)
+        summary.max_ms = max(durations)
+        summary.tokens = sum(tokens)
+        summary.files = sum(files)
+        summary.results = dict(Counter(results))
+        return summary
+
+    def merge(self, other: TaskSummary) -> None:
+        """Add everything ``other`` counted into this summary (``other`` is unchanged)."""
+        self.count += other.count
+        self.total_ms += other.total_ms
+        if other.min_ms < self.min_ms:
+            self.min_ms = other.min_ms
+        if other.max_ms > self.max_ms:
+            self.max_ms = other.max_ms
+        self.tokens += other.tokens
+        self.files += other.files
+        results = self.results
+        for result, count in other.results.items():
+            results[result] = results.get(result, 0) + count
+        self.histogram.merge(other.histogram)
+
+    def to_stats(self) -> TaskStats:
+        """Return the ``task_stats`` dict, percentiles from the histogram.
+
+        Percentiles are clamped to the exact min and max, which keeps them
+        within 1% and makes p99 exact when it is the largest value.
+        """
+        count = self.count
+        if count == 0:
+            return _empty_stats()
+        estimates = {key: self.histogram.quantile(q) for key, q in PERCENTILES}
+        for key, value in estimates.items():
+            estimates[key] = min(max(value, self.min_ms), self.max_ms)
+        success = self.results.get(_SUCCESS, 0)
+        return TaskStats(
+            total_tasks=count,
+            success_rate=100.0 * success / count,
+            error_rate=100.0 * (count - success) / count,
+            avg_duration_ms=self.total_ms / count,
+            min_duration_ms=self.min_ms,
+            max_duration_ms=self.max_ms,
+            median_duration_ms=estimates["median_duration_ms"],
+            p90_duration_ms=estimates["p90_duration_ms"],
+            p95_duration_ms=estimates["p95_duration_ms"],
+            p99_duration_ms=estimates["p99_duration_ms"],
+            total_tokens=self.tokens,
+            total_files_changed=self.files,
+            results_breakdown=_breakdown(self.results),
+            exact=False,
+        )
+
+    def to_bytes(self) -> bytes:
+        """Return a compact msgpack encoding of the whole summary."""
+        histogram = self.histogram
+        return _encoder.encode(
+            (
+                self.count,
+                self.total_ms,
+                self.min_ms,
+                self.max_ms,
+                self.tokens,
+                self.files,
+                self.results,
+                histogram.zero_count,
+                histogram.bins,
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TaskSummary:
+        """Rebuild a summary from :meth:`to_bytes` output.
+
+        Raises:
+            msgspec.DecodeError: the bytes are not such an encoding.
+        """
+        fields = _decoder.decode(data)
+        summary = cls()
+        (
+            summary.count,
+            summary.total_ms,
+            summary.min_ms,
+            summary.max_ms,
+            summary.tokens,
+            summary.files,
+            summary.results,
+            summary.histogram.zero_count,
+            bins,
+        ) = fields
+        summary.histogram.bins = summary._bins = bins
+        return summary
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskSummary):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TaskSummary(count={self.count}, total_ms={self.total_ms!r})"
+
+
+def exact_stats(summary: TaskSummary, durations: Iterable[float]) -> TaskStats:
+    """Return ``summary``'s stats with percentiles computed exactly from ``durations``.
+
+    Args:
+        summary: the tasks' summary.
+        durations: the same tasks' durations, in any order.
+    """
+    stats = summary.to_stats()
+    ordered = sorted(durations)
+    if len(ordered) != summary.count:
+        raise ValueError(f"{len(ordered)} durations for a summary of {summary.count} tasks")
+    if ordered:
+        for key, q in PERCENTILES:
+            stats[key] = ordered[nearest_rank(q, len(ordered)) - 1]  # type: ignore[literal-required]
+    stats["exact"] = True
+    return stats
+
+
+def _breakdown(results: dict[str, int]) -> dict[str, int]:
+    """Count per result value: every TaskResult (zeros included), then any other seen."""
+    breakdown = {member.value: results.get(member.value, 0) for member in TaskResult}
+    for result, count in results.items():
+        breakdown.setdefault(str(result), count)
+    return breakdown
+
+
+def _empty_stats() -> TaskStats:
+    return TaskStats(
+        total_tasks=0,
+        success_rate=0.0,
+        error_rate=0.0,
+        avg_duration_ms=0.0,
+        min_duration_ms=0.0,
+        max_duration_ms=0.0,
+        median_duration_ms=0.0,
+        p90_duration_ms=0.0,
+        p95_duration_ms=0.0,
+        p99_duration_ms=0.0,
+        total_tokens=0,
+        total_files_changed=0,
+        results_breakdown=_breakdown({}),
+        exact=True,
+    )

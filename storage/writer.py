@@ -1,0 +1,175 @@
+"""The write half of MetricsStorage: every write is one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from messages import (
+    AgentMetric,
+    AgentRegistered,
+    AgentUnregistered,
+    Alert,
+    HealthChanged,
+    SwarmMetric,
+    TaskMetric,
+    check_millis,
+    to_epoch,
+)
+from storage import inserts
+from storage.database import Database
+from storage.queries import TimeArg
+from storage.retention import cutoff_for, delete_before
+from storage.rollup import rebuild_rollups
+from storage.rows import TaskRow
+
+__all__ = ["AgentEvent", "Writer"]
+
+AgentEvent = AgentRegistered | AgentUnregistered
+"""A change to an agent's record."""
+
+
+class Writer(Database):
+    """Storing messages (see :class:`~storage.metrics.MetricsStorage`)."""
+
+    def store_batch(
+        self,
+        *,
+        tasks: Iterable[TaskMetric | TaskRow] = (),
+        agent_metrics: Iterable[AgentMetric] = (),
+        swarm_metrics: Iterable[SwarmMetric] = (),
+        health_events: Iterable[HealthChanged] = (),
+        alerts: Iterable[Alert] = (),
+        agent_events: Iterable[AgentEvent] = (),
+    ) -> None:
+        """Store everything given in ONE transaction: all of it, or (on failure) none.
+
+        ``tasks`` may hold TaskMetric messages or already-valid :data:`TaskRow`
+        tuples (the fast path, see :func:`task_row`). Agent events apply first,
+        in order; agents named by any row are created if unknown.
+
+        Raises:
+            StorageError: the database refused the batch (locked, read-only,
+                full, corrupt, ...); nothing of it was stored.
+        """
+        self._store(
+            "store_batch", tasks, agent_metrics, swarm_metrics, health_events, alerts, agent_events
+        )
+
+    def _store(
+        self,
+        operation: str,
+        tasks: Iterable[TaskMetric | TaskRow] = (),
+        agent_metrics: Iterable[AgentMetric] = (),
+        swarm_metrics: Iterable[SwarmMetric] = (),
+        health_events: Iterable[HealthChanged] = (),
+        alerts: Iterable[Alert] = (),
+        agent_events: Iterable[AgentEvent] = (),
+    ) -> None:
+        rows = inserts.as_task_rows(tasks)
+        agent_list, swarm_list = list(agent_metrics), list(swarm_metrics)
+        health_list, alert_list, event_list = list(health_events), list(alerts), list(agent_events)
+        keys = self._keys
+        with self._transaction(operation, write=True) as conn:
+            inserts.apply_agent_events(conn, event_list)
+            inserts.insert_tasks(conn, keys, rows)
+            inserts.insert_agent_metrics(conn, keys, agent_list)
+            inserts.insert_swarm_metrics(conn, swarm_list)
+            inserts.insert_health_events(conn, keys, health_list)
+            inserts.insert_alerts(conn, keys, alert_list)
+
+    def store_task_metric(self, metric: TaskMetric) -> None:
+        """Store one task metric (see :meth:`store_batch`)."""
+        self._store("store_task_metric", tasks=(metric,))
+
+    def store_task_metrics(self, metrics: Iterable[TaskMetric]) -> None:
+        """Store task metrics in one transaction (see :meth:`store_batch`)."""
+        self._store("store_task_metrics", tasks=metrics)
+
+    def store_agent_metric(self, metric: AgentMetric) -> None:
+        """Store one agent metric."""
+        self._store("store_agent_metric", agent_metrics=(metric,))
+
+    def store_agent_metrics(self, metrics: Iterable[AgentMetric]) -> None:
+        """Store agent metrics in one transaction."""
+        self._store("store_agent_metrics", agent_metrics=metrics)
+
+    def store_swarm_metric(self, metric: SwarmMetric) -> None:
+        """Store one swarm metric."""
+        self._store("store_swarm_metric", swarm_metrics=(metric,))
+
+    def store_swarm_metrics(self, metrics: Iterable[SwarmMetric]) -> None:
+        """Store swarm metrics in one transaction."""
+        self._store("store_swarm_metrics", swarm_metrics=metrics)
+
+    def store_health_event(self, event: HealthChanged) -> None:
+        """Store one health transition."""
+        self._store("store_health_event", health_events=(event,))
+
+    def store_health_events(self, events: Iterable[HealthChanged]) -> None:
+        """Store health transitions in one transaction."""
+        self._store("store_health_events", health_events=events)
+
+    def store_alert(self, alert: Alert) -> None:
+        """Store one alert (agent ``*`` is the whole swarm)."""
+        self._store("store_alert", alerts=(alert,))
+
+    def store_alerts(self, alerts: Iterable[Alert]) -> None:
+        """Store alerts in one transaction."""
+        self._store("store_alerts", alerts=alerts)
+
+    def store_agent_event(self, event: AgentEvent) -> None:
+        """Apply one registration or unregistration to the agent's record."""
+        self._store("store_agent_event", agent_events=(event,))
+
+    def store_agent_events(self, events: Iterable[AgentEvent]) -> None:
+        """Apply registrations and unregistrations, in order, in one transaction.
+
+        A registration sets registered_at, interval_ms, failure_threshold and
+        metadata and clears unregistered_at; an unregistration sets
+        unregistered_at.
+        """
+        self._store("store_agent_events", agent_events=events)
+
+    def raw_insert_task_rows(self, rows: Iterable[TaskRow]) -> None:
+        """Insert task rows only, with no rollups: a benchmark baseline and bulk loader.
+
+        This is a plain ``executemany`` of the rows into ``task_metrics`` (agent
+        ids resolved to keys, metadata as JSON), in one transaction, so it
+        times what :meth:`store_batch` costs without rollup maintenance. It
+        leaves the rollups stale: :meth:`task_stats` is wrong for these rows
+        until :meth:`rebuild_rollups` runs.
+        """
+        rows = list(rows)
+        with self._transaction("raw_insert_task_rows", write=True) as conn:
+            inserts.insert_tasks(conn, self._keys, rows, rollups=False)
+
+    def rebuild_rollups(self) -> int:
+        """Recompute every rollup from the task rows, in one transaction.
+
+        Returns:
+            How many task rows were summarised.
+        """
+        with self._transaction("rebuild_rollups", write=True) as conn:
+            return rebuild_rollups(conn)
+
+    def apply_retention(self, days: float = 30, *, now: TimeArg = None) -> dict[str, int]:
+        """Delete what is older than ``days`` days before ``now``, in every table.
+
+        The cutoff is rounded down to an hour boundary so that rollups stay
+        equal to the rows they summarise. Agents go once they unregistered
+        before the cutoff (or never registered) and no row names them.
+
+        Args:
+            days: how many days to keep (>= 0).
+            now: the current time; the clock when None.
+
+        Returns:
+            Rows deleted per table, rollup tables and ``agents`` included.
+        """
+        check_millis("days", days)
+        moment = time.time() if now is None else to_epoch("now", now)
+        with self._transaction("apply_retention", write=True) as conn:
+            counts = delete_before(conn, cutoff_for(days, moment))
+        self._keys.forget()
+        return counts
