@@ -11,6 +11,7 @@ import pykka
 
 from actors.channel import TelemetryChannel
 from actors.pending import PendingWrites
+from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, SwarmMetric, TaskMetric
 from messages.requests import Drain, Query, Wake
@@ -35,6 +36,7 @@ class AggregateState:
         default_factory=dict
     )
     swarm_gauges: dict[str, collections.deque[tuple[float, float]]] = field(default_factory=dict)
+    series: dict[str, TaskSeries] = field(default_factory=dict)
     drained: int = 0
 
 
@@ -123,12 +125,15 @@ class MetricsAggregator(SupervisedActor):
         state = self.state
         overall_add = state.overall.add
         per_agent = state.per_agent
-        for _task, agent_id, duration, result, tokens, files, _ts, _meta in rows:
+        series = state.series
+        for _task, agent_id, duration, result, tokens, files, ts, _meta in rows:
             overall_add(duration, result, tokens, files)
             summary = per_agent.get(agent_id)
             if summary is None:
                 summary = per_agent[agent_id] = TaskSummary()
+                series[agent_id] = TaskSeries()
             summary.add(duration, result, tokens, files)
+            series[agent_id].add(ts, duration)
         for metric in agent_metrics:
             self._gauge(state.agent_gauges, (metric.agent_id, metric.metric_type), metric)
         for swarm_metric in swarm_metrics:
@@ -155,9 +160,13 @@ class MetricsAggregator(SupervisedActor):
         return (summary or TaskSummary()).to_stats()
 
     def agent_performance(self, agent_id: str) -> dict[str, Any]:
-        """One agent's task counts, rates, average duration and tokens."""
+        """One agent's task counts, rates, durations, tokens, and its series for sparklines."""
         stats = self.task_stats(agent_id)
+        series = self.state.series.get(agent_id)
+        durations, counts = series.slices() if series is not None else ([], [])
         return {
+            "duration_series": durations,
+            "throughput_series": counts,
             "agent_id": agent_id,
             "tasks_completed": stats["total_tasks"],
             "success_rate": stats["success_rate"],

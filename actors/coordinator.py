@@ -22,6 +22,7 @@ from messages import (
     AgentUnregistered,
     Alert,
     AlertSeverity,
+    Crash,
     HealthChanged,
     HealthState,
     Heartbeat,
@@ -180,6 +181,8 @@ class SwarmCoordinator(pykka.ThreadingActor):
                 self._stalled(seconds)
             case StopTrackers():
                 return self._stop_trackers()
+            case Crash(target=target):
+                return self._inject(target, message)
             case _:
                 self.unknown_messages += 1
                 logger.warning("coordinator ignored a message it does not understand: %r", message)
@@ -407,6 +410,17 @@ class SwarmCoordinator(pykka.ThreadingActor):
             self.services.get(kind).tell(message)
         except pykka.ActorDeadError:
             self.held[kind].append(message)
+
+    def _inject(self, target: str, message: Crash) -> bool:
+        """Forward a fault to a child; False when there is no such child."""
+        if target in SERVICE_KINDS:
+            self._to_service(target, message)
+            return True
+        agent = self.agents.get(target)
+        if agent is None or agent.tracker is None:
+            return False
+        self._to_tracker(agent, message)
+        return True
 
     # Queries and shutdown
 

@@ -23,6 +23,7 @@ from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
     AgentReport,
+    Crash,
     HealthChanged,
     HealthReport,
     HealthState,
@@ -81,6 +82,7 @@ def start_system(
     clock: Clock | None = None,
     flush_interval: float = 0.1,
     workers: int = 2,
+    max_pending: int = 2_000_000,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -96,6 +98,8 @@ def start_system(
         flush_interval: seconds between drains of buffered metrics into SQLite;
             the most a hard kill can lose is what was recorded in that time.
         workers: threads shared by all heartbeat trackers.
+        max_pending: metrics and events kept while storage is unwritable; past
+            it the oldest are dropped and counted in ``get_monitoring_stats()``.
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -116,7 +120,7 @@ def start_system(
         enable_monitoring=enable_monitoring,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
-                       workers=workers)
+                       workers=workers, max_pending=max_pending)
 
 
 class SwarmSystem:
@@ -134,6 +138,7 @@ class SwarmSystem:
         clock: Clock | None,
         flush_interval: float,
         workers: int,
+        max_pending: int = 2_000_000,
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -142,7 +147,7 @@ class SwarmSystem:
         self._lock = threading.Lock()
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
         self.ledger = StallLedger()
-        self.pending = PendingWrites()
+        self.pending = PendingWrites(max_pending)
         self.services = Services()
         self.writer_stats = WriterStats()
         self.aggregate = AggregateState(history_size=config.history_size)
@@ -215,7 +220,16 @@ class SwarmSystem:
     def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:
         """Record a heartbeat; False for an unknown agent."""
         beat = Heartbeat(agent_id=agent_id, timestamp=self.clock.time(), metadata=_copy(metadata))
-        return bool(self._ask_coordinator(beat))
+        if not self._ask_coordinator(beat):
+            return False
+        if self.config.enable_monitoring:
+            # The beat went on to the tracker by tell; a status ask queues behind
+            # it, so on return every later query sees the agent's health after it.
+            try:
+                self._status(agent_id)
+            except UnknownAgent:
+                pass
+        return True
 
     # Metrics (never block)
 
@@ -279,8 +293,18 @@ class SwarmSystem:
 
     def _status(self, agent_id: str) -> HealthStatus | None:
         check_id("agent_id", agent_id)
-        result = self._ask_coordinator(GetStatus(agent_id=agent_id))
+        result = self._ask_tracker(GetStatus(agent_id=agent_id))
         return result if isinstance(result, HealthStatus) else None
+
+    def _ask_tracker(self, message: GetStatus | GetHistory) -> Any:
+        """Ask an agent's tracker through the coordinator, waiting out a restart."""
+        for _ in range(50):
+            try:
+                return self._ask_coordinator(message)
+            except pykka.ActorDeadError:
+                with self.services.changed:
+                    self.services.changed.wait(timeout=0.2)
+        raise pykka.ActorDeadError(f"the tracker of {message.agent_id!r} did not come back")
 
     def check_agent_health(self, agent_id: str) -> HealthState:
         """The agent's health now.
@@ -325,7 +349,7 @@ class SwarmSystem:
     def get_heartbeat_history(self, agent_id: str) -> list[dict[str, Any]]:
         """The agent's recent heartbeats, oldest first ([] with monitoring off)."""
         check_id("agent_id", agent_id)
-        records = self._ask_coordinator(GetHistory(agent_id=agent_id)) or []
+        records = self._ask_tracker(GetHistory(agent_id=agent_id)) or []
         return [
             {"timestamp": r.received_at, "sent_at": r.sent_at, "metadata": dict(r.metadata)}
             for r in records
@@ -525,6 +549,8 @@ class SwarmSystem:
                     avg_duration_ms=perf["avg_duration_ms"],
                     p95_duration_ms=perf["p95_duration_ms"],
                     total_tokens=perf["total_tokens_used"],
+                    duration_series=perf["duration_series"],
+                    throughput_series=perf["throughput_series"],
                 )
             )
         alerts = self._ask_service("reporter", Query(method="recent_alerts", kwargs={"limit": 50}))
@@ -549,6 +575,19 @@ class SwarmSystem:
             raise InvalidMessage("format", format, "must be 'markdown' or 'json'")
         result: str = self._ask_service("reporter", RenderReport(format=format, data=self.report_data()))
         return result
+
+    def inject_fault(self, target: str, reason: str = "injected fault") -> bool:
+        """Make a child raise, to see supervision work (the demo and tests use it).
+
+        Args:
+            target: an agent id (its tracker), or ``writer``, ``aggregator``,
+                ``reporter``.
+            reason: the text of the exception.
+
+        Returns:
+            False when there is no such child.
+        """
+        return bool(self._ask_coordinator(Crash(reason=reason, target=target)))
 
     # Lifecycle
 

@@ -129,6 +129,7 @@ class HeartbeatTracker(PooledActor):
         match message:
             case Beat():
                 self._beat(message)
+                return True
             case CheckDeadline(generation=generation):
                 if generation == self.state.generation:
                     self.state.timer = None

@@ -43,9 +43,14 @@ class UnregisterAgent(Message, tag="unregister_agent", kw_only=True):
 
 
 class Crash(Message, tag="crash", kw_only=True):
-    """Fault injection: the receiving actor raises, to exercise supervision."""
+    """Fault injection: the receiving actor raises, to exercise supervision.
+
+    Sent to the coordinator, it is forwarded to ``target``: an agent id (its
+    tracker) or ``writer``, ``aggregator`` or ``reporter``.
+    """
 
     reason: str = "injected fault"
+    target: str = ""
 
 
 Control = RegisterAgent | UnregisterAgent | Crash

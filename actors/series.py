@@ -1,0 +1,61 @@
+"""A bounded time series of task counts and durations, for sparklines."""
+
+from __future__ import annotations
+
+__all__ = ["TaskSeries"]
+
+
+class TaskSeries:
+    """Task count and total duration per time bucket, in at most ``max_buckets``.
+
+    Buckets start one second wide at the first task; when the run outgrows
+    them, neighbours merge and the width doubles, so memory stays constant
+    however long the run.
+    """
+
+    __slots__ = ("counts", "max_buckets", "start", "totals", "width")
+
+    def __init__(self, max_buckets: int = 64) -> None:
+        self.max_buckets = max_buckets
+        self.start: float | None = None
+        self.width = 1.0
+        self.counts: list[int] = []
+        self.totals: list[float] = []
+
+    def add(self, timestamp: float, duration_ms: float) -> None:
+        """Count one task that finished at ``timestamp`` (epoch s)."""
+        if self.start is None:
+            self.start = timestamp
+        index = int((timestamp - self.start) / self.width)
+        if index < 0:
+            index = 0
+        while index >= self.max_buckets:
+            self._coarsen()
+            index = int((timestamp - self.start) / self.width)
+        counts = self.counts
+        if index >= len(counts):
+            grow = index + 1 - len(counts)
+            counts.extend([0] * grow)
+            self.totals.extend([0.0] * grow)
+        counts[index] += 1
+        self.totals[index] += duration_ms
+
+    def _coarsen(self) -> None:
+        counts, totals = self.counts, self.totals
+        self.counts = [sum(counts[i : i + 2]) for i in range(0, len(counts), 2)]
+        self.totals = [sum(totals[i : i + 2]) for i in range(0, len(totals), 2)]
+        self.width *= 2
+
+    def slices(self, n: int = 20) -> tuple[list[float], list[int]]:
+        """Mean duration (ms) and task count in ``n`` (or fewer) equal slices."""
+        if not self.counts:
+            return [], []
+        size = max(1, -(-len(self.counts) // n))
+        means: list[float] = []
+        counts: list[int] = []
+        for i in range(0, len(self.counts), size):
+            count = sum(self.counts[i : i + size])
+            total = sum(self.totals[i : i + size])
+            counts.append(count)
+            means.append(total / count if count else 0.0)
+        return means, counts
