@@ -154,10 +154,8 @@ class MetricsAggregator(SupervisedActor):
 
     def task_stats(self, agent_id: str | None = None) -> dict[str, Any]:
         """Statistics of every task drained so far, for one agent or all."""
-        if agent_id is None:
-            return self.state.overall.to_stats()
-        summary = self.state.per_agent.get(agent_id)
-        return (summary or TaskSummary()).to_stats()
+        summary = self.state.overall if agent_id is None else self.state.per_agent.get(agent_id)
+        return dict((summary or TaskSummary()).to_stats())
 
     def agent_performance(self, agent_id: str) -> dict[str, Any]:
         """One agent's task counts, rates, durations, tokens, and its series for sparklines."""

@@ -62,7 +62,7 @@ class SupervisedActor(pykka.ThreadingActor):
         super().__init__()
         self.supervisor = supervisor
         self.unknown_messages = 0
-        self._failed = False
+        self._crashed = False
 
     def on_failure(
         self,
@@ -71,7 +71,7 @@ class SupervisedActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         """Tell the supervisor; it decides whether to restart."""
-        self._failed = True
+        self._crashed = True
         if self.supervisor is not None:
             self.supervisor.tell(
                 ChildFailed(kind=self.kind, name=self.kind, error=repr(exception_value))
@@ -79,7 +79,7 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def _actor_loop_teardown(self) -> None:
         leftover: list[Any] = []
-        if self._failed:
+        if self._crashed:
             while not self.actor_inbox.empty():
                 envelope = self.actor_inbox.get()
                 if envelope.reply_to is None:

@@ -110,7 +110,7 @@ class StorageWriter(SupervisedActor):
             try:
                 self.storage.store_batch(**grouped)
             except StorageError as exc:
-                self._failed(exc)
+                self._write_failed(exc)
                 return
             self.pending.commit_through(batch[-1][0])
             stats.batches += 1
@@ -119,7 +119,7 @@ class StorageWriter(SupervisedActor):
                 logger.warning("storage is writable again; %d items pending", len(self.pending))
             stats.backoff = 0.0
 
-    def _failed(self, exc: StorageError) -> None:
+    def _write_failed(self, exc: StorageError) -> None:
         stats = self.stats
         stats.failures += 1
         stats.last_error = str(exc)

@@ -77,7 +77,7 @@ def check_finite(field: str, value: object) -> None:
     """Refuse anything but a finite int or float (bool is not a number here)."""
     if not isinstance(value, _NUMBER) or isinstance(value, bool):
         raise InvalidMessage(field, value, "must be a number")
-    if not math.isfinite(value):  # type: ignore[arg-type]
+    if not math.isfinite(value):
         raise InvalidMessage(field, value, "must be finite")
 
 

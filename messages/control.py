@@ -13,7 +13,7 @@ __all__ = ["Control", "Crash", "RegisterAgent", "UnregisterAgent"]
 MAX_INTERVAL_MS = 86_400_000
 
 
-class RegisterAgent(Message, tag="register_agent", kw_only=True):
+class RegisterAgent(Message, tag="register_agent", kw_only=True, frozen=True):
     """Start watching an agent; registration counts as its first heartbeat.
 
     ``interval_ms`` and ``failure_threshold`` override the system defaults
@@ -33,7 +33,7 @@ class RegisterAgent(Message, tag="register_agent", kw_only=True):
         check_threshold("failure_threshold", self.failure_threshold)
 
 
-class UnregisterAgent(Message, tag="unregister_agent", kw_only=True):
+class UnregisterAgent(Message, tag="unregister_agent", kw_only=True, frozen=True):
     """Stop watching an agent."""
 
     agent_id: AgentId
@@ -42,7 +42,7 @@ class UnregisterAgent(Message, tag="unregister_agent", kw_only=True):
         check_id("agent_id", self.agent_id)
 
 
-class Crash(Message, tag="crash", kw_only=True):
+class Crash(Message, tag="crash", kw_only=True, frozen=True):
     """Fault injection: the receiving actor raises, to exercise supervision.
 
     Sent to the coordinator, it is forwarded to ``target``: an agent id (its

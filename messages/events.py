@@ -19,7 +19,7 @@ from messages.enums import AlertSeverity, HealthState
 __all__ = ["AgentRegistered", "AgentUnregistered", "Alert", "Event", "HealthChanged"]
 
 
-class HealthChanged(Message, tag="health_changed", kw_only=True):
+class HealthChanged(Message, tag="health_changed", kw_only=True, frozen=True):
     """An agent moved from one health state to another at ``at`` (epoch s).
 
     ``heartbeat_age_ms`` is how long the agent had been silent at that moment.
@@ -39,7 +39,7 @@ class HealthChanged(Message, tag="health_changed", kw_only=True):
         check_millis("heartbeat_age_ms", self.heartbeat_age_ms)
 
 
-class Alert(Message, tag="alert", kw_only=True):
+class Alert(Message, tag="alert", kw_only=True, frozen=True):
     """Something a person should hear about (``agent_id`` is ``*`` for the swarm)."""
 
     agent_id: AgentId
@@ -55,7 +55,7 @@ class Alert(Message, tag="alert", kw_only=True):
         check_metadata("metadata", self.metadata)
 
 
-class AgentRegistered(Message, tag="agent_registered", kw_only=True):
+class AgentRegistered(Message, tag="agent_registered", kw_only=True, frozen=True):
     """An agent joined the swarm at ``at`` with its heartbeat settings."""
 
     agent_id: AgentId
@@ -65,7 +65,7 @@ class AgentRegistered(Message, tag="agent_registered", kw_only=True):
     metadata: Metadata = msgspec.field(default_factory=dict)
 
 
-class AgentUnregistered(Message, tag="agent_unregistered", kw_only=True):
+class AgentUnregistered(Message, tag="agent_unregistered", kw_only=True, frozen=True):
     """An agent left the swarm at ``at``."""
 
     agent_id: AgentId

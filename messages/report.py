@@ -12,7 +12,7 @@ from messages.events import Alert
 __all__ = ["AgentReport", "HealthReport"]
 
 
-class AgentReport(Message, tag="agent_report", kw_only=True):
+class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
     """One agent in a report.
 
     ``duration_series`` and ``throughput_series`` are the agent's mean task
@@ -33,7 +33,7 @@ class AgentReport(Message, tag="agent_report", kw_only=True):
     throughput_series: list[int] = msgspec.field(default_factory=list)
 
 
-class HealthReport(Message, tag="health_report", kw_only=True):
+class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     """A whole health report: the JSON report is this struct, encoded."""
 
     swarm_id: str

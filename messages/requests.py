@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-class Beat(Message, tag="beat", kw_only=True):
+class Beat(Message, tag="beat", kw_only=True, frozen=True):
     """A heartbeat as routed to its tracker, stamped on receipt by the coordinator."""
 
     agent_id: str
@@ -47,25 +47,25 @@ class Beat(Message, tag="beat", kw_only=True):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class CheckDeadline(Message, tag="check_deadline", kw_only=True):
+class CheckDeadline(Message, tag="check_deadline", kw_only=True, frozen=True):
     """A tracker's timer fell due; stale generations are ignored."""
 
     generation: int
 
 
-class GetStatus(Message, tag="get_status", kw_only=True):
+class GetStatus(Message, tag="get_status", kw_only=True, frozen=True):
     """Ask for an agent's :class:`HealthStatus`."""
 
     agent_id: str
 
 
-class GetHistory(Message, tag="get_history", kw_only=True):
+class GetHistory(Message, tag="get_history", kw_only=True, frozen=True):
     """Ask for an agent's recent heartbeats, oldest first."""
 
     agent_id: str
 
 
-class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True):
+class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True, frozen=True):
     """One heartbeat in an agent's history: when it arrived, when it was sent."""
 
     received_at: float
@@ -73,7 +73,7 @@ class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class HealthStatus(Message, tag="health_status", kw_only=True):
+class HealthStatus(Message, tag="health_status", kw_only=True, frozen=True):
     """An agent's health as its tracker sees it now."""
 
     agent_id: str
@@ -85,7 +85,7 @@ class HealthStatus(Message, tag="health_status", kw_only=True):
     heartbeats: int
 
 
-class ChildFailed(Message, tag="child_failed", kw_only=True):
+class ChildFailed(Message, tag="child_failed", kw_only=True, frozen=True):
     """A supervised actor raised; ``kind`` is tracker, aggregator, writer or reporter."""
 
     kind: str
@@ -93,7 +93,7 @@ class ChildFailed(Message, tag="child_failed", kw_only=True):
     error: str
 
 
-class Redeliver(Message, tag="redeliver", kw_only=True):
+class Redeliver(Message, tag="redeliver", kw_only=True, frozen=True):
     """Messages a failed child had not handled, for its next incarnation."""
 
     kind: str
@@ -101,40 +101,40 @@ class Redeliver(Message, tag="redeliver", kw_only=True):
     messages: list[Any]
 
 
-class StallDetected(Message, tag="stall_detected", kw_only=True):
+class StallDetected(Message, tag="stall_detected", kw_only=True, frozen=True):
     """The monitor itself was paused for ``seconds``; agents got that much grace."""
 
     seconds: float
 
 
-class Drain(Message, tag="drain", kw_only=True):
+class Drain(Message, tag="drain", kw_only=True, frozen=True):
     """Aggregator: take what senders have buffered."""
 
 
-class Wake(Message, tag="wake", kw_only=True):
+class Wake(Message, tag="wake", kw_only=True, frozen=True):
     """Writer: there is something to write, or time to retry."""
 
 
-class Flush(Message, tag="flush", kw_only=True):
+class Flush(Message, tag="flush", kw_only=True, frozen=True):
     """Writer: reply once everything accepted so far is committed."""
 
 
-class Query(Message, tag="query", kw_only=True):
+class Query(Message, tag="query", kw_only=True, frozen=True):
     """Writer or aggregator: call a read method by name with keyword arguments."""
 
     method: str
     kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Snapshot(Message, tag="snapshot", kw_only=True):
+class Snapshot(Message, tag="snapshot", kw_only=True, frozen=True):
     """Coordinator: ask for a :class:`SwarmSnapshot`."""
 
 
-class StopTrackers(Message, tag="stop_trackers", kw_only=True):
+class StopTrackers(Message, tag="stop_trackers", kw_only=True, frozen=True):
     """Coordinator: stop every tracker and close every agent's monitored time."""
 
 
-class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True):
+class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True, frozen=True):
     """One agent as the coordinator last heard of it."""
 
     agent_id: str
@@ -145,7 +145,7 @@ class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True):
     heartbeats: int
 
 
-class SwarmSnapshot(Message, tag="swarm_snapshot", kw_only=True):
+class SwarmSnapshot(Message, tag="swarm_snapshot", kw_only=True, frozen=True):
     """Every agent's health and the coordinator's counters, at one moment."""
 
     at: float
@@ -158,14 +158,14 @@ class SwarmSnapshot(Message, tag="swarm_snapshot", kw_only=True):
     stalls: int
 
 
-class ConfigureAlerts(Message, tag="configure_alerts", kw_only=True):
+class ConfigureAlerts(Message, tag="configure_alerts", kw_only=True, frozen=True):
     """Reporter: switch alert callbacks on or off and set them per health state."""
 
     enabled: bool = True
     callbacks: dict[HealthState, Any] = msgspec.field(default_factory=dict)
 
 
-class RenderReport(Message, tag="render_report", kw_only=True):
+class RenderReport(Message, tag="render_report", kw_only=True, frozen=True):
     """Reporter: render a report (``markdown`` or ``json``) of the data given."""
 
     format: str

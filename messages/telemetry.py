@@ -25,7 +25,7 @@ from messages.enums import TaskResult
 __all__ = ["AgentMetric", "Heartbeat", "SwarmMetric", "TaskMetric", "Telemetry"]
 
 
-class TaskMetric(Message, tag="task_metric", kw_only=True):
+class TaskMetric(Message, tag="task_metric", kw_only=True, frozen=True):
     """One finished task: how long it took, what it cost, how it ended."""
 
     task_id: AgentId
@@ -48,7 +48,7 @@ class TaskMetric(Message, tag="task_metric", kw_only=True):
         check_metadata("metadata", self.metadata)
 
 
-class AgentMetric(Message, tag="agent_metric", kw_only=True):
+class AgentMetric(Message, tag="agent_metric", kw_only=True, frozen=True):
     """A free-form gauge about one agent (queue depth, memory, ...)."""
 
     agent_id: AgentId
@@ -65,7 +65,7 @@ class AgentMetric(Message, tag="agent_metric", kw_only=True):
         check_metadata("metadata", self.metadata)
 
 
-class SwarmMetric(Message, tag="swarm_metric", kw_only=True):
+class SwarmMetric(Message, tag="swarm_metric", kw_only=True, frozen=True):
     """A free-form gauge about the whole swarm (topology_health, message_throughput, ...)."""
 
     swarm_id: AgentId
@@ -82,7 +82,7 @@ class SwarmMetric(Message, tag="swarm_metric", kw_only=True):
         check_metadata("metadata", self.metadata)
 
 
-class Heartbeat(Message, tag="heartbeat", kw_only=True):
+class Heartbeat(Message, tag="heartbeat", kw_only=True, frozen=True):
     """An agent saying it is alive; any heartbeat makes it HEALTHY again."""
 
     agent_id: AgentId
