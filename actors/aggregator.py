@@ -30,7 +30,6 @@ class AggregateState:
     """Statistics that outlive any one aggregator, so a restart keeps them."""
 
     history_size: int = 100
-    overall: TaskSummary = field(default_factory=TaskSummary)
     per_agent: dict[str, TaskSummary] = field(default_factory=dict)
     agent_gauges: dict[tuple[str, str], collections.deque[tuple[float, float]]] = field(
         default_factory=dict
@@ -123,17 +122,23 @@ class MetricsAggregator(SupervisedActor):
         if swarm_metrics:
             self.pending.extend("swarm_metrics", swarm_metrics)
         state = self.state
-        overall_add = state.overall.add
-        per_agent = state.per_agent
-        series = state.series
-        for _task, agent_id, duration, result, tokens, files, ts, _meta in rows:
-            overall_add(duration, result, tokens, files)
-            summary = per_agent.get(agent_id)
-            if summary is None:
-                summary = per_agent[agent_id] = TaskSummary()
-                series[agent_id] = TaskSeries()
-            summary.add(duration, result, tokens, files)
-            series[agent_id].add(ts, duration)
+        if rows:
+            # Columns by transposition (C speed), then one batch add per agent.
+            _ids, agents, durations, results, tokens, files, stamps, _meta = zip(*rows)
+            positions: dict[str, list[int]] = {}
+            for index, agent_id in enumerate(agents):
+                found = positions.get(agent_id)
+                if found is None:
+                    positions[agent_id] = [index]
+                else:
+                    found.append(index)
+            for agent_id, indexes in positions.items():
+                summary = state.per_agent.get(agent_id)
+                if summary is None:
+                    summary = state.per_agent[agent_id] = TaskSummary()
+                    state.series[agent_id] = TaskSeries()
+                summary.add_columns(durations, results, tokens, files, indexes)
+                state.series[agent_id].add_many(stamps, durations, indexes)
         for metric in agent_metrics:
             self._gauge(state.agent_gauges, (metric.agent_id, metric.metric_type), metric)
         for swarm_metric in swarm_metrics:
@@ -154,8 +159,13 @@ class MetricsAggregator(SupervisedActor):
 
     def task_stats(self, agent_id: str | None = None) -> dict[str, Any]:
         """Statistics of every task drained so far, for one agent or all."""
-        summary = self.state.overall if agent_id is None else self.state.per_agent.get(agent_id)
-        return dict((summary or TaskSummary()).to_stats())
+        if agent_id is None:
+            summary = TaskSummary()
+            for one in self.state.per_agent.values():
+                summary.merge(one)
+        else:
+            summary = self.state.per_agent.get(agent_id) or TaskSummary()
+        return dict(summary.to_stats())
 
     def agent_performance(self, agent_id: str) -> dict[str, Any]:
         """One agent's task counts, rates, durations, tokens, and its series for sparklines."""

@@ -230,7 +230,10 @@ class Dispatcher:
         throughput: messages an actor may handle before yielding its worker.
         dead_letters: called with `(ref, message)` for every tell that no actor
             will handle; by default such messages are logged at debug level.
-            They are counted in `dead_letter_count` either way.
+            They are counted in `dead_letter_count` either way. It runs on the
+            worker that stops the actor, or on the sender's thread for a tell
+            that arrives after the stop, so it must be quick and thread-safe.
+            Leftover stop requests (`actor.stop()`) are not dead letters.
 
     Raises:
         ValueError: if `workers` or `throughput` is less than 1.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 __all__ = ["TaskSeries"]
 
 
@@ -39,6 +41,22 @@ class TaskSeries:
             self.totals.extend([0.0] * grow)
         counts[index] += 1
         self.totals[index] += duration_ms
+
+    def add_many(
+        self, stamps: Sequence[float], durations: Sequence[float], positions: Iterable[int]
+    ) -> None:
+        """Count the tasks at ``positions`` of the two columns (the batch form of add)."""
+        for i in positions:
+            if self.start is None:
+                self.add(stamps[i], durations[i])
+                continue
+            index = int((stamps[i] - self.start) / self.width)
+            counts = self.counts
+            if 0 <= index < len(counts):
+                counts[index] += 1
+                self.totals[index] += durations[i]
+            else:
+                self.add(stamps[i], durations[i])
 
     def _coarsen(self) -> None:
         counts, totals = self.counts, self.totals
