@@ -197,7 +197,12 @@ class _Mailbox:
 
 
 def _handle(actor: PooledActor, envelope: Envelope[Any]) -> None:
-    """Handle one envelope exactly like Pykka's `Actor._actor_loop_running`."""
+    """Handle one envelope like Pykka's `Actor._actor_loop_running`.
+
+    Two differences, both after a `BaseException`: an ask being handled gets
+    `pykka.ActorDeadError` instead of never being answered, and all actors are
+    stopped without blocking this worker.
+    """
     try:
         response = actor._handle_receive(envelope.message)  # noqa: SLF001
         if envelope.reply_to is not None:

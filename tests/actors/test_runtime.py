@@ -98,6 +98,13 @@ class FailingStart(Recorder):
         raise RuntimeError("cannot start")
 
 
+class AbortingStart(Recorder):
+    """Raises a BaseException in on_start."""
+
+    def on_start(self) -> None:
+        raise Abort
+
+
 class ThreadedRecorder(Recorder, pykka.ThreadingActor):
     """Recorder on its own thread."""
 
@@ -112,6 +119,10 @@ class ThreadedFailingStart(FailingStart, pykka.ThreadingActor):
 
 class PooledFailingStart(FailingStart, PooledActor):
     """FailingStart on a dispatcher."""
+
+
+class PooledAbortingStart(AbortingStart, PooledActor):
+    """AbortingStart on a dispatcher."""
 
 
 @pytest.fixture
@@ -157,7 +168,7 @@ def test_tells_and_asks_are_handled_in_send_order(start: Start) -> None:
             futures.append(ref.ask(i, block=False))
         else:
             ref.tell(i)
-    assert ref.ask("log", timeout=WAIT)[1:] == list(range(50))
+    assert ref.ask("log", block=True, timeout=WAIT)[1:] == list(range(50))
     assert [f.get(timeout=WAIT) for f in futures] == [None] * 10
     ref.stop(timeout=WAIT)
 
@@ -166,7 +177,7 @@ def test_on_start_runs_before_first_message_off_the_caller_thread(start: Start) 
     """on_start runs before any message, on a thread other than the caller's."""
     ref = start()
     ref.tell("first")
-    log = ref.ask("log", timeout=WAIT)
+    log = ref.ask("log", block=True, timeout=WAIT)
     assert log[0][0] == "on_start" and log[1] == "first"
     assert log[0][1] != threading.current_thread().name
     ref.stop(timeout=WAIT)
@@ -175,7 +186,7 @@ def test_on_start_runs_before_first_message_off_the_caller_thread(start: Start) 
 def test_pooled_on_start_runs_on_a_dispatcher_worker(dispatcher: Dispatcher) -> None:
     """A pooled actor's hooks run on one of its dispatcher's workers."""
     ref = PooledRecorder.start(dispatcher=dispatcher)
-    thread_name = ref.ask("log", timeout=WAIT)[0][1]
+    thread_name = ref.ask("log", block=True, timeout=WAIT)[0][1]
     assert thread_name in {t.name for t in dispatcher.worker_threads}
     assert thread_name.startswith("test-worker-")
     ref.stop(timeout=WAIT)
@@ -190,10 +201,10 @@ def test_one_actor_never_runs_on_two_workers_at_once(start: Start) -> None:
         busy.tell(i)
     # The run queue is FIFO: had `busy` been scheduled again, the free worker
     # would have run it before reaching this ask.
-    assert other.ask("log", timeout=WAIT)
+    assert other.ask("log", block=True, timeout=WAIT)
     gate.set()
-    assert busy.ask("overlaps", timeout=WAIT) == 0
-    assert busy.ask("log", timeout=WAIT)[1:] == list(range(10))
+    assert busy.ask("overlaps", block=True, timeout=WAIT) == 0
+    assert busy.ask("log", block=True, timeout=WAIT)[1:] == list(range(10))
     busy.stop(timeout=WAIT)
     other.stop(timeout=WAIT)
 
@@ -202,7 +213,7 @@ def test_ask_returns_the_handler_result(start: Start) -> None:
     """ask returns what the handler returned."""
     ref = start()
     ref.tell("x")
-    assert ref.ask("log", timeout=WAIT)[1:] == ["x"]
+    assert ref.ask("log", block=True, timeout=WAIT)[1:] == ["x"]
     ref.stop(timeout=WAIT)
 
 
@@ -210,10 +221,10 @@ def test_ask_failure_goes_to_caller_and_actor_keeps_running(start: Start) -> Non
     """An exception during an ask is raised by the caller's future, not fatal."""
     ref = start()
     with pytest.raises(ValueError, match="boom"):
-        ref.ask("boom", timeout=WAIT)
+        ref.ask("boom", block=True, timeout=WAIT)
     assert ref.is_alive()
     ref.tell("after")
-    assert ref.ask("log", timeout=WAIT)[1:] == ["after"]
+    assert ref.ask("log", block=True, timeout=WAIT)[1:] == ["after"]
     ref.stop(timeout=WAIT)
 
 
@@ -226,7 +237,7 @@ def test_tell_failure_logs_handles_then_calls_on_failure_and_stops(
     ref.tell("boom")
     assert ref.actor_stopped.wait(WAIT)
     with pytest.raises(pykka.ActorDeadError):
-        ref.ask("log", timeout=WAIT)
+        ref.ask("log", block=True, timeout=WAIT)
     assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
     assert log[1:3] == ["_handle_failure", ("on_failure", ValueError)]
     assert "on_stop" not in log
@@ -239,7 +250,7 @@ def test_failing_on_start_stops_the_actor(start: Start) -> None:
     ref = start(failing_start=True, log=log)
     assert ref.actor_stopped.wait(WAIT)
     with pytest.raises(pykka.ActorDeadError):
-        ref.ask("log", timeout=WAIT)
+        ref.ask("log", block=True, timeout=WAIT)
     assert log == ["_handle_failure"]
 
 
@@ -350,9 +361,45 @@ def test_base_exception_does_not_block_the_only_worker() -> None:
             doomed_ask.get(timeout=WAIT)
         assert own.worker_threads[0].is_alive()
         fresh = PooledRecorder.start(dispatcher=own)
-        assert fresh.ask("log", timeout=WAIT)[0][0] == "on_start"
+        assert fresh.ask("log", block=True, timeout=WAIT)[0][0] == "on_start"
     finally:
         own.shutdown(timeout=WAIT)
+
+
+def test_base_exception_in_on_start_stops_actors_and_spares_the_worker() -> None:
+    """A BaseException in on_start stops the actor and all others; the worker lives."""
+    own = Dispatcher(workers=1, name="abort")
+    try:
+        bystander = PooledRecorder.start(dispatcher=own)
+        doomed = PooledAbortingStart.start(dispatcher=own)
+        doomed_ask = doomed.ask("log", block=False)
+        assert doomed.actor_stopped.wait(WAIT)
+        assert bystander.actor_stopped.wait(WAIT)
+        with pytest.raises(pykka.ActorDeadError):
+            doomed_ask.get(timeout=WAIT)
+        assert pykka.ActorRegistry.get_all() == []
+        fresh = PooledRecorder.start(dispatcher=own)
+        assert fresh.ask("log", block=True, timeout=WAIT)[0][0] == "on_start"
+    finally:
+        own.shutdown(timeout=WAIT)
+
+
+def test_shutdown_times_out_on_a_blocked_actor_and_can_be_retried() -> None:
+    """shutdown raises TimeoutError while a handler blocks; a later call finishes."""
+    own = Dispatcher(workers=1, name="stuck")
+    ref = PooledRecorder.start(dispatcher=own)
+    gate = blocked(ref)
+    try:
+        with pytest.raises(TimeoutError):
+            own.shutdown(timeout=0.0)
+        assert own.live_actors() == 1
+        with pytest.raises(RuntimeError):
+            PooledRecorder.start(dispatcher=own)
+    finally:
+        gate.set()
+        own.shutdown(timeout=WAIT)
+    assert own.live_actors() == 0
+    assert not own.worker_threads[0].is_alive()
 
 
 def test_blocked_handler_only_holds_its_own_worker(dispatcher: Dispatcher) -> None:
@@ -363,7 +410,8 @@ def test_blocked_handler_only_holds_its_own_worker(dispatcher: Dispatcher) -> No
     try:
         for i, ref in enumerate(others):
             ref.tell(i)
-        assert [ref.ask("log", timeout=WAIT)[1:] for ref in others] == [[i] for i in range(20)]
+        logs = [ref.ask("log", block=True, timeout=WAIT) for ref in others]
+        assert [log[1:] for log in logs] == [[i] for i in range(20)]
         assert not gate.is_set()
     finally:
         gate.set()
@@ -396,8 +444,9 @@ def test_shutdown_stops_actors_in_start_order_and_leaves_nothing() -> None:
 
     own = Dispatcher(workers=1, name="order")
     try:
-        for n in range(100):
-            Numbered.start(n, dispatcher=own)
+        refs = [Numbered.start(n, dispatcher=own) for n in range(100)]
+        # Let every actor go idle, so that only shutdown decides the order.
+        assert [ref.proxy().number.get(timeout=WAIT) for ref in refs] == list(range(100))
     finally:
         own.shutdown(timeout=WAIT)
     assert stopped == list(range(100))
@@ -427,6 +476,6 @@ def test_dispatcher_uses_only_its_worker_threads(dispatcher: Dispatcher) -> None
     """Starting many pooled actors creates no thread beyond the workers."""
     before = threading.active_count()
     refs = [PooledRecorder.start(dispatcher=dispatcher) for _ in range(200)]
-    assert all(ref.ask("log", timeout=WAIT) for ref in refs)
+    assert all(ref.ask("log", block=True, timeout=WAIT) for ref in refs)
     assert threading.active_count() == before
     assert [t.name for t in dispatcher.worker_threads] == ["test-worker-0", "test-worker-1"]
