@@ -12,7 +12,6 @@ import urllib.parse
 from typing import Final
 
 from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, from_sqlite
-from storage.rollup import register_functions
 from storage.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, read_header
 
 __all__ = ["MEMORY", "open_connection"]
@@ -108,12 +107,13 @@ def open_connection(
         if max_bytes is not None:
             page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             conn.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page_size):d}")
-        register_functions(conn)
         if version < SCHEMA_VERSION:
             migrate(conn, path)
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.Error):
             raise from_sqlite(_OPEN, exc) from exc
+        if isinstance(exc, Exception) and not isinstance(exc, StorageError):
+            raise StorageError(_OPEN, f"migration failed: {type(exc).__name__}: {exc}") from exc
         raise
     return conn

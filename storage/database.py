@@ -13,6 +13,7 @@ from messages import InvalidMessage, check_millis
 from storage.connection import open_connection
 from storage.errors import StorageError, from_sqlite
 from storage.keys import AgentKeys
+from storage.rollup import Rollups
 
 __all__ = ["DEFAULT_EXACT_MAX_ROWS", "Database"]
 
@@ -46,6 +47,7 @@ class Database:
         self.readonly = readonly
         self.exact_max_rows = exact_max_rows
         self._keys = AgentKeys()
+        self._rollups = Rollups()
         self._conn: sqlite3.Connection | None = open_connection(
             self.path,
             readonly=readonly,
@@ -117,6 +119,7 @@ class Database:
                     pass
             if write:
                 self._keys.forget()
+                self._rollups.forget()
             if isinstance(exc, sqlite3.Error):
                 raise from_sqlite(operation, exc) from exc
             raise

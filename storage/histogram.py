@@ -109,7 +109,8 @@ class LogHistogram:
         """
         positive = list(filter(None, values))  # drops 0.0 and -0.0: the zero bucket
         try:
-            counts = Counter(map(math.ceil, map(mul, map(math.log, positive), repeat(INV_LOG_GAMMA))))
+            logs = map(mul, map(math.log, positive), repeat(INV_LOG_GAMMA))
+            counts = Counter(map(math.ceil, logs))
         except ValueError:
             raise ValueError("a histogram counts values >= 0, and not NaN") from None
         self.zero_count += len(values) - len(positive)
@@ -142,15 +143,31 @@ class LogHistogram:
         Raises:
             ValueError: the histogram is empty or ``q`` is outside [0, 1].
         """
-        rank = nearest_rank(q, self.count())
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Sequence[float]) -> list[float]:
+        """Return :meth:`quantile` of each of ``qs``, walking the buckets once.
+
+        Raises:
+            ValueError: the histogram is empty or a quantile is outside [0, 1].
+        """
+        total = self.count()
+        wanted = sorted((nearest_rank(q, total), i) for i, q in enumerate(qs))
+        found = [0.0] * len(wanted)
         seen = self.zero_count
-        if rank <= seen:
-            return 0.0
-        for index in sorted(self.bins):
-            seen += self.bins[index]
-            if seen >= rank:
-                return GAMMA**index * _REPRESENTATIVE_FACTOR
-        raise AssertionError("unreachable: rank is at most the count")  # pragma: no cover
+        pending = iter(wanted)
+        rank, slot = next(pending, (0, -1))
+        while slot >= 0 and rank <= seen:  # ranks that fall in the zero bucket
+            rank, slot = next(pending, (0, -1))
+        if slot >= 0:
+            for index in sorted(self.bins):
+                seen += self.bins[index]
+                while slot >= 0 and rank <= seen:
+                    found[slot] = GAMMA**index * _REPRESENTATIVE_FACTOR
+                    rank, slot = next(pending, (0, -1))
+                if slot < 0:
+                    break
+        return found
 
     def to_bytes(self) -> bytes:
         """Return a compact msgpack encoding: ``[zero_count, {index: count}]``."""

@@ -21,9 +21,8 @@ from messages import (
     to_epoch,
 )
 from storage.keys import AgentKeys
-from storage.rollup import MINUTE, MinuteSummaries, write_rollups
+from storage.rollup import Rollups
 from storage.rows import SWARM_AGENT_ID, TaskRow, dump_metadata, task_row
-from storage.summary import TaskSummary
 
 __all__ = [
     "INSERT_TASK_SQL",
@@ -57,38 +56,33 @@ _UNREGISTER: Final = (
 
 def as_task_rows(tasks: Iterable[TaskMetric | TaskRow]) -> list[TaskRow]:
     """Return every task as a row; rows pass through unchanged."""
-    return [item if type(item) is tuple else task_row(item) for item in tasks]  # type: ignore[arg-type]
+    return [
+        item if type(item) is tuple else task_row(item)  # type: ignore[arg-type]
+        for item in tasks
+    ]
 
 
 def insert_tasks(
-    conn: sqlite3.Connection, keys: AgentKeys, rows: Sequence[TaskRow], *, rollups: bool = True
+    conn: sqlite3.Connection, keys: AgentKeys, rows: Sequence[TaskRow], rollups: Rollups | None
 ) -> None:
-    """Insert task rows and, unless ``rollups`` is False, merge them into the rollups."""
+    """Insert task rows and merge them into ``rollups`` (None: leave the rollups alone).
+
+    The rows are handled as columns, so that the per-row work (agent keys,
+    parameters, bucket grouping) happens in C where it can.
+    """
     if not rows:
         return
-    key_of = keys.resolve(conn, {row[1] for row in rows})
-    dump = dump_metadata
-    params: list[tuple[object, ...]] = []
-    append = params.append
-    if not rollups:
-        for task_id, agent_id, duration, result, tokens, files, timestamp, metadata in rows:
-            meta = dump(metadata) if metadata else None
-            append((task_id, key_of[agent_id], duration, result, tokens, files, timestamp, meta))
-        conn.executemany(INSERT_TASK_SQL, params)
-        return
-    minutes: MinuteSummaries = {}
-    get = minutes.get
-    for task_id, agent_id, duration, result, tokens, files, timestamp, metadata in rows:
-        key = key_of[agent_id]
-        meta = dump(metadata) if metadata else None
-        append((task_id, key, duration, result, tokens, files, timestamp, meta))
-        bucket = (key, int(timestamp // MINUTE))
-        summary = get(bucket)
-        if summary is None:
-            summary = minutes[bucket] = TaskSummary()
-        summary.add(duration, result, tokens, files)
-    conn.executemany(INSERT_TASK_SQL, params)
-    write_rollups(conn, minutes)
+    task_ids, agent_ids, durations, results, tokens, files, timestamps, metadata = zip(*rows)
+    key_of = keys.resolve(conn, set(agent_ids))
+    agent_keys = list(map(key_of.__getitem__, agent_ids))
+    if metadata.count(None) != len(metadata):
+        metadata = tuple(dump_metadata(m) for m in metadata)
+    conn.executemany(
+        INSERT_TASK_SQL,
+        zip(task_ids, agent_keys, durations, results, tokens, files, timestamps, metadata),
+    )
+    if rollups is not None:
+        rollups.add(conn, agent_keys, timestamps, durations, results, tokens, files)
 
 
 def insert_agent_metrics(
@@ -190,4 +184,6 @@ def apply_agent_events(
         elif isinstance(event, AgentUnregistered):
             conn.execute(_UNREGISTER, (event.agent_id, at))
         else:
-            raise InvalidMessage("agent_events", event, "must hold AgentRegistered or AgentUnregistered")
+            raise InvalidMessage(
+                "agent_events", event, "must hold AgentRegistered or AgentUnregistered"
+            )

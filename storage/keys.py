@@ -12,11 +12,13 @@ _CHUNK: Final = 500  # ids per IN (...) lookup, well under SQLite's variable lim
 
 
 class AgentKeys:
-    """A cache of ``agent_id -> agent_key``, creating agents rows on demand.
+    """A writer's cache of ``agent_id -> agent_key``, creating agents rows on demand.
 
     A key never changes while its agent exists, so the cache only has to be
     dropped (:meth:`forget`) when a transaction that may have created keys is
-    rolled back, and when retention deletes agents.
+    rolled back, and when retention deletes agents. (If another connection's
+    retention deletes a cached agent, the next insert fails its foreign key,
+    the batch rolls back, the cache is dropped, and the retry succeeds.)
     """
 
     __slots__ = ("_cache",)
@@ -25,16 +27,14 @@ class AgentKeys:
         self._cache: dict[str, int] = {}
 
     def lookup(self, conn: sqlite3.Connection, agent_id: str) -> int | None:
-        """Return the agent's key, or None if the database has never seen it."""
-        key = self._cache.get(agent_id)
-        if key is None:
-            row = conn.execute(
-                "SELECT agent_key FROM agents WHERE agent_id = ?", (agent_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            key = self._cache[agent_id] = int(row[0])
-        return key
+        """Return the agent's key, or None if the database has never seen it.
+
+        Always asks the database (one index lookup), so a reader never acts on
+        a key that another connection's retention has since deleted.
+        """
+        sql = "SELECT agent_key FROM agents WHERE agent_id = ?"
+        row = conn.execute(sql, (agent_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def resolve(self, conn: sqlite3.Connection, agent_ids: Collection[str]) -> dict[str, int]:
         """Return a mapping holding the key of every id, creating missing agents.

@@ -17,7 +17,8 @@ class MetricsStorage(Writer, Reader):
     few hundred summaries instead of the rows. See :mod:`storage.schema`.
 
     Not thread-safe, by design: one owner thread at a time (the writer actor,
-    or a reader) uses an instance. The connection is opened with
+    or a reader) uses an instance, and one writer owns a file (more writers
+    are correct, only slower). The connection is opened with
     ``check_same_thread=False`` only so that a restarted owner actor may carry
     on from another thread. Any number of instances, in any processes, may
     read a file while one writes it (WAL mode).
@@ -28,8 +29,9 @@ class MetricsStorage(Writer, Reader):
     Example:
         ```py
         with MetricsStorage(":memory:") as storage:
-            storage.store_task_metric(metric)
-            stats = storage.task_stats(start_time=now - 3600, end_time=now)
+            storage.store_batch(tasks=[("t1", "a1", 12.5, "success", 300, 2, now, None)])
+            stats = storage.task_stats(start_time=now - 3600, end_time=now + 1)
+            assert stats["total_tasks"] == 1 and stats["exact"]
         ```
 
     Args:

@@ -179,13 +179,13 @@ def agents(conn: sqlite3.Connection) -> list[AgentRecord]:
     return [
         AgentRecord(
             agent_id=agent_id,
-            registered_at=registered_at,
-            unregistered_at=unregistered_at,
-            interval_ms=interval_ms,
-            failure_threshold=failure_threshold,
+            registered_at=registered,
+            unregistered_at=unregistered,
+            interval_ms=interval,
+            failure_threshold=threshold,
             metadata=load_metadata(metadata),
         )
-        for agent_id, registered_at, unregistered_at, interval_ms, failure_threshold, metadata in rows
+        for agent_id, registered, unregistered, interval, threshold, metadata in rows
     ]
 
 

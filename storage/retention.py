@@ -45,10 +45,10 @@ def delete_before(conn: sqlite3.Connection, cutoff: float) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table, column in _TIMED:
         counts[table] = conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,)).rowcount
-    agent_keys = [SWARM_KEY, *(row[0] for row in conn.execute("SELECT agent_key FROM agents"))]
+    keys = [SWARM_KEY, *(row[0] for row in conn.execute("SELECT agent_key FROM agents"))]
     for table in _ROLLUPS:
         deleted = 0
-        for key in agent_keys:
+        for key in keys:  # one primary-key range per agent, not a scan of the table
             deleted += conn.execute(
                 f"DELETE FROM {table} WHERE agent_key = ? AND bucket_start < ?", (key, cutoff)
             ).rowcount

@@ -1,16 +1,27 @@
-"""Task rollups: one TaskSummary per (agent, minute) and (agent, hour), and for the swarm.
+"""Task rollups: a TaskSummary per (minute, agent) and (hour, agent), and for the swarm.
 
-Writers hand :func:`write_rollups` the per-(agent, minute) summaries of the
-rows they insert; it derives the per-hour and whole-swarm ones and merges
-them into the stored buckets with an UPSERT whose conflict branch calls the
-SQL function ``swarmpulse_merge_summary`` (a read-modify-write per touched
-bucket, done inside SQLite). Readers add up the buckets of a time range.
+The writer hands :meth:`Rollups.add` the columns of the task rows it inserts.
+Rows are grouped by (agent, minute) and each group is summarised; the
+groups are combined into the batch's summaries of each agent's hours and the
+swarm's minutes (merged, or re-added from the rows when the groups are
+small), and the swarm's minutes into its hours. Each batch summary is then
+merged into its stored bucket, read-modify-write, inside the writer's
+transaction. Bucket rows are keyed by (``agent_key``, ``bucket_start``), so
+the buckets of one agent (or of the swarm, key 0) over a range are one
+primary-key range to read.
+
+A live writer touches the same few hundred buckets batch after batch, so the
+buckets it wrote last are kept decoded in memory and reused when the stored
+``task_count`` shows nobody changed them since; otherwise they are read back.
+Readers add up the buckets of a time range.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from itertools import chain
+from collections.abc import Sequence
+from itertools import chain, repeat
+from operator import floordiv
 from typing import Final, Literal
 
 from storage.summary import TaskSummary
@@ -20,13 +31,11 @@ __all__ = [
     "MINUTE",
     "SWARM_KEY",
     "Level",
-    "MinuteSummaries",
+    "Rollups",
     "add_buckets",
-    "bucket_bounds",
     "count_buckets",
+    "group_by_minute",
     "rebuild_rollups",
-    "register_functions",
-    "write_rollups",
 ]
 
 SWARM_KEY: Final = 0
@@ -35,66 +44,153 @@ MINUTE: Final = 60
 HOUR: Final = 3600
 
 Level = Literal["minute", "hour"]
-MinuteSummaries = dict[tuple[int, int], TaskSummary]
-"""Summaries keyed by ``(agent_key, minute index)``; minute index = ``timestamp // 60``."""
+Bucket = tuple[int, int]
+"""``(bucket_start, agent_key)``: which bucket a rollup row is."""
 
 _TABLES: Final[dict[str, str]] = {"minute": "task_rollup_minute", "hour": "task_rollup_hour"}
-_MERGE_FUNCTION: Final = "swarmpulse_merge_summary"
-_UPSERT: Final = (
-    "INSERT INTO {table} (agent_key, bucket_start, task_count, summary) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (agent_key, bucket_start) DO UPDATE SET "
-    "task_count = task_count + excluded.task_count, "
-    f"summary = {_MERGE_FUNCTION}(summary, excluded.summary)"
+_MINUTES: Final = _TABLES["minute"]
+_HOURS: Final = _TABLES["hour"]
+_INSERT: Final = (
+    "INSERT INTO {table} (task_count, summary, bucket_start, agent_key) VALUES (?, ?, ?, ?)"
 )
+_UPDATE: Final = (
+    "UPDATE {table} SET task_count = ?, summary = ? WHERE bucket_start = ? AND agent_key = ?"
+)
+_IN_CHUNK: Final = 400  # values per IN (...) list, well under SQLite's variable limit
 _REBUILD_CHUNK: Final = 50_000
 
 
-def _merge_blobs(stored: bytes, new: bytes) -> bytes:
-    summary = TaskSummary.from_bytes(stored)
-    summary.merge(TaskSummary.from_bytes(new))
-    return summary.to_bytes()
+_Group = tuple[TaskSummary, list[int]]
+"""A group of rows: its summary and its positions in the batch's columns."""
+_MERGE_AT: Final = 16  # rows per group from which merging summaries beats adding rows again
 
 
-def register_functions(conn: sqlite3.Connection) -> None:
-    """Give the connection the SQL function the rollup UPSERT calls."""
-    conn.create_function(_MERGE_FUNCTION, 2, _merge_blobs, deterministic=True)
+def _combine(
+    groups: list[_Group],
+    columns: tuple[Sequence[float], Sequence[str], Sequence[int], Sequence[int]],
+) -> TaskSummary:
+    """Return a new summary of several groups' rows: merged, or re-added when groups are small."""
+    combined = TaskSummary()
+    rows = sum(len(positions) for _, positions in groups)
+    if len(groups) == 1 or rows >= _MERGE_AT * len(groups):
+        for summary, _ in groups:
+            combined.merge(summary)
+    else:
+        combined.add_columns(*columns, list(chain.from_iterable(p for _, p in groups)))
+    return combined
 
 
-def _merge_into(
-    target: dict[tuple[int, int], TaskSummary], key: tuple[int, int], summary: TaskSummary
-) -> None:
-    into = target.get(key)
-    if into is None:
-        into = target[key] = TaskSummary()
-    into.merge(summary)
+def group_by_minute(
+    agent_keys: Sequence[int], timestamps: Sequence[float]
+) -> dict[tuple[int, int], list[int]]:
+    """Return the positions of the rows of each ``(agent_key, timestamp // 60)``."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    get = groups.get
+    minutes = map(int, map(floordiv, timestamps, repeat(float(MINUTE))))
+    for position, bucket in enumerate(zip(agent_keys, minutes)):
+        group = get(bucket)
+        if group is None:
+            groups[bucket] = [position]
+        else:
+            group.append(position)
+    return groups
 
 
-def write_rollups(conn: sqlite3.Connection, minutes: MinuteSummaries) -> None:
-    """Merge per-(agent, minute) summaries into every rollup they belong to.
+class Rollups:
+    """Keeps the rollup tables equal to the task rows, one batch at a time.
 
-    Must run inside the transaction that inserts the rows they summarise.
+    Holds the buckets of the last batch (see the module docstring); call
+    :meth:`forget` after a rollback or anything that rewrites rollups.
     """
-    if not minutes:
-        return
-    swarm_minutes: MinuteSummaries = {}
-    agent_hours: MinuteSummaries = {}
-    for (key, minute), summary in minutes.items():
-        _merge_into(swarm_minutes, (SWARM_KEY, minute), summary)
-        _merge_into(agent_hours, (key, minute // 60), summary)
-    swarm_hours: MinuteSummaries = {}
-    for (_, minute), summary in swarm_minutes.items():
-        _merge_into(swarm_hours, (SWARM_KEY, minute // 60), summary)
-    for level, size, levels in (
-        ("minute", MINUTE, (minutes, swarm_minutes)),
-        ("hour", HOUR, (agent_hours, swarm_hours)),
-    ):
-        conn.executemany(
-            _UPSERT.format(table=_TABLES[level]),
-            [
-                (key, index * size, summary.count, summary.to_bytes())
-                for (key, index), summary in chain.from_iterable(s.items() for s in levels)
-            ],
-        )
+
+    __slots__ = ("_recent",)
+
+    def __init__(self) -> None:
+        self._recent: dict[tuple[str, Bucket], TaskSummary] = {}
+
+    def forget(self) -> None:
+        """Drop the buckets kept from the last batch."""
+        self._recent = {}
+
+    def add(
+        self,
+        conn: sqlite3.Connection,
+        agent_keys: Sequence[int],
+        timestamps: Sequence[float],
+        durations: Sequence[float],
+        results: Sequence[str],
+        tokens: Sequence[int],
+        files: Sequence[int],
+    ) -> None:
+        """Merge task rows, given as columns, into every rollup they belong to.
+
+        Must run inside the write transaction that inserts the rows.
+
+        Raises:
+            ValueError: a duration is negative or NaN.
+        """
+        columns = (durations, results, tokens, files)
+        minutes: dict[Bucket, TaskSummary] = {}
+        swarm_groups: dict[int, list[_Group]] = {}
+        hour_groups: dict[Bucket, list[_Group]] = {}
+        for (key, minute), positions in group_by_minute(agent_keys, timestamps).items():
+            summary = TaskSummary()
+            summary.add_columns(*columns, positions)
+            start = minute * MINUTE
+            minutes[(start, key)] = summary
+            swarm_groups.setdefault(start, []).append((summary, positions))
+            hour_groups.setdefault((start // HOUR * HOUR, key), []).append((summary, positions))
+        hours = {bucket: _combine(groups, columns) for bucket, groups in hour_groups.items()}
+        for start, groups in swarm_groups.items():
+            swarm_minute = minutes[(start, SWARM_KEY)] = _combine(groups, columns)
+            swarm_hour = hours.get((start // HOUR * HOUR, SWARM_KEY))
+            if swarm_hour is None:
+                swarm_hour = hours[(start // HOUR * HOUR, SWARM_KEY)] = TaskSummary()
+            swarm_hour.merge(swarm_minute)
+        recent: dict[tuple[str, Bucket], TaskSummary] = {}
+        for table, batch in ((_MINUTES, minutes), (_HOURS, hours)):
+            stored = self._load(conn, table, batch)
+            new_rows, changed_rows = [], []
+            for bucket, summary in batch.items():
+                base = stored.get(bucket)
+                if base is None:
+                    base = summary
+                    new_rows.append((base.count, base.to_bytes(), *bucket))
+                else:
+                    base.merge(summary)
+                    changed_rows.append((base.count, base.to_bytes(), *bucket))
+                recent[(table, bucket)] = base
+            conn.executemany(_INSERT.format(table=table), new_rows)
+            conn.executemany(_UPDATE.format(table=table), changed_rows)
+        self._recent = recent
+
+    def _load(
+        self, conn: sqlite3.Connection, table: str, wanted: dict[Bucket, TaskSummary]
+    ) -> dict[Bucket, TaskSummary]:
+        """Return the stored summaries of the wanted buckets that exist."""
+        keys = sorted({bucket[1] for bucket in wanted})
+        starts = sorted({bucket[0] for bucket in wanted})
+        found: dict[Bucket, TaskSummary] = {}
+        recent = self._recent
+        for i in range(0, len(keys), _IN_CHUNK):
+            some_keys = keys[i : i + _IN_CHUNK]
+            for j in range(0, len(starts), _IN_CHUNK):
+                some_starts = starts[j : j + _IN_CHUNK]
+                rows = conn.execute(
+                    f"SELECT bucket_start, agent_key, task_count, summary FROM {table} "
+                    f"WHERE agent_key IN ({','.join('?' * len(some_keys))}) "
+                    f"AND bucket_start IN ({','.join('?' * len(some_starts))})",
+                    (*some_keys, *some_starts),
+                )
+                for start, key, count, blob in rows:
+                    bucket = (start, key)
+                    if bucket not in wanted:
+                        continue
+                    kept = recent.get((table, bucket))
+                    if kept is None or kept.count != count:
+                        kept = TaskSummary.from_bytes(blob)
+                    found[bucket] = kept
+        return found
 
 
 def rebuild_rollups(conn: sqlite3.Connection) -> int:
@@ -108,17 +204,11 @@ def rebuild_rollups(conn: sqlite3.Connection) -> int:
         "SELECT agent_key, timestamp, duration_ms, result, tokens_used, files_changed "
         "FROM task_metrics ORDER BY id"
     )
+    rollups = Rollups()
     total = 0
     while rows := cursor.fetchmany(_REBUILD_CHUNK):
         total += len(rows)
-        minutes: MinuteSummaries = {}
-        for key, timestamp, duration, result, tokens, files in rows:
-            bucket = (key, int(timestamp // MINUTE))
-            summary = minutes.get(bucket)
-            if summary is None:
-                summary = minutes[bucket] = TaskSummary()
-            summary.add(duration, result, tokens, files)
-        write_rollups(conn, minutes)
+        rollups.add(conn, *zip(*rows))
     return total
 
 
@@ -142,14 +232,3 @@ def add_buckets(
         (key, start, end),
     ):
         into.merge(TaskSummary.from_bytes(blob))
-
-
-def bucket_bounds(conn: sqlite3.Connection, key: int) -> tuple[int, int] | None:
-    """Return [first hour start, last hour end) of ``key``'s tasks, or None if it has none."""
-    low, high = conn.execute(
-        "SELECT MIN(bucket_start), MAX(bucket_start) FROM task_rollup_hour WHERE agent_key = ?",
-        (key,),
-    ).fetchone()
-    if low is None:
-        return None
-    return int(low), int(high) + HOUR

@@ -15,10 +15,12 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
   message, indexed by time and by (agent, time). An alert about the whole swarm
   (agent ``*``) has a NULL ``agent_key``.
 * ``swarm_metrics``: one row per message, indexed by time and by (metric, time).
-* ``task_rollup_minute``, ``task_rollup_hour`` (migration 2): one
-  :class:`~storage.summary.TaskSummary` per (agent, minute or hour) bucket that
-  holds tasks, and per bucket for the whole swarm under ``agent_key`` 0
-  (:data:`SWARM_KEY`), kept in the same transaction as the task rows.
+* ``task_rollup_minute``, ``task_rollup_hour`` (migration 2): keyed by
+  (``agent_key``, ``bucket_start``), one encoded
+  :class:`~storage.summary.TaskSummary` and its ``task_count`` per (minute or
+  hour, agent) that holds tasks, and per bucket for the whole swarm under
+  ``agent_key`` 0 (``storage.rollup.SWARM_KEY``); kept in the same
+  transaction as the task rows.
 """
 
 from __future__ import annotations

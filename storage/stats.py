@@ -10,9 +10,10 @@ exact percentiles; more, and the pieces are merged into one TaskSummary.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Literal
 
-from storage.rollup import HOUR, MINUTE, SWARM_KEY, add_buckets, bucket_bounds, count_buckets
+from storage.rollup import HOUR, MINUTE, SWARM_KEY, add_buckets, count_buckets
 from storage.summary import TaskStats, TaskSummary, exact_stats
 
 __all__ = ["Segment", "plan", "task_stats"]
@@ -53,13 +54,20 @@ def plan(start: float, end: float) -> list[Segment]:
     return [*_minutes(start, first), ("hour", first, last), *_minutes(last, end)]
 
 
-def _rows_sql(key: int, columns: str) -> str:
-    agent = "" if key == SWARM_KEY else "agent_key = ? AND "
-    return f"SELECT {columns} FROM task_metrics WHERE {agent}timestamp >= ? AND timestamp < ?"
+def _rows_sql(key: int, columns: str, *, timed: bool = True) -> str:
+    conditions = [] if key == SWARM_KEY else ["agent_key = ?"]
+    if timed:
+        conditions += ["timestamp >= ?", "timestamp < ?"]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {columns} FROM task_metrics{where}"
+
+
+def _key(key: int) -> tuple[int, ...]:
+    return () if key == SWARM_KEY else (key,)
 
 
 def _rows_params(key: int, start: float, end: float) -> tuple[float, ...]:
-    return (start, end) if key == SWARM_KEY else (key, start, end)
+    return (*_key(key), start, end)
 
 
 def task_stats(
@@ -74,18 +82,19 @@ def task_stats(
     Args:
         conn: a connection, inside a read transaction so every piece sees one snapshot.
         key: the agent's key, SWARM_KEY for all agents, None for an agent never seen.
-        start: inclusive start (epoch s), None for the first task.
-        end: exclusive end (epoch s), None for after the last task.
+        start: inclusive start (epoch s), None for the first task's time.
+        end: exclusive end (epoch s), None for just after the last task's time.
         exact_max_rows: the most rows a range may hold and be computed exactly.
     """
     if key is None:
         return TaskSummary().to_stats()
     if start is None or end is None:
-        bounds = bucket_bounds(conn, key)
-        if bounds is None:
+        first = conn.execute(_rows_sql(key, "MIN(timestamp)", timed=False), _key(key)).fetchone()[0]
+        if first is None:
             return TaskSummary().to_stats()
-        start = bounds[0] if start is None else start
-        end = bounds[1] if end is None else end
+        last = conn.execute(_rows_sql(key, "MAX(timestamp)", timed=False), _key(key)).fetchone()[0]
+        start = float(_floor_to(first, HOUR)) if start is None else start
+        end = float(_floor_to(last, HOUR) + HOUR) if end is None else end
     segments = plan(start, end)
     total = 0
     for kind, low, high in segments:
@@ -96,19 +105,24 @@ def task_stats(
             total += count_buckets(conn, kind, key, int(low), int(high))
     summary = TaskSummary()
     if total <= exact_max_rows:
-        durations: list[float] = []
-        keep = durations.append
-        add = summary.add
-        sql = _rows_sql(key, "duration_ms, result, tokens_used, files_changed")
-        for duration, result, tokens, files in conn.execute(sql, _rows_params(key, start, end)):
-            add(duration, result, tokens, files)
-            keep(duration)
+        durations = _add_rows(conn, key, start, end, summary)
         return exact_stats(summary, durations)
     for kind, low, high in segments:
         if kind == "rows":
-            sql = _rows_sql(key, "duration_ms, result, tokens_used, files_changed")
-            for row in conn.execute(sql, _rows_params(key, low, high)):
-                summary.add(*row)
+            _add_rows(conn, key, low, high, summary)
         else:
             add_buckets(conn, kind, key, int(low), int(high), summary)
     return summary.to_stats()
+
+
+def _add_rows(
+    conn: sqlite3.Connection, key: int, start: float, end: float, into: TaskSummary
+) -> Sequence[float]:
+    """Add the task rows of ``key`` in [start, end) to ``into``; return their durations."""
+    sql = _rows_sql(key, "duration_ms, result, tokens_used, files_changed")
+    rows = conn.execute(sql, _rows_params(key, start, end)).fetchall()
+    if not rows:
+        return ()
+    durations, results, tokens, files = zip(*rows)
+    into.add_columns(durations, results, tokens, files)
+    return durations

@@ -51,6 +51,9 @@ class Writer(Database):
         Raises:
             StorageError: the database refused the batch (locked, read-only,
                 full, corrupt, ...); nothing of it was stored.
+            InvalidMessage: an agent event has an invalid field; nothing stored.
+            ValueError, TypeError: a TaskRow is malformed (a negative duration,
+                metadata that is not JSON data, ...); nothing stored.
         """
         self._store(
             "store_batch", tasks, agent_metrics, swarm_metrics, health_events, alerts, agent_events
@@ -72,7 +75,7 @@ class Writer(Database):
         keys = self._keys
         with self._transaction(operation, write=True) as conn:
             inserts.apply_agent_events(conn, event_list)
-            inserts.insert_tasks(conn, keys, rows)
+            inserts.insert_tasks(conn, keys, rows, self._rollups)
             inserts.insert_agent_metrics(conn, keys, agent_list)
             inserts.insert_swarm_metrics(conn, swarm_list)
             inserts.insert_health_events(conn, keys, health_list)
@@ -142,7 +145,7 @@ class Writer(Database):
         """
         rows = list(rows)
         with self._transaction("raw_insert_task_rows", write=True) as conn:
-            inserts.insert_tasks(conn, self._keys, rows, rollups=False)
+            inserts.insert_tasks(conn, self._keys, rows, None)
 
     def rebuild_rollups(self) -> int:
         """Recompute every rollup from the task rows, in one transaction.
@@ -150,6 +153,7 @@ class Writer(Database):
         Returns:
             How many task rows were summarised.
         """
+        self._rollups.forget()
         with self._transaction("rebuild_rollups", write=True) as conn:
             return rebuild_rollups(conn)
 
@@ -172,4 +176,5 @@ class Writer(Database):
         with self._transaction("apply_retention", write=True) as conn:
             counts = delete_before(conn, cutoff_for(days, moment))
         self._keys.forget()
+        self._rollups.forget()
         return counts
