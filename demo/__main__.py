@@ -1,5 +1,5 @@
-"""``python -m demo``: the swarm simulation and the command line."""
+"""``python -m demo``: the demo swarm, and the command line for its database."""
 
 from demo.cli import main
 
-raise SystemExit(main())
+raise SystemExit(main(prog="python -m demo"))

@@ -1,0 +1,142 @@
+"""A simulated LLM agent: a Pykka actor with a role that works through a shared task queue."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+import pykka
+
+from actors import Clock, TelemetryChannel, TimerHandle
+from demo.tasks import Tally, Task, TaskSource, task_title
+from messages import AgentMetric
+
+__all__ = ["Halt", "Poll", "SimulatedAgent", "TaskDone"]
+
+logger = logging.getLogger("swarmpulse.demo.agent")
+
+
+class Poll(msgspec.Struct, frozen=True, kw_only=True):
+    """Take the next task if idle."""
+
+
+class TaskDone(msgspec.Struct, frozen=True, kw_only=True):
+    """The agent's own timer: ``task``, started at monotonic ``started``, is finished."""
+
+    task: Task
+    started: float
+
+
+class Halt(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop working: the task in hand is abandoned, no other is taken (the agent died)."""
+
+
+def _tell(ref: pykka.ActorRef[Any], message: object) -> None:
+    """Tell from a timer, ignoring an agent that has stopped since the timer was set."""
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass
+
+
+class SimulatedAgent(pykka.ThreadingActor):
+    """Takes a task, "works" on it for its duration, records it, and takes the next.
+
+    Accepts :class:`Poll`, :class:`TaskDone` (from its own timer) and
+    :class:`Halt`. Records each finished task with ``telemetry.record_task`` and
+    an agent gauge ``tokens_per_second`` with ``telemetry.send``, the cheap
+    thread-safe path agents use. Work is a ``clock.call_later`` timer, never a
+    blocking wait, so the actor stays responsive. Its heartbeats do not come from
+    here at all: a :class:`demo.pulse.Pulse` sends them from the clock's thread.
+
+    Args:
+        agent_id: its id.
+        role: backend, frontend, tester, ... (names its kinds of work).
+        source: where it takes tasks from.
+        telemetry: the system's telemetry channel.
+        clock: the system's clock.
+        tally: counts what it records.
+    """
+
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        role: str,
+        source: TaskSource,
+        telemetry: TelemetryChannel,
+        clock: Clock,
+        tally: Tally,
+    ) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+        self.role = role
+        self.source = source
+        self.telemetry = telemetry
+        self.clock = clock
+        self.tally = tally
+        self.current: Task | None = None
+        self.halted = False
+        self._timer: TimerHandle | None = None
+
+    def on_start(self) -> None:
+        """Start working."""
+        self._poll()
+
+    def on_stop(self) -> None:
+        """Abandon the task in hand: a task that never finished is never recorded."""
+        self._cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type."""
+        match message:
+            case Poll():
+                self._poll()
+            case TaskDone(task=task, started=started):
+                self._finish(task, started)
+            case Halt():
+                self.halted = True
+                self.current = None
+                self._cancel()
+            case _:
+                logger.warning("agent %s ignored %r", self.agent_id, message)
+        return None
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _poll(self) -> None:
+        if self.halted or self.current is not None:
+            return
+        task = self.source.take(self.agent_id)
+        if task is None:
+            return
+        self.current = task
+        ref = self.actor_ref
+        done = TaskDone(task=task, started=self.clock.monotonic())
+        self._timer = self.clock.call_later(task.seconds, lambda: _tell(ref, done))
+
+    def _finish(self, task: Task, started: float) -> None:
+        if self.current is not task:
+            return  # a timer that fired as the agent was halted
+        self._timer = None
+        self.current = None
+        seconds = max(0.0, self.clock.monotonic() - started)
+        self.telemetry.record_task(
+            task.task_id, self.agent_id, seconds * 1000.0, task.result, task.tokens, task.files,
+            {"role": self.role, "work": task_title(self.role, task)},
+        )
+        self.telemetry.send(
+            AgentMetric(
+                agent_id=self.agent_id,
+                metric_type="tokens_per_second",
+                value=task.tokens / seconds if seconds > 0 else 0.0,
+                timestamp=self.clock.time(),
+            )
+        )
+        self.tally.task(self.agent_id)
+        ref = self.actor_ref
+        self._timer = self.clock.call_later(task.pause, lambda: _tell(ref, Poll()))

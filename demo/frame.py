@@ -1,0 +1,79 @@
+"""A frame: what the live view and the status lines show at one moment of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors import SwarmSystem
+from messages import HealthState
+
+__all__ = ["AgentRow", "Frame", "capture"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    """One agent as the system sees it now."""
+
+    agent_id: str
+    state: HealthState
+    heartbeat_age_ms: float
+    tasks: int
+    success_rate: float
+    p95_ms: float
+    duration_series: list[float] = field(default_factory=list)
+    throughput_series: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The swarm as the system sees it ``elapsed`` seconds into a run of ``duration``."""
+
+    elapsed: float
+    duration: float
+    agents: list[AgentRow]
+    tasks: int
+    success_rate: float
+    p95_ms: float
+    tokens: int
+    stored: int
+    heartbeats: int
+    tracker_restarts: int
+    distribution: dict[str, int]
+
+
+def capture(system: SwarmSystem, elapsed: float, duration: float) -> Frame:
+    """Ask the running system for everything a frame shows (a few quick asks)."""
+    snapshot = system.snapshot()
+    stats = system.get_task_stats()
+    monitoring = system.get_monitoring_stats()
+    rows = []
+    for agent in snapshot.agents:
+        perf = system.get_agent_performance(agent.agent_id)
+        rows.append(
+            AgentRow(
+                agent_id=agent.agent_id,
+                state=agent.health_state,
+                heartbeat_age_ms=agent.heartbeat_age_ms,
+                tasks=perf["tasks_completed"],
+                success_rate=perf["success_rate"],
+                p95_ms=perf["p95_duration_ms"],
+                duration_series=list(perf["duration_series"]),
+                throughput_series=list(perf["throughput_series"]),
+            )
+        )
+    distribution = {state.value: 0 for state in HealthState}
+    for agent in snapshot.agents:
+        distribution[agent.health_state.value] += 1
+    return Frame(
+        elapsed=elapsed,
+        duration=duration,
+        agents=rows,
+        tasks=stats["total_tasks"],
+        success_rate=stats["success_rate"],
+        p95_ms=stats["p95_duration_ms"],
+        tokens=stats["total_tokens"],
+        stored=monitoring.get("metrics_collector", {}).get("stored", 0),
+        heartbeats=snapshot.total_heartbeats,
+        tracker_restarts=snapshot.tracker_restarts,
+        distribution=distribution,
+    )

@@ -1,0 +1,162 @@
+"""Reports, task queries and statistics from a database alone, with no swarm running."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+
+from demo.errors import CommandError, UnknownAgentId
+from messages import AgentReport, HealthReport, HealthState, TaskMetric
+from storage import AgentRecord, MetricsStorage
+
+__all__ = ["check_agent", "open_database", "series", "stored_report"]
+
+_SLICES = 20
+_ALERTS = 50
+
+
+def open_database(path: str) -> MetricsStorage:
+    """Open a metrics database read-only, never creating or migrating anything.
+
+    Raises:
+        CommandError: there is no such file, or it is a directory.
+        NotOurDatabase: the file is not a swarmpulse database.
+        SchemaTooNew: a newer swarmpulse wrote it.
+        StorageError: it cannot be read.
+    """
+    if not os.path.exists(path):
+        raise CommandError(f"{path}: no such file (run `python -m demo` to make a database)")
+    if os.path.isdir(path):
+        raise CommandError(f"{path} is a directory, not a metrics database")
+    return MetricsStorage(path, readonly=True, create=False)
+
+
+def check_agent(storage: MetricsStorage, agent_id: str) -> None:
+    """Refuse an agent the database has never seen.
+
+    Raises:
+        UnknownAgentId: it has never seen it.
+    """
+    known = storage.agent_ids()
+    if agent_id not in known:
+        raise UnknownAgentId(agent_id, storage.path, known)
+
+
+def series(
+    tasks: Iterable[TaskMetric], low: float, high: float, slices: int = _SLICES
+) -> tuple[list[float], list[int]]:
+    """Mean duration (ms) and task count in ``slices`` equal slices of [low, high].
+
+    Tasks outside the window fall in the first or last slice. Empty lists when
+    there is no task.
+    """
+    counts = [0] * slices
+    totals = [0.0] * slices
+    width = (high - low) / slices
+    seen = False
+    for task in tasks:
+        seen = True
+        index = 0 if width <= 0 else int((task.timestamp - low) / width)
+        index = min(slices - 1, max(0, index))
+        counts[index] += 1
+        totals[index] += task.duration_ms
+    if not seen:
+        return [], []
+    return [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)], counts
+
+
+def _active(record: AgentRecord, start: float | None, end: float | None, has_tasks: bool) -> bool:
+    """Whether an agent was monitored in [start, end), or did work in it."""
+    if has_tasks:
+        return True
+    if record.registered_at is None:
+        return False
+    if end is not None and record.registered_at >= end:
+        return False
+    return start is None or record.unregistered_at is None or record.unregistered_at >= start
+
+
+def _swarm_identity(storage: MetricsStorage, path: str) -> tuple[str, str]:
+    """The swarm id and topology of the swarm gauges, or names made from the file."""
+    gauges = storage.query_swarm_metrics(limit=1)
+    if not gauges:
+        return os.path.splitext(os.path.basename(path))[0] or "swarm", "unknown"
+    topology = gauges[0].metadata.get("topology")
+    return gauges[0].swarm_id, topology if isinstance(topology, str) else "unknown"
+
+
+def stored_report(
+    storage: MetricsStorage,
+    *,
+    start: float | None,
+    end: float | None,
+    agent_id: str | None,
+    now: float,
+) -> HealthReport:
+    """Build the health report of [start, end) from what the database holds.
+
+    Each agent's state is the last health transition stored since its last
+    registration, up to the end of the range (HEALTHY when there is none); an
+    agent registered again (a later run on the same file) shows that run's
+    state, and is left out of ranges that end before it. Its heartbeat age is
+    unknown (None),
+    as heartbeats are not stored. Uptime, task statistics, alerts and the
+    sparkline series come from the stored rows of the range.
+
+    Args:
+        storage: an open database.
+        start: inclusive start (epoch s), None for the beginning.
+        end: exclusive end (epoch s), None for now.
+        agent_id: only this agent (check it with :func:`check_agent` first), or all.
+        now: the current time: the end of the monitored time of agents still registered.
+    """
+    tasks = storage.query_task_metrics(start_time=start, end_time=end, agent_id=agent_id)
+    by_agent: dict[str, list[TaskMetric]] = defaultdict(list)
+    for task in tasks:
+        by_agent[task.agent_id].append(task)
+    low = start if start is not None else (tasks[0].timestamp if tasks else now)
+    high = end if end is not None else (tasks[-1].timestamp if tasks else now)
+    agents: list[AgentReport] = []
+    for record in storage.agents():
+        if agent_id is not None and record.agent_id != agent_id:
+            continue
+        if not _active(record, start, end, record.agent_id in by_agent):
+            continue
+        # An agent starts HEALTHY at each registration: older transitions (of an
+        # earlier run appended to the same file) say nothing of its state now.
+        events = storage.query_health_events(start_time=record.registered_at, end_time=end,
+                                             agent_id=record.agent_id)
+        state = events[-1].current if events else HealthState.HEALTHY
+        stats = storage.task_stats(start_time=start, end_time=end, agent_id=record.agent_id)
+        durations, counts = series(by_agent.get(record.agent_id, ()), low, high)
+        agents.append(
+            AgentReport(
+                agent_id=record.agent_id,
+                health_state=state.value,
+                heartbeat_age_ms=None,
+                uptime_pct=storage.agent_uptime(record.agent_id, start, end, now=now),
+                tasks_completed=stats["total_tasks"],
+                success_rate=stats["success_rate"],
+                avg_duration_ms=stats["avg_duration_ms"],
+                p95_duration_ms=stats["p95_duration_ms"],
+                total_tokens=stats["total_tokens"],
+                duration_series=durations,
+                throughput_series=counts,
+            )
+        )
+    distribution = {state.value: 0 for state in HealthState}
+    for agent in agents:
+        distribution[agent.health_state] += 1
+    swarm_id, topology = _swarm_identity(storage, storage.path)
+    alerts = storage.query_alerts(start_time=start, end_time=end, agent_id=agent_id)
+    return HealthReport(
+        swarm_id=swarm_id,
+        timestamp=end if end is not None else now,
+        topology_type=topology,
+        agent_count=len(agents),
+        health_distribution=distribution,
+        agents=agents,
+        task_stats=dict(storage.task_stats(start_time=start, end_time=end, agent_id=agent_id)),
+        alerts=alerts[-_ALERTS:],
+    )
