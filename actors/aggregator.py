@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import collections
 import logging
+from itertools import repeat
+from operator import floordiv
 from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
 
 from actors.channel import TelemetryChannel
-from actors.pending import PendingWrites
+from actors.pending import PendingWrites, TaskBatch
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, SwarmMetric, TaskMetric
 from messages.requests import Drain, Query, Wake
-from storage import TaskSummary, task_row
+from storage import TaskRow, TaskSummary, task_row
 
 __all__ = ["AggregateState", "MetricsAggregator"]
 
@@ -114,36 +116,57 @@ class MetricsAggregator(SupervisedActor):
                 agent_metrics.append(item)
             elif type(item) is SwarmMetric:
                 swarm_metrics.append(item)
-        # Queue for storage first: a crash below must not lose an accepted metric.
         if rows:
-            self.pending.extend("tasks", rows)
+            self._absorb_tasks(rows)
         if agent_metrics:
             self.pending.extend("agent_metrics", agent_metrics)
         if swarm_metrics:
             self.pending.extend("swarm_metrics", swarm_metrics)
         state = self.state
-        if rows:
-            # Columns by transposition (C speed), then one batch add per agent.
-            _ids, agents, durations, results, tokens, files, stamps, _meta = zip(*rows)
-            positions: dict[str, list[int]] = {}
-            for index, agent_id in enumerate(agents):
-                found = positions.get(agent_id)
-                if found is None:
-                    positions[agent_id] = [index]
-                else:
-                    found.append(index)
-            for agent_id, indexes in positions.items():
-                summary = state.per_agent.get(agent_id)
-                if summary is None:
-                    summary = state.per_agent[agent_id] = TaskSummary()
-                    state.series[agent_id] = TaskSeries()
-                summary.add_columns(durations, results, tokens, files, indexes)
-                state.series[agent_id].add_many(stamps, durations, indexes)
         for metric in agent_metrics:
             self._gauge(state.agent_gauges, (metric.agent_id, metric.metric_type), metric)
         for swarm_metric in swarm_metrics:
             self._gauge(state.swarm_gauges, swarm_metric.metric_type, swarm_metric)
         state.drained += len(items)
+
+    def _absorb_tasks(self, rows: list[TaskRow]) -> None:
+        """Summarise rows by (agent, minute), queue them with the summaries, then count them.
+
+        The storage merges these summaries into its rollups instead of
+        summarising every row again, so each row is summarised once.
+        """
+        state = self.state
+        _ids, agents, durations, results, tokens, files, stamps, _meta = zip(*rows)
+        groups: dict[tuple[str, int], list[int]] = {}
+        minutes = map(int, map(floordiv, stamps, repeat(60.0)))
+        for index, key in enumerate(zip(agents, minutes)):
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [index]
+            else:
+                found.append(index)
+        summaries: dict[tuple[str, int], TaskSummary] = {}
+        try:
+            for (agent_id, minute), indexes in groups.items():
+                summary = TaskSummary()
+                summary.add_columns(durations, results, tokens, files, indexes)
+                summaries[(agent_id, minute * 60)] = summary
+        except Exception:
+            logger.exception("could not summarise a batch; the storage will summarise it")
+            summaries.clear()
+        # Queue for storage before counting: a crash below must not lose a metric.
+        self.pending.add_tasks(TaskBatch(rows, summaries or None))
+        for (agent_id, minute), indexes in groups.items():
+            per_agent = state.per_agent.get(agent_id)
+            if per_agent is None:
+                per_agent = state.per_agent[agent_id] = TaskSummary()
+                state.series[agent_id] = TaskSeries()
+            minute_summary = summaries.get((agent_id, minute * 60))
+            if minute_summary is not None:
+                per_agent.merge(minute_summary)
+            else:
+                per_agent.add_columns(durations, results, tokens, files, indexes)
+            state.series[agent_id].add_many(stamps, durations, indexes)
 
     def _gauge(self, table: dict[Any, Any], key: Any, metric: AgentMetric | SwarmMetric) -> None:
         series = table.get(key)

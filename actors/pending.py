@@ -3,7 +3,8 @@
 The writer reads from the head, commits a batch in one transaction, and only
 then removes it; so a writer that crashes mid-batch loses nothing and stores
 nothing twice. Past ``max_items`` (a long storage outage), the oldest are
-dropped and counted, never silently.
+dropped and counted, never silently. Sizes count rows: a :class:`TaskBatch`
+weighs as many rows as it holds.
 """
 
 from __future__ import annotations
@@ -12,68 +13,105 @@ import collections
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
-__all__ = ["PendingWrites"]
+from storage import TaskRow, TaskSummary
+
+__all__ = ["KINDS", "PendingWrites", "TaskBatch"]
 
 logger = logging.getLogger("swarmpulse.pending")
 
 KINDS = ("tasks", "agent_metrics", "swarm_metrics", "health_events", "alerts", "agent_events")
 
 
+@dataclass(frozen=True, slots=True)
+class TaskBatch:
+    """Task rows drained together, with their summaries by (agent_id, minute_start).
+
+    ``rollups`` is None when the aggregator could not summarise them; the
+    storage then summarises the rows itself. Nobody changes either after queuing.
+    """
+
+    rows: list[TaskRow]
+    rollups: dict[tuple[str, int], TaskSummary] | None
+
+
 class PendingWrites:
-    """A thread-safe queue of (sequence, kind, item) awaiting commit.
+    """A thread-safe queue of (sequence, kind, item, weight) awaiting commit.
 
     Args:
-        max_items: the bound past which the oldest items are dropped.
+        max_items: the bound, in rows, past which the oldest items are dropped.
     """
 
     def __init__(self, max_items: int = 2_000_000) -> None:
         self.max_items = max_items
         self._lock = threading.Lock()
-        self._items: collections.deque[tuple[int, str, Any]] = collections.deque()
+        self._items: collections.deque[tuple[int, str, Any, int]] = collections.deque()
+        self._weight = 0
         self._next_seq = 1
         self._waiters: list[tuple[int, pykka.Future[None]]] = []
         self.dropped = 0
         self.committed = 0
 
     def extend(self, kind: str, items: Iterable[Any]) -> None:
-        """Append items of one kind (a key of ``MetricsStorage.store_batch``)."""
+        """Append items of one kind (a key of ``MetricsStorage.store_batch``), one row each."""
         with self._lock:
             seq = self._next_seq
             queue = self._items
             for item in items:
-                queue.append((seq, kind, item))
+                queue.append((seq, kind, item, 1))
                 seq += 1
+                self._weight += 1
             self._next_seq = seq
-            overflow = len(queue) - self.max_items
-            if overflow > 0:
-                for _ in range(overflow):
-                    queue.popleft()
-                self.dropped += overflow
-        if overflow > 0:
-            logger.error("pending writes over %d: dropped the %d oldest", self.max_items, overflow)
-            self._resolve()
+        self._trim()
 
     def add(self, kind: str, item: Any) -> None:
-        """Append one item."""
+        """Append one item of one row."""
         self.extend(kind, (item,))
 
-    def peek(self, limit: int) -> list[tuple[int, str, Any]]:
-        """The oldest ``limit`` items, left in place."""
+    def add_tasks(self, batch: TaskBatch) -> None:
+        """Append a batch of task rows as one item."""
         with self._lock:
-            n = min(limit, len(self._items))
-            return [self._items[i] for i in range(n)]
+            self._items.append((self._next_seq, "tasks", batch, len(batch.rows)))
+            self._next_seq += 1
+            self._weight += len(batch.rows)
+        self._trim()
+
+    def _trim(self) -> None:
+        dropped = 0
+        with self._lock:
+            while self._weight > self.max_items and self._items:
+                weight = self._items.popleft()[3]
+                self._weight -= weight
+                dropped += weight
+            self.dropped += dropped
+        if dropped:
+            logger.error("pending writes over %d rows: dropped the %d oldest", self.max_items, dropped)
+            self._resolve()
+
+    def peek(self, limit: int) -> list[tuple[int, str, Any, int]]:
+        """The oldest items, left in place: at least one, and about ``limit`` rows."""
+        taken: list[tuple[int, str, Any, int]] = []
+        weight = 0
+        with self._lock:
+            for item in self._items:
+                if taken and weight + item[3] > limit:
+                    break
+                taken.append(item)
+                weight += item[3]
+        return taken
 
     def commit_through(self, seq: int) -> None:
         """Remove every item up to and including sequence ``seq``."""
         with self._lock:
             queue = self._items
             while queue and queue[0][0] <= seq:
-                queue.popleft()
-                self.committed += 1
+                weight = queue.popleft()[3]
+                self._weight -= weight
+                self.committed += weight
         self._resolve()
 
     def wait_for_all(self) -> pykka.Future[None] | None:
@@ -95,4 +133,4 @@ class PendingWrites:
             future.set(None)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._weight

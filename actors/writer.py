@@ -9,11 +9,11 @@ from typing import Any, Final
 import pykka
 
 from actors.clock import Clock, TimerHandle
-from actors.pending import KINDS, PendingWrites
+from actors.pending import KINDS, PendingWrites, TaskBatch
 from actors.supervision import SupervisedActor
 from messages import Crash
 from messages.requests import Flush, Query, Wake
-from storage import MetricsStorage, StorageError
+from storage import MetricsStorage, StorageError, TaskSummary
 
 __all__ = ["StorageWriter", "WriterStats"]
 
@@ -105,16 +105,26 @@ class StorageWriter(SupervisedActor):
             if not batch:
                 return
             grouped: dict[str, list[Any]] = {kind: [] for kind in KINDS}
-            for _seq, kind, item in batch:
-                grouped[kind].append(item)
+            rollups: dict[tuple[str, int], TaskSummary] | None = {}
+            rows = 0
+            for _seq, kind, item, weight in batch:
+                rows += weight
+                if kind != "tasks" or type(item) is not TaskBatch:
+                    grouped[kind].append(item)
+                    continue
+                grouped["tasks"].extend(item.rows)
+                if item.rollups is None or rollups is None:
+                    rollups = None
+                else:
+                    _merge_into(rollups, item.rollups)
             try:
-                self.storage.store_batch(**grouped)
+                self.storage.store_batch(**grouped, task_rollups=rollups)
             except StorageError as exc:
                 self._write_failed(exc)
                 return
             self.pending.commit_through(batch[-1][0])
             stats.batches += 1
-            stats.rows += len(batch)
+            stats.rows += rows
             if stats.backoff:
                 logger.warning("storage is writable again; %d items pending", len(self.pending))
             stats.backoff = 0.0
@@ -139,3 +149,18 @@ class StorageWriter(SupervisedActor):
                     pass
 
         stats.retry = self.clock.call_later(stats.backoff, retry)
+
+
+def _merge_into(
+    total: dict[tuple[str, int], TaskSummary], more: dict[tuple[str, int], TaskSummary]
+) -> None:
+    """Add ``more`` into ``total`` without changing any summary either holds."""
+    for key, summary in more.items():
+        found = total.get(key)
+        if found is None:
+            total[key] = summary
+        else:
+            combined = TaskSummary()
+            combined.merge(found)
+            combined.merge(summary)
+            total[key] = combined

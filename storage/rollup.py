@@ -147,6 +147,41 @@ class Rollups:
             if swarm_hour is None:
                 swarm_hour = hours[(start // HOUR * HOUR, SWARM_KEY)] = TaskSummary()
             swarm_hour.merge(swarm_minute)
+        self._write(conn, minutes, hours)
+
+    def add_summaries(
+        self, conn: sqlite3.Connection, summaries: dict[Bucket, TaskSummary]
+    ) -> None:
+        """Merge per-agent minute summaries of a batch's rows into every rollup.
+
+        The fast path for a caller that summarised the rows already (the
+        aggregator does, for its own statistics): ``summaries`` maps
+        ``(minute_start, agent_key)`` to the summary of exactly the batch's rows
+        of that agent and minute. Hours and the swarm (key 0) are merged from
+        them; the caller's summaries are never changed.
+        """
+        minutes: dict[Bucket, TaskSummary] = {}
+        hours: dict[Bucket, TaskSummary] = {}
+        for (start, key), summary in summaries.items():
+            for level, bucket in (
+                (minutes, (start, key)),
+                (minutes, (start, SWARM_KEY)),
+                (hours, (start // HOUR * HOUR, key)),
+                (hours, (start // HOUR * HOUR, SWARM_KEY)),
+            ):
+                combined = level.get(bucket)
+                if combined is None:
+                    combined = level[bucket] = TaskSummary()
+                combined.merge(summary)
+        self._write(conn, minutes, hours)
+
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        minutes: dict[Bucket, TaskSummary],
+        hours: dict[Bucket, TaskSummary],
+    ) -> None:
+        """Merge new minute and hour summaries into the stored buckets."""
         recent: dict[tuple[str, Bucket], TaskSummary] = {}
         for table, batch in ((_MINUTES, minutes), (_HOURS, hours)):
             stored = self._load(conn, table, batch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from messages import (
     AgentMetric,
@@ -22,6 +22,7 @@ from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
 from storage.rows import TaskRow
+from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
 
@@ -41,12 +42,18 @@ class Writer(Database):
         health_events: Iterable[HealthChanged] = (),
         alerts: Iterable[Alert] = (),
         agent_events: Iterable[AgentEvent] = (),
+        task_rollups: Mapping[tuple[str, int], TaskSummary] | None = None,
     ) -> None:
         """Store everything given in ONE transaction: all of it, or (on failure) none.
 
         ``tasks`` may hold TaskMetric messages or already-valid :data:`TaskRow`
         tuples (the fast path, see :func:`task_row`). Agent events apply first,
         in order; agents named by any row are created if unknown.
+
+        ``task_rollups``, when given, must summarise exactly the ``tasks`` by
+        ``(agent_id, minute_start)`` (``minute_start = int(timestamp // 60) * 60``):
+        the rollups then merge them instead of summarising every row again. The
+        aggregator has these summaries anyway; other callers leave it None.
 
         Raises:
             StorageError: the database refused the batch (locked, read-only,
@@ -56,7 +63,8 @@ class Writer(Database):
                 metadata that is not JSON data, ...); nothing stored.
         """
         self._store(
-            "store_batch", tasks, agent_metrics, swarm_metrics, health_events, alerts, agent_events
+            "store_batch", tasks, agent_metrics, swarm_metrics, health_events, alerts, agent_events,
+            task_rollups,
         )
 
     def _store(
@@ -68,6 +76,7 @@ class Writer(Database):
         health_events: Iterable[HealthChanged] = (),
         alerts: Iterable[Alert] = (),
         agent_events: Iterable[AgentEvent] = (),
+        task_rollups: Mapping[tuple[str, int], TaskSummary] | None = None,
     ) -> None:
         rows = inserts.as_task_rows(tasks)
         agent_list, swarm_list = list(agent_metrics), list(swarm_metrics)
@@ -75,7 +84,7 @@ class Writer(Database):
         keys = self._keys
         with self._transaction(operation, write=True) as conn:
             inserts.apply_agent_events(conn, event_list)
-            inserts.insert_tasks(conn, keys, rows, self._rollups)
+            inserts.insert_tasks(conn, keys, rows, self._rollups, task_rollups)
             inserts.insert_agent_metrics(conn, keys, agent_list)
             inserts.insert_swarm_metrics(conn, swarm_list)
             inserts.insert_health_events(conn, keys, health_list)

@@ -210,3 +210,31 @@ def test_raw_insert_stores_rows_without_rollups_until_rebuilt(db_path: Path) -> 
         assert storage.rebuild_rollups() == 100
         assert storage.task_stats()["total_tasks"] == 100
         assert storage.task_stats()["max_duration_ms"] == 100.0
+
+
+def test_precomputed_minute_summaries_give_the_same_rollups(tmp_path: Path) -> None:
+    """store_batch with the caller's (agent, minute) summaries equals summarising the rows."""
+    from storage import TaskSummary
+
+    rows = [
+        row(task_id=f"t{i}", agent_id=f"a{i % 3}", duration_ms=10.0 + i * 7 % 500,
+            result=("success", "failure", "timeout")[i % 3], timestamp=T0 + i * 13.7)
+        for i in range(600)
+    ]
+    summaries: dict[tuple[str, int], TaskSummary] = {}
+    for r in rows:
+        key = (r[1], int(r[6] // 60.0) * 60)
+        summaries.setdefault(key, TaskSummary()).add(r[2], r[3], r[4], r[5])
+    before = {key: summary.to_bytes() for key, summary in summaries.items()}
+    with (
+        MetricsStorage(tmp_path / "plain.db", exact_max_rows=0) as plain,
+        MetricsStorage(tmp_path / "fast.db", exact_max_rows=0) as fast,
+    ):
+        plain.store_batch(tasks=rows[:300])
+        plain.store_batch(tasks=rows[300:])
+        fast.store_batch(tasks=rows, task_rollups=summaries)
+        for window in [{}, {"agent_id": "a1"}, {"start_time": T0 + 900, "end_time": T0 + 7000}]:
+            stats = fast.task_stats(**window)
+            assert stats == plain.task_stats(**window)
+            assert stats["total_tasks"] > 0 and not stats["exact"]
+    assert {key: summary.to_bytes() for key, summary in summaries.items()} == before
