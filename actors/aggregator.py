@@ -76,10 +76,12 @@ class MetricsAggregator(SupervisedActor):
         match message:
             case Drain():
                 return self._drain()
-            case Query(method="task_stats", kwargs=kwargs):
-                return self.task_stats(kwargs.get("agent_id"))
-            case Query(method="agent_performance", kwargs=kwargs):
-                return self.agent_performance(kwargs["agent_id"])
+            case Query(method="task_stats", kwargs={"agent_id": str() | None as agent_id}):
+                return self.task_stats(agent_id)
+            case Query(method="task_stats", kwargs=dict() as kwargs) if "agent_id" not in kwargs:
+                return self.task_stats(None)
+            case Query(method="agent_performance", kwargs={"agent_id": str() as agent_id}):
+                return self.agent_performance(agent_id)
             case Query(method="gauges"):
                 return self.gauges()
             case Crash(reason=reason):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -35,7 +34,9 @@ _RESULTS: Final[dict[Any, str]] = {
     **{member: member.value for member in TaskResult},
     **{member.value: member.value for member in TaskResult},
 }
-_INF: Final = math.inf
+# Past this the slow path checks and converts: a duration becomes a float, a count is
+# bounded to what SQLite stores (an int too large would fail only in the writer).
+_FAST_MAX: Final = 2**53
 _KNOWN_IDS_LIMIT: Final = 100_000
 
 
@@ -97,11 +98,11 @@ class TelemetryChannel:
             or not task_id.isprintable()
             or agent_id not in self._known_ids
             or (type(duration_ms) is not float and type(duration_ms) is not int)
-            or not 0 <= duration_ms < _INF
+            or not 0 <= duration_ms < _FAST_MAX
             or type(tokens_used) is not int
-            or tokens_used < 0
+            or not 0 <= tokens_used < _FAST_MAX
             or type(files_changed) is not int
-            or files_changed < 0
+            or not 0 <= files_changed < _FAST_MAX
         ):
             self._record_checked(
                 task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata

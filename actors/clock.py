@@ -111,6 +111,15 @@ class Clock(Protocol):
         """Stop calling `fn` on stalls; nothing happens if it is not registered."""
         ...
 
+    def check_stall(self) -> None:
+        """Report a stall now if one has happened that the clock has not yet reported.
+
+        Whoever is about to act on elapsed time (a tracker about to convict an agent)
+        calls this first, so that after a pause of the whole process the grace is
+        granted even when another thread runs before the clock's own.
+        """
+        ...
+
     def close(self) -> None:
         """Cancel every timer and stop the clock's thread; idempotent."""
         ...
@@ -167,6 +176,9 @@ class _ClockBase:
         with self._cond:
             if fn in self._listeners:
                 self._listeners.remove(fn)
+
+    def check_stall(self) -> None:
+        """Report a stall not yet reported; a stall is only ever simulated here, so nothing."""
 
     def close(self) -> None:
         """Cancel every pending timer; later `call_*` raise RuntimeError. Idempotent."""
@@ -301,6 +313,14 @@ class SystemClock(_ClockBase):
         self._watchdog = watchdog_interval
         self._threshold = stall_threshold
         self._thread: threading.Thread | None = None
+        self._expected = time.monotonic()  # when the thread expects to be running again
+        # held while a stall is detected and reported, so that whoever asks next
+        # finds the listeners told (taken before _cond, never after)
+        self._stall_lock = threading.RLock()
+        # The builtins themselves: every recorded metric reads the time, and a
+        # method wrapping time.time costs 80 ns more than the builtin.
+        self.time = time.time  # type: ignore[method-assign]
+        self.monotonic = time.monotonic  # type: ignore[method-assign]
 
     def time(self) -> float:
         """Return `time.time()`."""
@@ -309,6 +329,26 @@ class SystemClock(_ClockBase):
     def monotonic(self) -> float:
         """Return `time.monotonic()`."""
         return time.monotonic()
+
+    def check_stall(self) -> None:
+        """Report a stall if the scheduler thread is overdue by more than the threshold.
+
+        The same test the scheduler thread makes when it wakes, made by any thread:
+        after SIGCONT another thread may run first, and must not see the pause as
+        silence. A stall is reported once, by whoever sees it first.
+        """
+        with self._stall_lock:
+            with self._cond:
+                if self._thread is None or self._closed:
+                    return
+                now = time.monotonic()
+                late = now - self._expected
+                if late <= self._threshold:
+                    return
+                self._expected = now
+            self._report_stall(late)
+            with self._cond:  # the listeners' own time is not a stall
+                self._expected = max(self._expected, time.monotonic())
 
     def close(self) -> None:
         """Cancel every timer and join the scheduler thread (unless called on it)."""
@@ -325,32 +365,28 @@ class SystemClock(_ClockBase):
             self._cond.notify()
 
     def _run(self) -> None:
-        expected = time.monotonic()  # when the thread expects to be running again
+        with self._cond:
+            self._expected = time.monotonic()
         while True:
+            self.check_stall()  # told before any timer that fell due during the stall fires
             with self._cond:
                 if self._closed:
                     return
                 now = time.monotonic()
-                late = now - expected
-                stalled = late > self._threshold
-                handle = None if stalled else self._pop_due(now)
-                if handle is not None:
-                    self._repeat(handle, now)
-                elif not stalled:
+                handle = self._pop_due(now)
+                if handle is None:
                     earliest = self._earliest()
                     timeout = self._watchdog
                     if earliest is not None:
                         timeout = min(timeout, max(earliest - now, 0.0))
-                    expected = now + timeout
+                    self._expected = now + timeout
                     self._cond.wait(timeout)
                     continue
-            if handle is None:
-                self._report_stall(late)
-                expected = time.monotonic()
-            else:  # a callback that holds the thread past the threshold is a stall too
-                expected = time.monotonic()
-                if not handle._cancelled:
-                    self._call(handle._callback)
+                self._repeat(handle, now)
+                # a callback that holds the thread past the threshold is a stall too
+                self._expected = now
+            if not handle._cancelled:
+                self._call(handle._callback)
 
 
 class ManualClock(_ClockBase):

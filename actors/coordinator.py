@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from actors.clock import Clock
 from actors.errors import UnknownAgent
 from actors.pending import PendingWrites
 from actors.runtime import Dispatcher
-from actors.supervision import RestartIntensity
+from actors.supervision import RestartIntensity, failed
 from actors.tracker import HeartbeatTracker, StallLedger, TrackerState
 from messages import (
     AgentRegistered,
@@ -169,24 +170,35 @@ class SwarmCoordinator(pykka.ThreadingActor):
                 return self._register(message)
             case UnregisterAgent(agent_id=agent_id):
                 return self._unregister(agent_id)
-            case GetStatus(agent_id=agent_id) | GetHistory(agent_id=agent_id):
+            case GetStatus(agent_id=str() as agent_id) | GetHistory(agent_id=str() as agent_id):
                 return self._ask_tracker(agent_id, message)
             case Snapshot():
                 return self._snapshot()
-            case ChildFailed():
+            case ChildFailed(kind=str(), name=str()) if not self._alive(message):
                 self._child_failed(message)
-            case Redeliver():
+            case Redeliver(kind=str() as kind, name=str(), messages=list()) if (
+                kind == "tracker" or kind in SERVICE_KINDS
+            ):
                 self._redeliver(message)
-            case StallDetected(seconds=seconds):
+            case StallDetected(seconds=float() | int() as seconds) if 0 <= seconds < math.inf:
                 self._stalled(seconds)
             case StopTrackers():
                 return self._stop_trackers()
-            case Crash(target=target):
+            case Crash(target=str() as target):
                 return self._inject(target, message)
             case _:
+                # also a malformed request, or a ChildFailed about a child that is alive
                 self.unknown_messages += 1
                 logger.warning("coordinator ignored a message it does not understand: %r", message)
         return None
+
+    def _alive(self, failure: ChildFailed) -> bool:
+        """Whether the child a ChildFailed names still runs (then the report is false)."""
+        if failure.kind == "tracker":
+            agent = self.agents.get(failure.name)
+            return agent is not None and agent.tracker is not None and agent.tracker.is_alive()
+        ref = self.services.refs.get(failure.kind)
+        return ref is not None and ref.is_alive()
 
     # Registration and routing
 
@@ -251,6 +263,9 @@ class SwarmCoordinator(pykka.ThreadingActor):
             self.unknown_heartbeats += 1
             return False
         self.total_heartbeats += 1
+        # A pause of the process that just ended is counted before the stamp, so it is
+        # grace for the beats stamped before it, and none for this one.
+        self.clock.check_stall()
         now = self.clock.monotonic()
         agent.last_mono = now
         if agent.given_up or not self.config.enable_monitoring:
@@ -263,6 +278,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
                 wall=self.clock.time(),
                 sent_at=message.timestamp,
                 metadata=message.metadata,
+                stall_mark=self.ledger.total,
             ),
         )
         return True
@@ -279,7 +295,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
     def _ask_tracker(self, agent_id: str, message: GetStatus | GetHistory) -> Any:
         agent = self.agents.get(agent_id)
         if agent is None:
-            raise UnknownAgent(agent_id)
+            return failed(UnknownAgent(agent_id))  # raises for an asker; a tell harms nothing
         if not self.config.enable_monitoring:
             return None
         if agent.tracker is not None and not agent.given_up:
@@ -341,18 +357,20 @@ class SwarmCoordinator(pykka.ThreadingActor):
             return
         self.services.record(gave_up=failure.kind)
         intensity = self.service_intensity[failure.kind]
-        self._to_service(
-            "reporter",
-            Alert(
-                agent_id="*",
-                severity=AlertSeverity.CRITICAL,
-                message=(
-                    f"the {failure.kind} crashed more than {intensity.max_restarts} times in "
-                    f"{intensity.period:g} s and is not restarted again: {failure.error}"
-                ),
-                at=self.clock.time(),
+        alert = Alert(
+            agent_id="*",
+            severity=AlertSeverity.CRITICAL,
+            message=(
+                f"the {failure.kind} crashed more than {intensity.max_restarts} times in "
+                f"{intensity.period:g} s and is not restarted again: {failure.error}"
             ),
+            at=self.clock.time(),
         )
+        logger.critical("%s", alert.message)
+        if failure.kind == "reporter":
+            self.pending.add("alerts", alert)  # no reporter is left to raise it: store it
+        else:
+            self._to_service("reporter", alert)
 
     def _tracker_failed(self, failure: ChildFailed, now: float) -> None:
         agent = self.agents.get(failure.name)
@@ -447,13 +465,19 @@ class SwarmCoordinator(pykka.ThreadingActor):
             stalls=self.stalls,
         )
 
-    def _stop_trackers(self) -> list[pykka.Future[Any]]:
+    def _stop_trackers(self) -> int:
+        """Close every agent's monitored time; the caller stops the trackers' dispatcher.
+
+        Stopping 10,000 trackers one ask at a time made 10,000 reply futures,
+        whose allocation set off full garbage collections; the dispatcher stops
+        them all in start order without one.
+        """
         wall = self.clock.time()
-        futures = []
-        for agent_id, agent in self.agents.items():
-            if agent.tracker is not None:
-                futures.append(agent.tracker.stop(block=False))
-                agent.tracker = None
+        for agent in self.agents.values():
+            agent.tracker = None
             agent.given_up = True
-            self.pending.add("agent_events", AgentUnregistered(agent_id=agent_id, at=wall))
-        return futures
+        self.pending.extend(
+            "agent_events",
+            [AgentUnregistered(agent_id=agent_id, at=wall) for agent_id in self.agents],
+        )
+        return len(self.agents)

@@ -12,8 +12,8 @@ import pykka
 
 from actors.pending import PendingWrites
 from actors.report import render_json, render_markdown
-from actors.supervision import SupervisedActor
-from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthState
+from actors.supervision import SupervisedActor, failed
+from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.requests import ConfigureAlerts, Query, RenderReport
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]
@@ -90,18 +90,18 @@ class HealthReporter(SupervisedActor):
                 self._callbacks(message)
             case Alert():
                 self._record(message)
-            case ConfigureAlerts(enabled=enabled, callbacks=callbacks):
+            case ConfigureAlerts(enabled=bool() as enabled, callbacks=dict() as callbacks) if (
+                table := _callback_table(callbacks)
+            ) is not None:
                 self.state.enabled = enabled
-                self.state.callbacks = {
-                    HealthState(state): list(fns) if isinstance(fns, list | tuple) else [fns]
-                    for state, fns in callbacks.items()
-                }
-            case RenderReport(format="markdown", data=data):
-                return render_markdown(data)
-            case RenderReport(format="json", data=data):
-                return render_json(data)
-            case Query(method="recent_alerts", kwargs=kwargs):
-                limit = kwargs.get("limit", 50)
+                self.state.callbacks = table
+            case RenderReport(format="markdown", data=HealthReport() as data):
+                return _render(render_markdown, data)
+            case RenderReport(format="json", data=HealthReport() as data):
+                return _render(render_json, data)
+            case Query(method="recent_alerts", kwargs=dict() as kwargs) if _is_limit(
+                limit := kwargs.get("limit", 50)
+            ):
                 return list(self.state.recent)[-limit:]
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
@@ -125,3 +125,32 @@ class HealthReporter(SupervisedActor):
             except Exception:
                 state.callback_errors += 1
                 logger.exception("alert callback %r raised on %r", callback, event)
+
+
+def _callback_table(
+    callbacks: dict[Any, Any],
+) -> dict[HealthState, list[Callable[[HealthChanged], object]]] | None:
+    """Callbacks by health state, or None if a key is no state or a value not callable."""
+    table: dict[HealthState, list[Callable[[HealthChanged], object]]] = {}
+    for state, fns in callbacks.items():
+        try:
+            key = HealthState(state)
+        except (ValueError, TypeError):
+            return None
+        listed = list(fns) if isinstance(fns, list | tuple) else [fns]
+        if not all(callable(fn) for fn in listed):
+            return None
+        table[key] = listed
+    return table
+
+
+def _is_limit(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _render(render: Callable[[HealthReport], str], data: HealthReport) -> Any:
+    """The rendered report, or (for data built wrongly) a reply that raises for the asker."""
+    try:
+        return render(data)
+    except Exception as exc:
+        return failed(exc)

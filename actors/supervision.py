@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import sys
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -17,9 +18,21 @@ import pykka
 
 from messages.requests import ChildFailed, Redeliver
 
-__all__ = ["RestartIntensity", "SupervisedActor"]
+__all__ = ["RestartIntensity", "SupervisedActor", "failed"]
 
 logger = logging.getLogger("swarmpulse.supervision")
+
+
+def failed(error: BaseException) -> pykka.Future[Any]:
+    """A reply that raises ``error`` in whoever waits for it.
+
+    A request that cannot be answered returns this instead of raising: asked, the
+    caller gets the error (the facade resolves replies that are futures); told,
+    nobody waits and the actor carries on, where raising would have stopped it.
+    """
+    future: pykka.Future[Any] = pykka.ThreadingFuture()
+    future.set_exception(exc_info=(type(error), error, error.__traceback__))
+    return future
 
 
 class RestartIntensity:
@@ -76,6 +89,18 @@ class SupervisedActor(pykka.ThreadingActor):
             self.supervisor.tell(
                 ChildFailed(kind=self.kind, name=self.kind, error=repr(exception_value))
             )
+
+    def _actor_loop_setup(self) -> None:
+        """Run ``on_start``; a child that cannot start is a failed child like any other.
+
+        Pykka only logs an exception from ``on_start`` and stops the actor, so the
+        supervisor would never hear of it and the service would be gone for good.
+        """
+        try:
+            self.on_start()
+        except Exception:
+            self._handle_failure(*sys.exc_info())
+            self.on_failure(*sys.exc_info())
 
     def _actor_loop_teardown(self) -> None:
         leftover: list[Any] = []

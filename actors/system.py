@@ -34,6 +34,7 @@ from messages import (
     TaskMetric,
     TaskResult,
     UnregisterAgent,
+    check_finite,
     check_id,
     to_epoch,
 )
@@ -68,6 +69,8 @@ _ALERT_SEVERITY: Final = {
     HealthState.FAILED: "critical",
 }
 ASK_TIMEOUT: Final = 30.0
+MAX_HISTORY: Final = 1_000_000
+MAX_WORKERS: Final = 256
 
 
 def start_system(
@@ -107,10 +110,24 @@ def start_system(
     check_id("swarm_id", swarm_id)
     if topology_type not in TOPOLOGIES:
         raise InvalidMessage("topology_type", topology_type, f"must be one of: {', '.join(TOPOLOGIES)}")
+    if heartbeat_interval_ms is None:  # None means "the default" only for one agent
+        raise InvalidMessage("heartbeat_interval_ms", None, "must be an integer number of ms")
     check_interval("heartbeat_interval_ms", heartbeat_interval_ms)
+    if failure_threshold is None:
+        raise InvalidMessage("failure_threshold", None, "must be an integer")
     check_threshold("failure_threshold", failure_threshold)
-    if type(history_size) is not int or history_size < 1:
-        raise InvalidMessage("history_size", history_size, "must be a positive integer")
+    if type(history_size) is not int or not 1 <= history_size <= MAX_HISTORY:
+        raise InvalidMessage("history_size", history_size, f"must be between 1 and {MAX_HISTORY}")
+    # Checked here, before anything starts: a bad one would fail in an actor later.
+    if type(enable_monitoring) is not bool:
+        raise InvalidMessage("enable_monitoring", enable_monitoring, "must be True or False")
+    check_finite("flush_interval", flush_interval)
+    if not flush_interval > 0:
+        raise InvalidMessage("flush_interval", flush_interval, "must be positive")
+    if type(workers) is not int or not 1 <= workers <= MAX_WORKERS:
+        raise InvalidMessage("workers", workers, f"must be between 1 and {MAX_WORKERS}")
+    if type(max_pending) is not int or max_pending < 1:
+        raise InvalidMessage("max_pending", max_pending, "must be a positive integer")
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -343,7 +360,11 @@ class SwarmSystem:
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
         """Ids of agents at least as sick as ``min_state``."""
-        floor = HealthState(min_state).severity
+        try:
+            floor = HealthState(min_state).severity
+        except (ValueError, TypeError):
+            allowed = ", ".join(state.value for state in HealthState)
+            raise InvalidMessage("min_state", min_state, f"must be one of: {allowed}") from None
         return [a.agent_id for a in self.snapshot().agents if a.health_state.severity >= floor]
 
     def get_heartbeat_history(self, agent_id: str) -> list[dict[str, Any]]:
@@ -388,6 +409,10 @@ class SwarmSystem:
         event; an exception in it is logged and counted, never propagated.
         """
         table: dict[HealthState, Any] = {}
+        if type(enabled) is not bool:
+            raise InvalidMessage("enabled", enabled, "must be True or False")
+        if callbacks is not None and not isinstance(callbacks, Mapping):
+            raise InvalidMessage("callbacks", callbacks, "must be a dict of health state to callable")
         for state, fn in (callbacks or {}).items():
             try:
                 key = HealthState(state)
@@ -458,7 +483,14 @@ class SwarmSystem:
         """Counters of every part of the system (just ``monitoring_enabled`` when off)."""
         if not self.config.enable_monitoring:
             return {"monitoring_enabled": False}
-        stats = self.get_task_stats()
+        try:
+            stats = self.get_task_stats()
+        except pykka.ActorDeadError:
+            if "aggregator" not in self.services.failed:
+                raise
+            # the aggregator was given up: its statistics are unknown, and the rest
+            # still reports (failed_services is how a user learns of it)
+            stats = {"total_tasks": None, "success_rate": None, "avg_duration_ms": None}
         snapshot = self.snapshot()
         distribution = self._distribution(snapshot)
         healthy = distribution[HealthState.HEALTHY.value]
@@ -609,8 +641,8 @@ class SwarmSystem:
             self._closed = True
         self._tick.cancel()
         try:
-            for future in self._ask_coordinator(StopTrackers()):
-                future.get(timeout=timeout)
+            self._ask_coordinator(StopTrackers())
+            self.dispatcher.shutdown(timeout=timeout)
             self._ask_service("aggregator", Drain(), timeout)
             self._ask_service("writer", Flush(), timeout)
         except Exception:

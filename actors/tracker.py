@@ -157,7 +157,9 @@ class HeartbeatTracker(PooledActor):
             age_ms = max(0.0, (beat.mono - state.last_mono) * 1000.0)
             state.last_mono = beat.mono
             state.last_wall = beat.wall
-            state.stall_mark = self.ledger.total
+            # the stalls up to the beat's stamp, not up to now: a stall between the
+            # two (the beat waited in a mailbox) is grace for the silence after it
+            state.stall_mark = self.ledger.total if beat.stall_mark is None else beat.stall_mark
         else:
             age_ms = 0.0
         state.heartbeats += 1
@@ -194,6 +196,12 @@ class HeartbeatTracker(PooledActor):
             if now < deadline:
                 return
             if wall_now is None:
+                # Before convicting: a pause of the whole process that the clock's
+                # thread has not reported yet is grace, not silence.
+                self.clock.check_stall()
+                deadline = self._deadline(following)
+                if now < deadline:
+                    return
                 wall_now = self.clock.time()
             at = wall_now - (self.clock.monotonic() - deadline)
             self._emit(state.health, following, at, (deadline - state.last_mono) * 1000.0)

@@ -10,7 +10,7 @@ import pykka
 
 from actors.clock import Clock, TimerHandle
 from actors.pending import KINDS, PendingWrites, TaskBatch
-from actors.supervision import SupervisedActor
+from actors.supervision import SupervisedActor, failed
 from messages import Crash
 from messages.requests import Flush, Query, Wake
 from storage import MetricsStorage, StorageError, TaskSummary
@@ -90,8 +90,11 @@ class StorageWriter(SupervisedActor):
             case Flush():
                 self._write()
                 return self.pending.wait_for_all()
-            case Query(method=method, kwargs=kwargs) if method in READS:
-                return getattr(self.storage, method)(**kwargs)
+            case Query(method=str() as method, kwargs=dict() as kwargs) if method in READS:
+                try:
+                    return getattr(self.storage, method)(**kwargs)
+                except Exception as exc:  # a bad request, or storage refusing it: for the asker
+                    return failed(exc)
             case Crash(reason=reason):
                 raise RuntimeError(f"writer: {reason}")
             case _:

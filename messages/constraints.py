@@ -17,6 +17,7 @@ import msgspec
 from messages.errors import InvalidMessage
 
 __all__ = [
+    "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
     "MAX_METADATA_KEYS",
@@ -38,8 +39,11 @@ __all__ = [
 MAX_ID_LENGTH: Final = 256
 MAX_METADATA_KEYS: Final = 64
 MAX_METADATA_BYTES: Final = 8192
+MAX_COUNT: Final = 2**63 - 1
+"""The largest count SQLite stores (a signed 64-bit integer)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NO_CONTROL_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 AgentId = Annotated[
@@ -58,6 +62,8 @@ Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
 """Free-form data: at most 64 keys and 8 KiB once encoded."""
 
 _metadata_encoder: Final = msgspec.msgpack.Encoder()
+_json_encoder: Final = msgspec.json.Encoder()
+_json_decode: Final = msgspec.json.Decoder().decode
 _NUMBER: Final = (int, float)
 
 
@@ -71,13 +77,19 @@ def check_id(field: str, value: object) -> None:
         raise InvalidMessage(field, value, f"must be at most {MAX_ID_LENGTH} characters")
     if _CONTROL.search(value):
         raise InvalidMessage(field, value, "must not contain control characters")
+    if _SURROGATE.search(value):  # not encodable: SQLite (and UTF-8) would refuse it later
+        raise InvalidMessage(field, value, "must be valid Unicode (no lone surrogates)")
 
 
 def check_finite(field: str, value: object) -> None:
     """Refuse anything but a finite int or float (bool is not a number here)."""
     if not isinstance(value, _NUMBER) or isinstance(value, bool):
         raise InvalidMessage(field, value, "must be a number")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
         raise InvalidMessage(field, value, "must be finite")
 
 
@@ -99,6 +111,8 @@ def check_count(field: str, value: object) -> None:
         raise InvalidMessage(field, value, "must be an integer")
     if value < 0:
         raise InvalidMessage(field, value, "must not be negative")
+    if value > MAX_COUNT:
+        raise InvalidMessage(field, value, f"must be at most {MAX_COUNT}")
 
 
 def check_metadata(field: str, value: object) -> None:
@@ -119,6 +133,16 @@ def check_metadata(field: str, value: object) -> None:
     if size > MAX_METADATA_BYTES:
         raise InvalidMessage(
             field, value, f"must be at most {MAX_METADATA_BYTES} bytes encoded, not {size}"
+        )
+    # Stored as JSON: only what reads back equal is accepted (no NaN or infinities,
+    # tuples, sets, bytes, datetimes, non-string keys at any depth).
+    try:
+        same = _json_decode(_json_encoder.encode(value)) == value
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError):
+        same = False
+    if not same:
+        raise InvalidMessage(
+            field, value, "must be JSON data (str keys; str, finite number, bool, None, list, dict)"
         )
 
 

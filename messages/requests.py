@@ -38,13 +38,18 @@ __all__ = [
 
 
 class Beat(Message, tag="beat", kw_only=True, frozen=True):
-    """A heartbeat as routed to its tracker, stamped on receipt by the coordinator."""
+    """A heartbeat as routed to its tracker, stamped on receipt by the coordinator.
+
+    ``stall_mark`` is the monitor's total stall time when it was stamped: a stall
+    after it is grace for the silence that follows it (None: the tracker's now).
+    """
 
     agent_id: str
     mono: float
     wall: float
     sent_at: float
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    stall_mark: float | None = None
 
 
 class CheckDeadline(Message, tag="check_deadline", kw_only=True, frozen=True):
@@ -65,8 +70,12 @@ class GetHistory(Message, tag="get_history", kw_only=True, frozen=True):
     agent_id: str
 
 
-class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True, frozen=True):
-    """One heartbeat in an agent's history: when it arrived, when it was sent."""
+class HeartbeatRecord(Message, tag="heartbeat_record", kw_only=True, frozen=True, gc=False):
+    """One heartbeat in an agent's history: when it arrived, when it was sent.
+
+    ``gc=False``: a million of these (10,000 agents x 100) made every full
+    garbage collection take 0.8 s; they hold no cycles, so the collector skips them.
+    """
 
     received_at: float
     sent_at: float

@@ -41,6 +41,7 @@ class TaskMetric(Message, tag="task_metric", kw_only=True, frozen=True):
         check_id("task_id", self.task_id)
         check_id("agent_id", self.agent_id)
         check_millis("duration_ms", self.duration_ms)
+        _as_float(self, "duration_ms")
         coerce_enum(self, "result", TaskResult)
         check_count("tokens_used", self.tokens_used)
         check_count("files_changed", self.files_changed)
@@ -61,6 +62,7 @@ class AgentMetric(Message, tag="agent_metric", kw_only=True, frozen=True):
         check_id("agent_id", self.agent_id)
         check_id("metric_type", self.metric_type)
         check_finite("value", self.value)
+        _as_float(self, "value")
         coerce_time(self, "timestamp")
         check_metadata("metadata", self.metadata)
 
@@ -78,6 +80,7 @@ class SwarmMetric(Message, tag="swarm_metric", kw_only=True, frozen=True):
         check_id("swarm_id", self.swarm_id)
         check_id("metric_type", self.metric_type)
         check_finite("value", self.value)
+        _as_float(self, "value")
         coerce_time(self, "timestamp")
         check_metadata("metadata", self.metadata)
 
@@ -97,4 +100,11 @@ class Heartbeat(Message, tag="heartbeat", kw_only=True, frozen=True):
 
 Telemetry = TaskMetric | AgentMetric | SwarmMetric | Heartbeat
 """Everything an agent reports."""
+
+
+def _as_float(message: Message, field: str) -> None:
+    """Store a (checked, finite) int given for a float field as a float, as decoding does."""
+    value = getattr(message, field)
+    if type(value) is not float:
+        msgspec.structs.force_setattr(message, field, float(value))
 

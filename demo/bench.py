@@ -1,0 +1,225 @@
+"""``python -m demo bench``: the figures swarmpulse promises, measured on this machine.
+
+Each group of figures runs in a fresh Python process (so that one group's
+memory and threads never show in another's figures), one after the other.
+The benchmark asserts nothing about speed: it prints a table of figure,
+value, target and whether the target was met, and with ``--json PATH`` writes
+every figure (a number, or null when not measured) plus a ``machine`` note
+and the ``details`` each group reported. A run that fails is a bug: the exit
+status is then 1.
+
+Example:
+    ```sh
+    python -m demo bench --quick --json /tmp/bench.json
+    ```
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from demo.bench_latency import run_latency
+from demo.bench_persist import run_persist
+from demo.bench_query import run_query
+from demo.bench_state import run_accuracy, run_memory
+from demo.bench_support import MODES, GroupResult, Sizes
+from demo.bench_swarm import run_large_swarm, run_small_swarm
+
+__all__ = ["FIGURES", "GROUPS", "main"]
+
+Group = Callable[[Sizes, str], GroupResult]
+
+GROUPS: Final[dict[str, Group]] = {
+    "latency": run_latency,
+    "persist": run_persist,
+    "query": run_query,
+    "accuracy": run_accuracy,
+    "memory": run_memory,
+    "small_swarm": run_small_swarm,
+    "large_swarm": run_large_swarm,
+}
+"""Every group of figures, in the order they run."""
+
+FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
+    ("record_us_p50", "us", "<=", 1.0),
+    ("record_us_p99", "us", "<=", 5.0),
+    ("agent_record_us_p50", "us", "<=", 1.0),
+    ("timer_overhead_us", "us", None, None),
+    ("pykka_tell_us_p50", "us", None, None),
+    ("prometheus_observe_us_p50", "us", None, None),
+    ("record_vs_prometheus", "x", "<=", 0.75),
+    ("persist_per_s", "/s", ">=", 70_000),
+    ("sqlite_raw_per_s", "/s", None, None),
+    ("persist_vs_raw", "x", ">=", 0.7),
+    ("agents_10k_spawn_s", "s", "<=", 2.0),
+    ("agents_10k_shutdown_s", "s", "<=", 2.0),
+    ("agents_10k_rss_mb", "MB", "<=", 300.0),
+    ("agents_10k_rss_growth_mb", "MB", None, None),
+    ("agents_10k_threads", "", "<=", 16),
+    ("lateness_ms_p99_1k", "ms", "<=", 20.0),
+    ("lateness_ms_p99_10k", "ms", "<=", 100.0),
+    ("stats_24h_ms_p95", "ms", "<=", 50.0),
+    ("stats_naive_ms_p95", "ms", None, None),
+    ("percentile_rel_error_max", "", "<=", 0.01),
+    ("aggregator_mb_per_1m", "MB", "<=", 20.0),
+    ("aggregator_state_mb", "MB", None, None),
+)
+"""Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
+
+OPTIONAL: Final = frozenset({"prometheus_observe_us_p50", "record_vs_prometheus"})
+"""Figures that are null when the ``bench`` extra (prometheus_client) is not installed."""
+
+_WORKER: Final = "import sys, demo.bench; sys.exit(demo.bench.main(sys.argv[1:]))"
+_ROOT: Final = str(Path(__file__).resolve().parent.parent)
+_GROUP_TIMEOUT: Final = 900.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo bench",
+        description="Measure swarmpulse's figures on this machine (asserts nothing about speed).",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
+    parser.add_argument("--json", metavar="PATH", help="also write every figure to PATH as JSON")
+    parser.add_argument("--only", metavar="GROUP", action="append", choices=list(GROUPS),
+                        help="run only this group of figures (repeatable)")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=list(GROUPS), help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=list(MODES), default="full", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    return parser
+
+
+def run_group(name: str, sizes: Sizes) -> GroupResult:
+    """Run one group in this process, in a temporary folder of its own."""
+    with tempfile.TemporaryDirectory(prefix=f"swarmpulse-bench-{name}-") as workdir:
+        return GROUPS[name](sizes, workdir)
+
+
+def _run_isolated(name: str, mode: str) -> GroupResult:
+    """Run one group in a fresh Python process; raise RuntimeError if it fails."""
+    with tempfile.TemporaryDirectory(prefix="swarmpulse-bench-") as tmp:
+        out = os.path.join(tmp, "result.json")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        command = [sys.executable, "-c", _WORKER, "--worker", name, "--mode", mode, "--out", out]
+        try:
+            done = subprocess.run(command, env=env, timeout=_GROUP_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"group {name} ran past {_GROUP_TIMEOUT:g} s") from None
+        if done.returncode != 0 or not os.path.exists(out):
+            raise RuntimeError(f"group {name} failed (exit status {done.returncode})")
+        with open(out, encoding="utf-8") as file:
+            data = json.load(file)
+    return GroupResult(figures=data["figures"], details=data["details"])
+
+
+def _worker(name: str, mode: str, out: str) -> int:
+    result = run_group(name, MODES[mode])
+    with open(out, "w", encoding="utf-8") as file:
+        json.dump({"figures": result.figures, "details": result.details}, file)
+    return 0
+
+
+def _machine(sizes: Sizes, isolated: bool) -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "quick": sizes.mode != "full",
+        "mode": sizes.mode,
+        "sizes": sizes.as_dict(),
+        "groups_isolated": isolated,
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def _met(value: float | None, op: str | None, bound: float | None) -> str:
+    if value is None:
+        return "skipped"
+    if op is None or bound is None:
+        return "context"
+    met = value <= bound if op == "<=" else value >= bound
+    return "yes" if met else "NO"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "null"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) < 1 else f"{value:.3f}"
+
+
+def render_table(figures: dict[str, float | None], sizes: Sizes) -> str:
+    """The figures as a plain text table: figure, value, target, met?"""
+    rows = [("figure", "value", "target", "met?")]
+    for key, unit, op, bound in FIGURES:
+        if key not in figures:
+            continue
+        target = "-" if op is None or bound is None else f"{op} {_fmt(bound)} {unit}".rstrip()
+        value = _fmt(figures[key])
+        rows.append((key, f"{value} {unit}".rstrip(), target, _met(figures[key], op, bound)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if sizes.mode != "full":
+        lines.append(f"({sizes.mode} sizes: the targets are for the full run)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status (1 when a group failed)."""
+    args = _parser().parse_args(argv)
+    if args.worker is not None:
+        if args.out is None:
+            raise SystemExit("--worker needs --out")
+        return _worker(args.worker, args.mode, args.out)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    sizes = MODES[mode]
+    names = args.only or list(GROUPS)
+    report: dict[str, Any] = {"machine": _machine(sizes, not args.in_process)}
+    figures: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+    failed: list[str] = []
+    started = time.perf_counter()
+    for name in names:
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = run_group(name, sizes) if args.in_process else _run_isolated(name, mode)
+        except Exception as exc:  # noqa: BLE001 - reported, and the exit status says it
+            print(f"bench: {name} FAILED: {exc!r}", file=sys.stderr, flush=True)
+            failed.append(name)
+            continue
+        figures.update(result.figures)
+        details[name] = {**result.details, "group_s": time.perf_counter() - t0}
+    report["machine"]["run_s"] = time.perf_counter() - started
+    report["machine"]["failed_groups"] = failed
+    report.update({key: figures.get(key) for key, *_ in FIGURES})
+    report["details"] = details
+    print(render_table(figures, sizes))
+    print(f"({report['machine']['run_s']:.1f} s, {os.cpu_count()} cpus, "
+          f"Python {platform.python_version()})")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(report, file, indent=2)
+            file.write("\n")
+    if failed:
+        print(f"bench: failed groups: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

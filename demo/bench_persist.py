@@ -1,0 +1,120 @@
+"""Throughput from record to commit, against plain ``executemany`` into the same schema."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from typing import Any, Final
+
+from actors import start_system
+from demo.bench_support import AGENT_IDS, FLUSH_TIMEOUT, GroupResult, Sizes, durations
+from storage import INSERT_TASK_SQL, MetricsStorage
+
+__all__ = ["run_persist"]
+
+_THREADS: Final = 4
+_CYCLE: Final = 4096
+
+
+def _record_from_threads(path: str, total: int) -> tuple[float, dict[str, Any]]:
+    """Record ``total`` metrics from 4 threads into a fresh system; seconds until committed."""
+    spread = durations(_CYCLE, seed=3)
+    per_thread = total // _THREADS
+    system = start_system(path)
+    barrier = threading.Barrier(_THREADS + 1)
+    try:
+        record = system.record_task_metric
+
+        def work(k: int) -> None:
+            task_ids = [f"task-{k}-{i:04d}" for i in range(_CYCLE)]
+            agents = AGENT_IDS
+            n_agents = len(agents)
+            mask = _CYCLE - 1
+            barrier.wait()
+            for i in range(per_thread):
+                j = i & mask
+                record(task_ids[j], agents[(i + k) % n_agents], spread[j], "success", 120, 1)
+
+        threads = [
+            threading.Thread(target=work, args=(k,), name=f"bench-recorder-{k}")
+            for k in range(_THREADS)
+        ]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        recorded = time.perf_counter() - t0
+        system.flush(FLUSH_TIMEOUT)
+        elapsed = time.perf_counter() - t0
+        collector = system.get_monitoring_stats()["metrics_collector"]
+        writer = system.writer_stats
+        details = {
+            "recorded_s": recorded,
+            "committed_s": elapsed,
+            "writer_batches": writer.batches,
+            "mean_batch_rows": writer.rows / writer.batches if writer.batches else 0.0,
+            "dropped": collector["dropped"],
+        }
+    finally:
+        system.shutdown()
+    stored = _count_rows(path)
+    if stored != per_thread * _THREADS:
+        raise RuntimeError(f"{stored} rows stored of {per_thread * _THREADS} recorded")
+    return elapsed, details
+
+
+def _count_rows(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM task_metrics").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _raw_inserts(path: str, total: int, batch: int) -> float:
+    """Insert ``total`` rows by plain executemany, ``batch`` per transaction; seconds taken.
+
+    The database is made by :class:`MetricsStorage` (same schema, same WAL
+    mode); the connection gets the same ``synchronous`` and ``foreign_keys``
+    settings. The parameters are built before the clock starts.
+    """
+    MetricsStorage(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executemany("INSERT INTO agents (agent_id) VALUES (?)", [(a,) for a in AGENT_IDS])
+        keys = dict(conn.execute("SELECT agent_id, agent_key FROM agents"))
+        spread = durations(_CYCLE, seed=3)
+        now = time.time()
+        params = [
+            (f"task-{i % _THREADS}-{i % _CYCLE:04d}", keys[AGENT_IDS[i % len(AGENT_IDS)]],
+             spread[i % _CYCLE], "success", 120, 1, now + i * 1e-6, None)
+            for i in range(total)
+        ]
+        t0 = time.perf_counter()
+        for start in range(0, total, batch):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(INSERT_TASK_SQL, params[start : start + batch])
+            conn.execute("COMMIT")
+        return time.perf_counter() - t0
+    finally:
+        conn.close()
+
+
+def run_persist(sizes: Sizes, workdir: str) -> GroupResult:
+    """Measure metrics per second from 4 recording threads to SQLite, and the raw baseline."""
+    total = sizes.persist_metrics - sizes.persist_metrics % _THREADS
+    elapsed, details = _record_from_threads(os.path.join(workdir, "persist.db"), total)
+    batch = max(1, round(details["mean_batch_rows"]))
+    raw = _raw_inserts(os.path.join(workdir, "raw.db"), total, batch)
+    result = GroupResult()
+    result.figures["persist_per_s"] = total / elapsed
+    result.figures["sqlite_raw_per_s"] = total / raw
+    result.figures["persist_vs_raw"] = raw / elapsed
+    result.details = {"metrics": total, "threads": _THREADS, "raw_batch_rows": batch, **details}
+    return result
