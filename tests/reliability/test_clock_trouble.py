@@ -1,0 +1,186 @@
+"""Promise 7: wall-clock jumps and stalls of the monitor itself convict nobody.
+
+A stall is real here: a child process runs the system on a SystemClock and the
+test freezes the whole process with SIGSTOP for longer than the agents' failure
+deadline, then lets it go on with SIGCONT.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from actors import ManualClock, SwarmSystem, start_system
+from messages import HealthState
+from tests.reliability.conftest import Child, Transitions
+
+# Wall-clock jumps, on a manual clock
+
+
+@pytest.fixture
+def manual() -> Iterator[tuple[SwarmSystem, ManualClock, Transitions]]:
+    """A system on a manual clock (1 s interval, FAILED after 3 s), with its transitions."""
+    clock = ManualClock()
+    system = start_system(None, clock=clock, heartbeat_interval_ms=1000, failure_threshold=3)
+    transitions = Transitions()
+    system.configure_alerts(callbacks={state: transitions for state in HealthState})
+    yield system, clock, transitions
+    system.shutdown()
+    clock.close()
+
+
+def test_wall_clock_jumps_cause_no_false_failures(
+    manual: tuple[SwarmSystem, ManualClock, Transitions],
+) -> None:
+    """An hour back and an hour forward: beating agents stay HEALTHY, a silent one fails on time."""
+    system, clock, transitions = manual
+    for agent in ("beats", "also-beats", "silent"):
+        system.register_agent(agent)
+    start = clock.time()
+    jumps = {3: -3600.0, 7: +3600.0, 9: +3600.0, 11: -7200.0}
+    for step in range(16):  # 16 steps of 0.25 s: 4 s, FAILED for the silent one at 3 s
+        system.update_agent_heartbeat("beats")
+        system.update_agent_heartbeat("also-beats")
+        if step in jumps:
+            clock.jump_wall(jumps[step])
+        clock.advance(0.25)
+    system.update_agent_heartbeat("beats")
+    assert system.check_agent_health("beats") is HealthState.HEALTHY
+    assert system.check_agent_health("also-beats") is HealthState.HEALTHY
+    assert system.check_agent_health("silent") is HealthState.FAILED
+    transitions.wait_until(lambda: len(transitions.events) >= 3)
+    assert transitions.of("beats") == []
+    assert transitions.of("also-beats") == []
+    assert transitions.of("silent") == [
+        ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+    ]
+    # each transition happened after exactly 1, 2 and 3 s of monotonic silence; its
+    # timestamp is the wall clock of that moment, jumps included (-1 h, 0, -1 h)
+    ats = [e.at - start for e in transitions.events if e.agent_id == "silent"]
+    assert ats == pytest.approx([1.0 - 3600.0, 2.0, 3.0 - 3600.0])
+
+
+# A stall of the whole monitor process, in a child
+
+BEATERS = 100
+INTERVAL_MS = 200  # beaters: FAILED after 3 x 200 ms of silence
+SILENT_INTERVAL_MS = 500  # the silent agent: DEGRADED 0.5 s, CRITICAL 1 s, FAILED 1.5 s
+STALL_THRESHOLD = 0.5  # the child's SystemClock calls a wake-up this late a stall
+STOP_SECONDS = 1.0  # each SIGSTOP: longer than both the beaters' deadline and the threshold
+STOPS = 3
+
+CHILD = """
+import json, sys, threading, time
+from actors import SystemClock, start_system
+from messages import HealthState, Heartbeat
+from messages.requests import Query
+
+beaters, interval_ms, silent_ms, threshold = (
+    int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+clock = SystemClock(stall_threshold=threshold, watchdog_interval=0.05)
+system = start_system(None, clock=clock, heartbeat_interval_ms=interval_ms, failure_threshold=3)
+out = threading.Lock()
+silent_failed = threading.Event()
+
+def emit(**fields):
+    with out:
+        print(json.dumps(fields), flush=True)
+
+def on_transition(event):
+    emit(kind="transition", agent=event.agent_id, previous=event.previous.value,
+         current=event.current.value, at=event.at)
+    if event.agent_id == "silent" and event.current is HealthState.FAILED:
+        silent_failed.set()
+
+system.configure_alerts(callbacks={state: on_transition for state in HealthState})
+clock.add_stall_listener(lambda seconds: emit(kind="stall", seconds=seconds))
+ids = [f"beater-{i}" for i in range(beaters)]
+for agent in ids:
+    system.register_agent(agent)
+stop = threading.Event()
+
+def beat():
+    tell = system.coordinator.tell
+    while not stop.is_set():
+        now = time.time()
+        for agent in ids:
+            tell(Heartbeat(agent_id=agent, timestamp=now))
+        stop.wait(0.02)
+
+beating = threading.Thread(target=beat)
+beating.start()
+emit(kind="ready")
+for line in sys.stdin:
+    command = line.strip()
+    if command == "silent":
+        registered = time.time()
+        system.register_agent("silent", interval_ms=silent_ms)
+        emit(kind="silent", registered=registered)
+    elif command == "ping":
+        emit(kind="pong")
+    elif command == "finish":
+        break
+silent_failed.wait(timeout=30)
+stop.set()
+beating.join()
+stats = system.get_monitoring_stats()
+alerts = system.reporter.ask(Query(method="recent_alerts", kwargs={"limit": 200}))
+emit(kind="done", stalls=stats["heartbeat_monitor"]["stalls"], grace=system.ledger.total,
+     distribution=stats["heartbeat_monitor"]["health_distribution"],
+     swarm_alerts=[[a.severity.value, a.message] for a in alerts if a.agent_id == "*"])
+system.shutdown()
+clock.close()
+"""
+
+
+def test_a_stalled_monitor_convicts_nobody_on_resume(child: Callable[..., Child]) -> None:
+    """SIGSTOP the monitor longer than the failure deadline: no beating agent is convicted,
+    the silent one fails a full deadline after the stall, and the stall is reported."""
+    process = child(
+        CHILD, str(BEATERS), str(INTERVAL_MS), str(SILENT_INTERVAL_MS), str(STALL_THRESHOLD)
+    )
+    process.next_of("ready")
+    process.send("ping")
+    process.next_of("pong")  # the beaters have been beating a while
+    process.send("silent")
+    registered = process.next_of("silent")["registered"]
+    pause = threading.Event()
+    for _ in range(STOPS):
+        process.signal(signal.SIGSTOP)
+        pause.wait(STOP_SECONDS)  # the length of the fault, not a wait for a result
+        process.signal(signal.SIGCONT)
+        process.next_of("stall")  # the child noticed; only then the next stop
+        process.send("ping")
+        process.next_of("pong")
+    process.send("finish")
+    lines = process.finish()
+    done = [line for line in lines if line["kind"] == "done"]
+    assert done, f"the child did not finish: {''.join(process.stderr)}"
+    summary = done[0]
+    transitions = [line for line in lines if line["kind"] == "transition"]
+
+    convicted = sorted({t["agent"] for t in transitions if t["agent"] != "silent"})
+    assert convicted == [], f"{len(convicted)} beating agents changed state: {transitions[:6]}"
+    silent = [t for t in transitions if t["agent"] == "silent"]
+    assert [(t["previous"], t["current"]) for t in silent] == [
+        ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+    ]
+    assert summary["stalls"] >= STOPS
+    assert summary["grace"] >= STOPS * (STOP_SECONDS - 0.2)
+    # the silent agent got the stalls as grace: DEGRADED one interval after registration
+    # plus at least the grace it was given, not on the first resume
+    degraded_after = silent[0]["at"] - registered
+    assert degraded_after >= SILENT_INTERVAL_MS / 1000 + STOP_SECONDS - 0.2
+    warnings = [a for a in summary["swarm_alerts"] if a[0] == "warning" and "paused" in a[1]]
+    assert len(warnings) == summary["stalls"]
+    assert summary["distribution"] == {
+        "healthy": BEATERS, "degraded": 0, "critical": 0, "failed": 1,
+    }
+    print(
+        f"stall: {STOPS} x SIGSTOP {STOP_SECONDS} s; stalls detected {summary['stalls']}, "
+        f"grace {summary['grace']:.2f} s; silent agent DEGRADED {degraded_after:.2f} s "
+        "after registering"
+    )

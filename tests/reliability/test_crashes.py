@@ -1,0 +1,214 @@
+"""Promise 4: real exceptions in real actors, under load, lose nothing and break no
+health sequence; a crash loop ends in FAILED with a critical alert, not a spin.
+
+Time is a ManualClock moved by the test in steps, so "heartbeating throughout"
+and "silent" are exact, while other threads record metrics and heartbeat other
+agents as fast as they can.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pykka
+import pytest
+
+from actors import HeartbeatTracker, ManualClock, SwarmSystem, start_system
+from messages import Heartbeat, HealthState
+from messages.requests import Query
+from tests.reliability.conftest import WAIT, Transitions, read, stored_tasks
+
+STEP = 0.25  # seconds of monitor time per step; agents: 1 s interval, FAILED after 3 s
+
+
+class Traffic:
+    """Threads recording metrics and heartbeating background agents until stopped."""
+
+    def __init__(self, system: SwarmSystem, background: list[str]) -> None:
+        self.system = system
+        self.background = background
+        self.stop = threading.Event()
+        self.recorded = [0, 0]
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._record, args=(k,), name=f"record-{k}") for k in range(2)
+        ] + [threading.Thread(target=self._beat, name="beat")]
+
+    def _record(self, k: int) -> None:
+        try:
+            n = 0
+            while not self.stop.is_set():
+                for _ in range(100):
+                    self.system.record_task_metric(f"r{k}-{n}", f"worker-{k}", 3.0, "success")
+                    n += 1
+                self.recorded[k] = n
+                self.stop.wait(0.002)
+        except BaseException as exc:  # pragma: no cover - asserted by the test
+            self.errors.append(exc)
+
+    def _beat(self) -> None:
+        try:
+            clock = self.system.clock
+            while not self.stop.is_set():
+                for agent in self.background:
+                    self.system.coordinator.tell(Heartbeat(agent_id=agent, timestamp=clock.time()))
+                self.stop.wait(0.002)
+        except BaseException as exc:  # pragma: no cover - asserted by the test
+            self.errors.append(exc)
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=WAIT)
+        assert not any(thread.is_alive() for thread in self.threads)
+        assert not self.errors, self.errors
+
+
+@pytest.fixture
+def swarm(db_path: str) -> Iterator[tuple[SwarmSystem, ManualClock, Transitions]]:
+    """A system on a manual clock and a real file, with every transition collected."""
+    clock = ManualClock()
+    system = start_system(db_path, clock=clock, heartbeat_interval_ms=1000, failure_threshold=3)
+    transitions = Transitions()
+    system.configure_alerts(callbacks={state: transitions for state in HealthState})
+    yield system, clock, transitions
+    system.shutdown()
+    clock.close()
+
+
+def _alerts(system: SwarmSystem) -> list[tuple[str, str, str]]:
+    alerts = system.reporter.ask(Query(method="recent_alerts", kwargs={"limit": 200}), timeout=WAIT)
+    assert isinstance(alerts, list)
+    return [(a.agent_id, a.severity.value, a.message) for a in alerts]
+
+
+def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
+    swarm: tuple[SwarmSystem, ManualClock, Transitions], db_path: str
+) -> None:
+    """Trackers, aggregator, writer and reporter crash amid traffic: all restart, the steady
+    agent never leaves HEALTHY, the silent one goes DEGRADED, CRITICAL, FAILED once each,
+    and every recorded metric is stored once."""
+    system, clock, transitions = swarm
+    background = [f"bg-{i}" for i in range(20)]
+    for agent in ["steady", "silent", *background]:
+        system.register_agent(agent)
+    # step: targets. The silent agent's tracker crashes while HEALTHY, DEGRADED and
+    # CRITICAL; each child crashes at most 3 times in 5 s (its restart intensity).
+    faults = {
+        1: ["silent", "aggregator"],
+        2: ["steady", "writer"],
+        3: ["reporter", "bg-3"],
+        5: ["silent", "writer", "aggregator"],
+        7: ["reporter", "steady"],
+        9: ["silent", "aggregator"],
+        11: ["writer", "reporter"],
+    }
+    injected = 0
+    with Traffic(system, background) as traffic:
+        for step in range(16):  # 4 s: the silent agent is FAILED at 3 s
+            system.update_agent_heartbeat("steady")
+            for target in faults.get(step, []):
+                assert system.inject_fault(target, f"fault at step {step}")
+                injected += 1
+            clock.advance(STEP)
+            if step % 4 == 3:  # a clock tick drains; a flush while crashing must also work
+                system.flush()
+        assert system.services.wait_for_restarts(injected, timeout=WAIT)
+        system.update_agent_heartbeat("steady")
+    recorded = sum(traffic.recorded)
+    system.flush()
+
+    assert stored_tasks(db_path) == (recorded, recorded)
+    assert system.check_agent_health("steady") is HealthState.HEALTHY
+    assert system.check_agent_health("silent") is HealthState.FAILED
+    transitions.wait_until(lambda: len(transitions.of("silent")) >= 3)
+    assert transitions.of("steady") == []
+    assert transitions.of("silent") == [
+        ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+    ]
+    stored = read(system, "query_health_events")
+    assert [(e.previous.value, e.current.value) for e in stored if e.agent_id == "silent"] == [
+        ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+    ]
+    assert not [e for e in stored if e.agent_id == "steady"]
+    supervision = system.get_monitoring_stats()["supervision"]
+    assert supervision["tracker_restarts"] == 6
+    assert supervision["service_restarts"] == {"writer": 3, "aggregator": 3, "reporter": 3}
+    assert supervision["failed_services"] == []
+    assert system.services.restarts == injected
+    print(f"crashes: {injected} faults injected and restarted amid traffic; {recorded} metrics, "
+          "all stored once")
+
+
+def _live_trackers() -> list[pykka.ActorRef[HeartbeatTracker]]:
+    return [ref for ref in pykka.ActorRegistry.get_by_class(HeartbeatTracker) if ref.is_alive()]
+
+
+def test_a_tracker_crash_loop_ends_in_failed_with_a_critical_alert(
+    swarm: tuple[SwarmSystem, ManualClock, Transitions],
+) -> None:
+    """Four crashes of one tracker within 5 s: three restarts, then FAILED and a critical
+    alert; no fourth restart, and the agent's heartbeats no longer revive a tracker."""
+    system, clock, transitions = swarm
+    system.register_agent("looping")
+    system.register_agent("bystander")
+    for restart in range(1, 4):
+        assert system.inject_fault("looping", f"loop {restart}")
+        assert system.services.wait_for_restarts(restart, timeout=WAIT)
+        clock.advance(0.5)
+        system.update_agent_heartbeat("looping")
+        system.update_agent_heartbeat("bystander")
+    assert system.inject_fault("looping", "loop 4")
+    transitions.wait_until(lambda: len(transitions.of("looping")) >= 3)
+    assert transitions.of("looping") == [
+        ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+    ]
+    assert system.check_agent_health("looping") is HealthState.FAILED
+    assert not system.inject_fault("looping")  # nothing left to crash: no spin
+    system.update_agent_heartbeat("looping")
+    clock.advance(5.0)
+    assert system.check_agent_health("looping") is HealthState.FAILED
+    system.update_agent_heartbeat("bystander")
+    assert system.check_agent_health("bystander") is HealthState.HEALTHY
+    assert system.services.restarts == 3
+    assert len(_live_trackers()) == 1  # the bystander's
+    critical = [a for a in _alerts(system) if a[0] == "looping" and a[1] == "critical"]
+    assert any("crashed more than 3 times" in a[2] for a in critical)
+
+
+@pytest.mark.parametrize("service", ["writer", "aggregator", "reporter"])
+def test_a_service_crash_loop_is_given_up_with_a_critical_alert(
+    swarm: tuple[SwarmSystem, ManualClock, Transitions], db_path: str, service: str
+) -> None:
+    """Four crashes of a service within 5 s: three restarts, then it is listed in
+    failed_services with a critical alert, and not restarted again."""
+    system, clock, transitions = swarm
+    for restart in range(1, 4):
+        assert system.inject_fault(service, f"loop {restart}")
+        assert system.services.wait_for_restarts(restart, timeout=WAIT)
+    assert system.inject_fault(service, "loop 4")
+    with system.services.changed:
+        assert system.services.changed.wait_for(
+            lambda: service in system.services.failed, timeout=WAIT
+        )
+    snapshot = system.snapshot()  # the coordinator has finished handling the failure
+    assert snapshot.failed_services == [service]
+    assert snapshot.service_restarts[service] == 3
+    assert system.inject_fault(service, "loop 5")  # told to no one: still no restart
+    system.snapshot()
+    assert system.services.restarts == 3
+    message = f"the {service} crashed more than 3 times"
+    if service != "reporter":
+        assert [a for a in _alerts(system) if a[1] == "critical" and message in a[2]]
+        assert system.get_monitoring_stats()["supervision"]["failed_services"] == [service]
+    else:
+        # the reporter itself is gone: the alert is still stored for whoever reads storage
+        system.flush()
+        stored = read(system, "query_alerts")
+        assert [a for a in stored if a.severity.value == "critical" and message in a.message]
