@@ -63,6 +63,39 @@ def read(system: SwarmSystem, method: str, **kwargs: Any) -> list[Any]:
     return rows
 
 
+FAILED = "storage write failed"  # what the writer logs when a write fails
+
+
+def writer_connection(system: SwarmSystem) -> sqlite3.Connection:
+    """The writer's own SQLite connection, for a per-connection PRAGMA.
+
+    The connection belongs to the writer's thread. Reading actors/writer.py: the
+    writer touches it only while handling a message with something pending, a
+    Flush, a Query, or on start. So the test touches it only (1) after a flush
+    with nothing recorded since and nothing registered, or (2) while a retry is
+    scheduled on a ManualClock that the test alone advances (Wake is ignored
+    then) and the test sends no Flush or Query: both times the writer is idle.
+    """
+    conn = getattr(system.storage, "_conn", None)
+    assert isinstance(conn, sqlite3.Connection), "storage keeps its connection in _conn"
+    return conn
+
+
+def writer_barrier(system: SwarmSystem) -> None:
+    """Return once the writer has handled everything sent to it before (a read queues behind)."""
+    system.writer.ask(Query(method="agents"), timeout=WAIT)
+
+
+def read_only(conn: sqlite3.Connection) -> None:
+    """Make the writer's connection refuse writes (SQLITE_READONLY), as a read-only file does."""
+    conn.execute("PRAGMA query_only = ON")
+
+
+def writable(conn: sqlite3.Connection) -> None:
+    """Let the writer's connection write again."""
+    conn.execute("PRAGMA query_only = OFF")
+
+
 class LogWatch(logging.Handler):
     """Collects the records of one logger and lets a test wait for a matching one."""
 

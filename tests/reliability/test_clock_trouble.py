@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actors import ManualClock, SwarmSystem, start_system
+from typing import Any
+
+from actors import ManualClock, PooledActor, SwarmSystem, SystemClock, start_system
+import messages
 from messages import HealthState
-from tests.reliability.conftest import Child, Transitions
+from tests.reliability.conftest import WAIT, Child, Transitions
 
 # Wall-clock jumps, on a manual clock
 
@@ -184,3 +187,77 @@ def test_a_stalled_monitor_convicts_nobody_on_resume(child: Callable[..., Child]
         f"grace {summary['grace']:.2f} s; silent agent DEGRADED {degraded_after:.2f} s "
         "after registering"
     )
+
+
+def test_a_stall_noticed_first_by_a_heartbeat_convicts_nobody() -> None:
+    """The monitor's clock thread is held up longer than the failure deadline (a stall by
+    its own definition) and a heartbeat is handled before that thread runs again: the
+    stall is detected right there and granted, so the agent is not convicted.
+
+    This is the race SIGSTOP/SIGCONT leaves to chance (which thread runs first on
+    resume), made certain: the clock thread is held in a timer callback.
+    """
+    clock = SystemClock(stall_threshold=0.3, watchdog_interval=0.05)
+    system = start_system(None, clock=clock, heartbeat_interval_ms=200, failure_threshold=3)
+    transitions = Transitions()
+    try:
+        system.configure_alerts(callbacks={state: transitions for state in HealthState})
+        system.register_agent("a")
+        system.update_agent_heartbeat("a")
+        held, release = threading.Event(), threading.Event()
+        clock.call_later(0.0, lambda: (held.set(), release.wait(WAIT)))
+        assert held.wait(WAIT)  # the clock thread is stuck: no timer fires, no stall reported
+        release.wait(1.0)  # the length of the fault (FAILED after 0.6 s), not a wait for a result
+        system.update_agent_heartbeat("a")  # the first thing handled after the pause
+        release.set()
+        assert system.check_agent_health("a") is HealthState.HEALTHY
+        assert transitions.of("a") == []
+        assert system.get_monitoring_stats()["heartbeat_monitor"]["stalls"] == 1
+    finally:
+        release.set()
+        system.shutdown()
+        clock.close()
+
+
+class _Busy(PooledActor):
+    """Holds the dispatcher's only worker until released, as a long handler would."""
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, threading.Event):
+            message.wait(WAIT)
+        return None
+
+
+def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
+    """A heartbeat stamped before a stall but handled after it (it waited in the tracker's
+    mailbox) keeps the stall as grace for the silence that follows it: the next heartbeat,
+    after the stall, finds the agent HEALTHY."""
+    clock = SystemClock(stall_threshold=0.3, watchdog_interval=0.05)
+    system = start_system(
+        None, clock=clock, heartbeat_interval_ms=200, failure_threshold=3, workers=1
+    )
+    transitions = Transitions()
+    worker_free, clock_free = threading.Event(), threading.Event()
+    try:
+        system.configure_alerts(callbacks={state: transitions for state in HealthState})
+        system.register_agent("a")
+        system.update_agent_heartbeat("a")
+        _Busy.start(dispatcher=system.dispatcher).tell(worker_free)  # trackers wait now
+        system.coordinator.tell(messages.Heartbeat(agent_id="a", timestamp=clock.time()))
+        system.snapshot()  # the beat is stamped and queued for the tracker
+        held = threading.Event()
+        clock.call_later(0.0, lambda: (held.set(), clock_free.wait(WAIT)))
+        assert held.wait(WAIT)
+        clock_free.wait(1.0)  # the stall: longer than FAILED (0.6 s); pacing the fault
+        system.coordinator.tell(messages.Heartbeat(agent_id="a", timestamp=clock.time()))
+        system.snapshot()  # stamped after the stall, which it detected
+        clock_free.set()
+        worker_free.set()  # the tracker handles both beats, the old one first
+        assert system.check_agent_health("a") is HealthState.HEALTHY
+        assert transitions.of("a") == []
+        assert system.get_agent_health_status("a")["heartbeats"] == 3  # type: ignore[index]
+    finally:
+        clock_free.set()
+        worker_free.set()
+        system.shutdown()
+        clock.close()

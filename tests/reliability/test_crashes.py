@@ -17,7 +17,19 @@ import pytest
 from actors import HeartbeatTracker, ManualClock, SwarmSystem, start_system
 from messages import Heartbeat, HealthState
 from messages.requests import Query
-from tests.reliability.conftest import WAIT, Transitions, read, stored_tasks
+from tests.reliability.conftest import (
+    FAILED,
+    WAIT,
+    LogWatch,
+    Transitions,
+    read,
+    read_only,
+    stored_task_ids,
+    stored_tasks,
+    writable,
+    writer_barrier,
+    writer_connection,
+)
 
 STEP = 0.25  # seconds of monitor time per step; agents: 1 s interval, FAILED after 3 s
 
@@ -144,6 +156,32 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert system.services.restarts == injected
     print(f"crashes: {injected} faults injected and restarted amid traffic; {recorded} metrics, "
           "all stored once")
+
+
+def test_a_writer_crash_during_an_outage_loses_nothing(db_path: str) -> None:
+    """The writer crashes while 5,000 metrics wait for a read-only database: its next
+    incarnation keeps retrying them, and once writable every one is stored, once."""
+    clock = ManualClock()
+    recorded = [f"waiting-{n}" for n in range(5000)]
+    with LogWatch("swarmpulse.writer") as log, start_system(db_path, clock=clock) as system:
+        system.flush()
+        read_only(writer_connection(system))  # the writer is idle: nothing pending
+        for task_id in recorded:
+            system.record_task_metric(task_id, "agent", 1.0, "success")
+        system.get_task_stats()  # drained into the pending writes; the write fails
+        log.wait_for(FAILED)
+        writer_barrier(system)
+        assert len(system.pending) == len(recorded)
+        assert system.inject_fault("writer", "crash with 5,000 pending")
+        assert system.services.wait_for_restarts(1, timeout=WAIT)
+        log.wait_for(FAILED, count=2)  # the new writer tried them as it started
+        writer_barrier(system)
+        assert len(system.pending) == len(recorded)
+        writable(writer_connection(system))  # idle: its retry waits for our clock
+        clock.advance(system.writer_stats.backoff)
+        system.flush()
+        assert stored_task_ids(db_path) == recorded
+    clock.close()
 
 
 def _live_trackers() -> list[pykka.ActorRef[HeartbeatTracker]]:

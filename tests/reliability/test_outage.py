@@ -21,10 +21,18 @@ from pathlib import Path
 import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
-from messages.requests import Query
-from tests.reliability.conftest import WAIT, LogWatch, stored_task_ids, stored_tasks
+from tests.reliability.conftest import (
+    FAILED,
+    WAIT,
+    LogWatch,
+    read_only,
+    stored_task_ids,
+    stored_tasks,
+    writable,
+    writer_barrier,
+    writer_connection,
+)
 
-FAILED = "storage write failed"
 MIN_OUTAGE = 3.0  # seconds of real time each real-clock outage lasts at least
 SLOWEST_CALL = 1.0  # no record call may take longer (loose on purpose)
 
@@ -111,26 +119,6 @@ def _check_recovered(system: SwarmSystem, db_path: str, load: Load) -> dict[str,
     return stats
 
 
-def _writer_connection(system: SwarmSystem) -> sqlite3.Connection:
-    """The writer's own SQLite connection, for a per-connection PRAGMA.
-
-    The connection belongs to the writer's thread. Reading actors/writer.py: the
-    writer touches it only while handling a message with something pending, a
-    Flush, a Query, or on start. So the test touches it only (1) after a flush
-    with nothing recorded since and nothing registered, or (2) while a retry is
-    scheduled on a ManualClock that the test alone advances (Wake is ignored
-    then) and the test sends no Flush or Query: both times the writer is idle.
-    """
-    conn = getattr(system.storage, "_conn", None)
-    assert isinstance(conn, sqlite3.Connection), "storage keeps its connection in _conn"
-    return conn
-
-
-def _writer_barrier(system: SwarmSystem) -> None:
-    """Return once the writer has handled everything sent to it before (a read queues behind)."""
-    system.writer.ask(Query(method="agents"), timeout=WAIT)
-
-
 def _manual_outage(
     system: SwarmSystem,
     clock: ManualClock,
@@ -146,17 +134,17 @@ def _manual_outage(
     Returns the backoff delays the writer scheduled, in order.
     """
     system.flush()
-    begin(_writer_connection(system))  # idle: nothing pending, nothing registered
+    begin(writer_connection(system))  # idle: nothing pending, nothing registered
     load()
     log.wait_for(FAILED)
     delays: list[float] = []
     for attempt in range(1, retries + 1):
-        _writer_barrier(system)  # the failed attempt has scheduled its retry
+        writer_barrier(system)  # the failed attempt has scheduled its retry
         assert system.writer_stats.retry is not None
         assert system.writer_stats.failures == attempt
         delays.append(system.writer_stats.backoff)
         if attempt == retries:
-            end(_writer_connection(system))  # idle: only our advance can make it retry
+            end(writer_connection(system))  # idle: only our advance can make it retry
         clock.advance(system.writer_stats.backoff)
         if attempt < retries:
             log.wait_for(FAILED, count=attempt + 1)
@@ -278,15 +266,7 @@ def test_a_size_capped_database_delays_writes_and_loses_nothing(db_path: str) ->
 # (c) read-only
 
 
-def _read_only(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA query_only = ON")
-
-
-def _writable(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA query_only = OFF")
-
-
-def test_a_read_only_database_delays_writes_and_loses_nothing(db_path: str) -> None:
+def test_aread_only_database_delays_writes_and_loses_nothing(db_path: str) -> None:
     """The writer's connection turned read-only (PRAGMA query_only), then writable again."""
     clock = ManualClock()
     with LogWatch("swarmpulse.writer") as log, start_system(db_path, clock=clock) as system, \
@@ -295,7 +275,7 @@ def test_a_read_only_database_delays_writes_and_loses_nothing(db_path: str) -> N
             running.start().wait_for_more(5000)
 
         delays = _manual_outage(
-            system, clock, log, begin=_read_only, end=_writable, load=load, retries=8
+            system, clock, log, begin=read_only, end=writable, load=load, retries=8
         )
         running.wait_for_more(2000)
         stats = _check_recovered(system, db_path, running)
@@ -323,7 +303,7 @@ def test_past_max_pending_the_oldest_are_dropped_and_counted(db_path: str) -> No
                     system.record_task_metric(task_id, "agent", 1.0, "success")
                 system.get_task_stats()  # drains the buffer into the pending writes
 
-        _manual_outage(system, clock, log, begin=_read_only, end=_writable, load=load, retries=3)
+        _manual_outage(system, clock, log, begin=read_only, end=writable, load=load, retries=3)
         system.flush()
         stats = system.get_monitoring_stats()["metrics_collector"]
         stored = stored_task_ids(db_path)

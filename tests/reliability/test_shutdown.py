@@ -7,15 +7,16 @@ from typing import Any
 
 import pykka
 
-from actors import SwarmSystem, start_system
+from actors import ManualClock, SwarmSystem, start_system
 from messages import TaskMetric, TaskResult
 from tests.reliability.conftest import WAIT, stored_tasks
 
 TOTAL = 200_000
 THREADS = 4
 AGENTS = 4
-PER_SOURCE = TOTAL // (THREADS + AGENTS)
-CHUNK = 1000
+TAIL = 1000  # recorded last, by the test itself: less than a batch, so still buffered
+PER_SOURCE = (TOTAL - TAIL) // (THREADS + AGENTS)
+CHUNK = 995  # divides PER_SOURCE (24,875)
 
 
 class _Work:
@@ -53,8 +54,13 @@ class _Agent(pykka.ThreadingActor):
 
 
 def test_clean_shutdown_stores_every_metric_exactly_once(db_path: str) -> None:
-    """200,000 metrics from threads and agent actors are all in SQLite after shutdown, none twice."""
-    system = start_system(db_path)
+    """200,000 metrics from threads and agent actors are all in SQLite after shutdown, none twice.
+
+    On a manual clock no periodic drain runs: the last 1,000 metrics (less than a batch)
+    are still buffered when shutdown begins, and only shutdown itself can store them.
+    """
+    clock = ManualClock()
+    system = start_system(db_path, clock=clock)
     agents = [
         _Agent.start(system, f"actor-{i}", as_messages=i % 2 == 0) for i in range(AGENTS)
     ]
@@ -85,6 +91,11 @@ def test_clean_shutdown_stores_every_metric_exactly_once(db_path: str) -> None:
     assert not errors
     assert not any(thread.is_alive() for thread in threads)
 
-    system.shutdown()  # everything is still buffered or pending: nothing was flushed before
+    system.get_task_stats()  # the aggregator has taken everything so far
+    for n in range(TAIL):
+        system.record_task_metric(f"tail-{n}", "tail", 1.0, "success")
+    assert len(system.telemetry) == TAIL
+    system.shutdown()  # nothing was flushed before
+    clock.close()
 
     assert stored_tasks(db_path) == (TOTAL, TOTAL)
