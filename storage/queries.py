@@ -90,8 +90,8 @@ def check_limit(limit: int | None) -> int:
     """
     if limit is None:
         return -1
-    if type(limit) is not int or limit < 0:
-        raise InvalidMessage("limit", limit, "must be None or an integer >= 0")
+    if type(limit) is not int or not 0 <= limit < 2**63:
+        raise InvalidMessage("limit", limit, "must be None or an integer from 0 to 2**63 - 1")
     return limit
 
 
