@@ -133,6 +133,16 @@ class LogWatch(logging.Handler):
         self._logger.setLevel(self._old_level)
 
 
+def settle(system: SwarmSystem) -> None:
+    """Return once every transition emitted so far has reached the alert callbacks.
+
+    Trackers tell the coordinator, which tells the reporter: an ask to each, in that
+    order, queues behind what they were told before.
+    """
+    system.snapshot()
+    system.reporter.ask(Query(method="recent_alerts"), timeout=WAIT)
+
+
 class Transitions:
     """Every HealthChanged the reporter hands to alert callbacks, in arrival order."""
 

@@ -18,7 +18,7 @@ from typing import Any
 from actors import ManualClock, PooledActor, SwarmSystem, SystemClock, start_system
 import messages
 from messages import HealthState
-from tests.reliability.conftest import WAIT, Child, Transitions
+from tests.reliability.conftest import WAIT, Child, Transitions, settle
 
 # Wall-clock jumps, on a manual clock
 
@@ -54,7 +54,7 @@ def test_wall_clock_jumps_cause_no_false_failures(
     assert system.check_agent_health("beats") is HealthState.HEALTHY
     assert system.check_agent_health("also-beats") is HealthState.HEALTHY
     assert system.check_agent_health("silent") is HealthState.FAILED
-    transitions.wait_until(lambda: len(transitions.events) >= 3)
+    settle(system)
     assert transitions.of("beats") == []
     assert transitions.of("also-beats") == []
     assert transitions.of("silent") == [
@@ -70,7 +70,7 @@ def test_wall_clock_jumps_cause_no_false_failures(
 
 BEATERS = 100
 INTERVAL_MS = 200  # beaters: FAILED after 3 x 200 ms of silence
-SILENT_INTERVAL_MS = 500  # the silent agent: DEGRADED 0.5 s, CRITICAL 1 s, FAILED 1.5 s
+SILENT_INTERVAL_MS = 1000  # the silent agent: DEGRADED 1 s, CRITICAL 2 s, FAILED 3 s
 STALL_THRESHOLD = 0.5  # the child's SystemClock calls a wake-up this late a stall
 STOP_SECONDS = 1.0  # each SIGSTOP: longer than both the beaters' deadline and the threshold
 STOPS = 3
@@ -189,6 +189,12 @@ def test_a_stalled_monitor_convicts_nobody_on_resume(child: Callable[..., Child]
     )
 
 
+def _hold(held: threading.Event, release: threading.Event) -> None:
+    """A timer callback that holds the clock's thread until released (a stalled monitor)."""
+    held.set()
+    release.wait(WAIT)
+
+
 def test_a_stall_noticed_first_by_a_heartbeat_convicts_nobody() -> None:
     """The monitor's clock thread is held up longer than the failure deadline (a stall by
     its own definition) and a heartbeat is handled before that thread runs again: the
@@ -205,12 +211,13 @@ def test_a_stall_noticed_first_by_a_heartbeat_convicts_nobody() -> None:
         system.register_agent("a")
         system.update_agent_heartbeat("a")
         held, release = threading.Event(), threading.Event()
-        clock.call_later(0.0, lambda: (held.set(), release.wait(WAIT)))
+        clock.call_later(0.0, lambda: _hold(held, release))
         assert held.wait(WAIT)  # the clock thread is stuck: no timer fires, no stall reported
         release.wait(1.0)  # the length of the fault (FAILED after 0.6 s), not a wait for a result
         system.update_agent_heartbeat("a")  # the first thing handled after the pause
         release.set()
         assert system.check_agent_health("a") is HealthState.HEALTHY
+        settle(system)
         assert transitions.of("a") == []
         assert system.get_monitoring_stats()["heartbeat_monitor"]["stalls"] == 1
     finally:
@@ -246,7 +253,7 @@ def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
         system.coordinator.tell(messages.Heartbeat(agent_id="a", timestamp=clock.time()))
         system.snapshot()  # the beat is stamped and queued for the tracker
         held = threading.Event()
-        clock.call_later(0.0, lambda: (held.set(), clock_free.wait(WAIT)))
+        clock.call_later(0.0, lambda: _hold(held, clock_free))
         assert held.wait(WAIT)
         clock_free.wait(1.0)  # the stall: longer than FAILED (0.6 s); pacing the fault
         system.coordinator.tell(messages.Heartbeat(agent_id="a", timestamp=clock.time()))
@@ -254,6 +261,7 @@ def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
         clock_free.set()
         worker_free.set()  # the tracker handles both beats, the old one first
         assert system.check_agent_health("a") is HealthState.HEALTHY
+        settle(system)
         assert transitions.of("a") == []
         assert system.get_agent_health_status("a")["heartbeats"] == 3  # type: ignore[index]
     finally:

@@ -24,6 +24,7 @@ from tests.reliability.conftest import (
     Transitions,
     read,
     read_only,
+    settle,
     stored_task_ids,
     stored_tasks,
     writable,
@@ -139,7 +140,7 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert stored_tasks(db_path) == (recorded, recorded)
     assert system.check_agent_health("steady") is HealthState.HEALTHY
     assert system.check_agent_health("silent") is HealthState.FAILED
-    transitions.wait_until(lambda: len(transitions.of("silent")) >= 3)
+    settle(system)
     assert transitions.of("steady") == []
     assert transitions.of("silent") == [
         ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
@@ -204,6 +205,7 @@ def test_a_tracker_crash_loop_ends_in_failed_with_a_critical_alert(
         system.update_agent_heartbeat("bystander")
     assert system.inject_fault("looping", "loop 4")
     transitions.wait_until(lambda: len(transitions.of("looping")) >= 3)
+    settle(system)
     assert transitions.of("looping") == [
         ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
     ]
