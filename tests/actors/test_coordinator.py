@@ -7,7 +7,7 @@ import pykka
 from actors import HeartbeatTracker, ManualClock, SwarmSystem
 from messages import Crash, HealthState
 from messages.requests import GetStatus
-from tests.actors.conftest import EventLog
+from tests.events import EventLog
 
 
 def _tracker(agent_id: str) -> pykka.ActorRef[HeartbeatTracker]:

@@ -10,7 +10,7 @@ import pytest
 from actors import ManualClock, MonitoringDisabled, SwarmSystem, start_system
 from messages import HealthState, InvalidMessage, TaskResult
 from storage import MetricsStorage
-from tests.actors.conftest import EventLog
+from tests.events import EventLog
 
 DURATIONS = [100.0, 200.0, 300.0, 400.0, 1000.0]
 RESULTS = ["success", "success", "failure", "timeout", "success"]

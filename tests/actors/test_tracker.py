@@ -8,7 +8,7 @@ import pytest
 
 from actors import ManualClock, SwarmSystem, UnknownAgent
 from messages import HealthState
-from tests.actors.conftest import EventLog
+from tests.events import EventLog
 
 
 def test_a_silent_agent_goes_degraded_critical_failed_at_its_deadlines(

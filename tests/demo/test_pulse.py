@@ -9,7 +9,7 @@ import pytest
 from actors import ManualClock, SwarmSystem, start_system
 from demo.pulse import Pulse
 from messages import HealthState
-from tests.demo.conftest import EventLog
+from tests.events import EventLog
 
 
 @pytest.fixture
