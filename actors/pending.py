@@ -18,7 +18,7 @@ from typing import Any
 
 import pykka
 
-from storage import TaskRow, TaskSummary
+from storage import TaskColumns, TaskSummary
 
 __all__ = ["KINDS", "PendingWrites", "TaskBatch"]
 
@@ -29,13 +29,13 @@ KINDS = ("tasks", "agent_metrics", "swarm_metrics", "health_events", "alerts", "
 
 @dataclass(frozen=True, slots=True)
 class TaskBatch:
-    """Task rows drained together, with their summaries by (agent_id, minute_start).
+    """Task rows drained together, as columns, with their summaries by (agent_id, minute_start).
 
     ``rollups`` is None when the aggregator could not summarise them; the
     storage then summarises the rows itself. Nobody changes either after queuing.
     """
 
-    rows: list[TaskRow]
+    columns: TaskColumns
     rollups: dict[tuple[str, int], TaskSummary] | None
 
 
@@ -75,9 +75,10 @@ class PendingWrites:
     def add_tasks(self, batch: TaskBatch) -> None:
         """Append a batch of task rows as one item."""
         with self._lock:
-            self._items.append((self._next_seq, "tasks", batch, len(batch.rows)))
+            rows = len(batch.columns)
+            self._items.append((self._next_seq, "tasks", batch, rows))
             self._next_seq += 1
-            self._weight += len(batch.rows)
+            self._weight += rows
         self._trim()
 
     def _trim(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 __all__ = ["TaskSeries"]
 
@@ -45,7 +46,23 @@ class TaskSeries:
     def add_many(
         self, stamps: Sequence[float], durations: Sequence[float], positions: Iterable[int]
     ) -> None:
-        """Count the tasks at ``positions`` of the two columns (the batch form of add)."""
+        """Count the tasks at ``positions`` of the two columns (the batch form of add).
+
+        Many tasks that all fall in one existing bucket (the usual case: a
+        drained batch spans a fraction of a second) are counted at once, in C.
+        """
+        if self.start is not None and type(positions) is list and len(positions) >= 32:
+            pick = itemgetter(*positions)
+            times = pick(stamps)
+            first = int((min(times) - self.start) / self.width)
+            if 0 <= first == int((max(times) - self.start) / self.width) < self.max_buckets:
+                grow = first + 1 - len(self.counts)
+                if grow > 0:
+                    self.counts.extend([0] * grow)
+                    self.totals.extend([0.0] * grow)
+                self.counts[first] += len(positions)
+                self.totals[first] += sum(pick(durations))
+                return
         for i in positions:
             if self.start is None:
                 self.add(stamps[i], durations[i])

@@ -9,11 +9,11 @@ from typing import Any, Final
 import pykka
 
 from actors.clock import Clock, TimerHandle
-from actors.pending import KINDS, PendingWrites, TaskBatch
+from actors.pending import KINDS, PendingWrites
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
 from messages.requests import Flush, Query, Wake
-from storage import MetricsStorage, StorageError, TaskSummary
+from storage import MetricsStorage, StorageError, TaskColumns, TaskSummary
 
 __all__ = ["StorageWriter", "WriterStats"]
 
@@ -68,7 +68,7 @@ class StorageWriter(SupervisedActor):
         pending: PendingWrites,
         clock: Clock,
         stats: WriterStats,
-        batch_size: int = 20_000,
+        batch_size: int = 50_000,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.storage = storage
@@ -108,20 +108,24 @@ class StorageWriter(SupervisedActor):
             if not batch:
                 return
             grouped: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+            tasks: list[TaskColumns] = []
             rollups: dict[tuple[str, int], TaskSummary] | None = {}
             rows = 0
             for _seq, kind, item, weight in batch:
                 rows += weight
-                if kind != "tasks" or type(item) is not TaskBatch:
-                    grouped[kind].append(item)
-                    continue
-                grouped["tasks"].extend(item.rows)
-                if item.rollups is None or rollups is None:
-                    rollups = None
+                if kind == "tasks":
+                    tasks.append(item.columns)
+                    if item.rollups is None or rollups is None:
+                        rollups = None
+                    else:
+                        _merge_into(rollups, item.rollups)
                 else:
-                    _merge_into(rollups, item.rollups)
+                    grouped[kind].append(item)
+            del grouped["tasks"]
             try:
-                self.storage.store_batch(**grouped, task_rollups=rollups)
+                self.storage.store_batch(
+                    tasks=TaskColumns.concat(tasks), **grouped, task_rollups=rollups
+                )
             except StorageError as exc:
                 self._write_failed(exc)
                 return

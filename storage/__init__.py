@@ -5,7 +5,7 @@ from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, UnknownAg
 from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
-from storage.rows import AgentRecord, TaskRow, task_row
+from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
 from storage.summary import TaskStats, TaskSummary
 from storage.writer import AgentEvent
@@ -22,6 +22,7 @@ __all__ = [
     "NotOurDatabase",
     "SchemaTooNew",
     "StorageError",
+    "TaskColumns",
     "TaskRow",
     "TaskStats",
     "TaskSummary",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from itertools import chain
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
@@ -24,12 +24,12 @@ from messages import (
 from storage.keys import AgentKeys
 from storage.rollup import Rollups
 from storage.summary import TaskSummary
-from storage.rows import SWARM_AGENT_ID, TaskRow, dump_metadata, task_row
+from storage.rows import SWARM_AGENT_ID, TaskColumns, TaskRow, dump_metadata, task_row
 
 __all__ = [
     "INSERT_TASK_SQL",
     "apply_agent_events",
-    "as_task_rows",
+    "as_task_columns",
     "insert_agent_metrics",
     "insert_alerts",
     "insert_health_events",
@@ -43,32 +43,52 @@ INSERT_TASK_SQL: Final = (
 )
 """The statement that inserts one task row (``agent_key`` in place of ``agent_id``)."""
 
-ROWS_PER_STATEMENT: Final = 1000
-_INSERT_MANY_SQL: Final = INSERT_TASK_SQL.replace(
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * ROWS_PER_STATEMENT)
-)
+ROWS_PER_STATEMENT: Final = 4000
+"""Task rows per INSERT statement, at most (32,000 parameters, under SQLite's 32,766)."""
 _COLUMNS: Final = 8
+_ROW_MARKS: Final = "(?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _insert_task_params(conn: sqlite3.Connection, params: Iterable[tuple[object, ...]]) -> None:
-    """Insert task parameter rows, ROWS_PER_STATEMENT to a statement.
+@functools.lru_cache(maxsize=16)
+def _insert_many_sql(rows: int) -> str:
+    """The task INSERT with ``rows`` rows of parameters."""
+    return INSERT_TASK_SQL.replace(_ROW_MARKS, ", ".join([_ROW_MARKS] * rows))
+
+
+def _rows_per_statement(conn: sqlite3.Connection) -> int:
+    """As many rows as the connection's parameter limit allows, up to ROWS_PER_STATEMENT."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(ROWS_PER_STATEMENT, limit // _COLUMNS))
+
+
+def _insert_task_params(conn: sqlite3.Connection, flat: list[object]) -> None:
+    """Insert task rows given as one flat parameter list, thousands to a statement.
 
     sqlite3 releases the GIL around every statement step and must take it back
-    for the next row; with another Python thread busy that hand-back dominates
-    (measured: 154,000 rows/s alone, 8,000 beside one busy thread). A thousand
-    rows to a step (8,000 parameters, under SQLite's 32,766) make it that much
-    rarer; fifty gave 186,000 and 36,000, and a thousand another 20% end to end.
+    for the next one; with another Python thread busy each hand-back waits up
+    to the switch interval (5 ms), so one row per step is ruinous (measured:
+    124,000 rows/s alone, 8,000 beside one busy thread). Rows per step make the
+    hand-back that much rarer: 1,000 gave 134,000 alone and 69,000 beside a
+    busy thread, 4,000 gave 149,000 and 114,000 (1,000,000 rows, batches of
+    20,000, scratch script over this schema).
     """
-    flat = list(chain.from_iterable(params))
-    width = ROWS_PER_STATEMENT * _COLUMNS
+    rows = _rows_per_statement(conn)
+    width = rows * _COLUMNS
     whole = len(flat) // width * width
     if whole:
-        conn.executemany(_INSERT_MANY_SQL, (flat[i : i + width] for i in range(0, whole, width)))
-    if whole < len(flat):
-        rest = flat[whole:]
         conn.executemany(
-            INSERT_TASK_SQL, (rest[i : i + _COLUMNS] for i in range(0, len(rest), _COLUMNS))
+            _insert_many_sql(rows), (flat[i : i + width] for i in range(0, whole, width))
         )
+    # The rest in statements of 2048, 1024, ... rows: few steps, and few distinct
+    # statements for sqlite3's statement cache.
+    start, rest = whole, (len(flat) - whole) // _COLUMNS
+    size = 2048
+    while rest:
+        if rest >= size:
+            conn.execute(_insert_many_sql(size), flat[start : start + size * _COLUMNS])
+            start += size * _COLUMNS
+            rest -= size
+        size //= 2
 
 _REGISTER: Final = (
     "INSERT INTO agents (agent_id, registered_at, unregistered_at, interval_ms, "
@@ -83,38 +103,48 @@ _UNREGISTER: Final = (
 )
 
 
-def as_task_rows(tasks: Iterable[TaskMetric | TaskRow]) -> list[TaskRow]:
-    """Return every task as a row; rows pass through unchanged."""
-    return [
-        item if type(item) is tuple else task_row(item)  # type: ignore[arg-type]
-        for item in tasks
-    ]
+def as_task_columns(tasks: Iterable[TaskMetric | TaskRow] | TaskColumns) -> TaskColumns:
+    """Return tasks as columns; columns pass through unchanged, rows are split."""
+    if isinstance(tasks, TaskColumns):
+        return tasks
+    return TaskColumns.from_rows(
+        [
+            item if type(item) is tuple else task_row(item)  # type: ignore[arg-type]
+            for item in tasks
+        ]
+    )
 
 
 def insert_tasks(
     conn: sqlite3.Connection,
     keys: AgentKeys,
-    rows: Sequence[TaskRow],
+    tasks: TaskColumns,
     rollups: Rollups | None,
     summaries: Mapping[tuple[str, int], TaskSummary] | None = None,
 ) -> None:
     """Insert task rows and merge them into ``rollups`` (None: leave the rollups alone).
 
-    The rows are handled as columns, so that the per-row work (agent keys,
-    parameters, bucket grouping) happens in C where it can. ``summaries``, when
-    given, are the rows' summaries by ``(agent_id, minute_start)``: they are
-    merged instead of summarising the rows again.
+    The rows come as columns, so that the per-row work (agent keys, statement
+    parameters) happens in C: each column is sliced into its place in one flat
+    parameter list. ``summaries``, when given, are the rows' summaries by
+    ``(agent_id, minute_start)``: they are merged instead of summarising the
+    rows again.
     """
-    if not rows:
+    n = len(tasks)
+    if not n:
         return
-    task_ids, agent_ids, durations, results, tokens, files, timestamps, metadata = zip(*rows)
-    key_of = keys.resolve(conn, set(agent_ids))
-    agent_keys = list(map(key_of.__getitem__, agent_ids))
-    if metadata.count(None) != len(metadata):
-        metadata = tuple(dump_metadata(m) for m in metadata)
-    _insert_task_params(
-        conn, zip(task_ids, agent_keys, durations, results, tokens, files, timestamps, metadata)
-    )
+    key_of = keys.resolve(conn, set(tasks.agent_ids))
+    agent_keys = list(map(key_of.__getitem__, tasks.agent_ids))
+    metadata: Sequence[object] = tasks.metadata
+    if metadata.count(None) != n:
+        metadata = [dump_metadata(m) for m in tasks.metadata]
+    flat: list[object] = [None] * (n * _COLUMNS)
+    for offset, column in enumerate(
+        (tasks.task_ids, agent_keys, tasks.durations, tasks.results, tasks.tokens, tasks.files,
+         tasks.timestamps, metadata)
+    ):
+        flat[offset::_COLUMNS] = column
+    _insert_task_params(conn, flat)
     if rollups is None:
         return
     if summaries is not None:
@@ -123,7 +153,10 @@ def insert_tasks(
             {(start, key_of[agent_id]): summary for (agent_id, start), summary in summaries.items()},
         )
     else:
-        rollups.add(conn, agent_keys, timestamps, durations, results, tokens, files)
+        rollups.add(
+            conn, agent_keys, tasks.timestamps, tasks.durations, tasks.results, tasks.tokens,
+            tasks.files,
+        )
 
 
 def insert_agent_metrics(

@@ -50,11 +50,11 @@ Bucket = tuple[int, int]
 _TABLES: Final[dict[str, str]] = {"minute": "task_rollup_minute", "hour": "task_rollup_hour"}
 _MINUTES: Final = _TABLES["minute"]
 _HOURS: Final = _TABLES["hour"]
-_INSERT: Final = (
-    "INSERT INTO {table} (task_count, summary, bucket_start, agent_key) VALUES (?, ?, ?, ?)"
-)
-_UPDATE: Final = (
-    "UPDATE {table} SET task_count = ?, summary = ? WHERE bucket_start = ? AND agent_key = ?"
+_UPSERT_ROWS: Final = 1000  # buckets per statement: 4,000 parameters
+_UPSERT: Final = (
+    "INSERT INTO {table} (task_count, summary, bucket_start, agent_key) VALUES {values} "
+    "ON CONFLICT (agent_key, bucket_start) DO UPDATE "
+    "SET task_count = excluded.task_count, summary = excluded.summary"
 )
 _IN_CHUNK: Final = 400  # values per IN (...) list, well under SQLite's variable limit
 _REBUILD_CHUNK: Final = 50_000
@@ -185,18 +185,16 @@ class Rollups:
         recent: dict[tuple[str, Bucket], TaskSummary] = {}
         for table, batch in ((_MINUTES, minutes), (_HOURS, hours)):
             stored = self._load(conn, table, batch)
-            new_rows, changed_rows = [], []
+            params: list[object] = []
             for bucket, summary in batch.items():
                 base = stored.get(bucket)
                 if base is None:
                     base = summary
-                    new_rows.append((base.count, base.to_bytes(), *bucket))
                 else:
                     base.merge(summary)
-                    changed_rows.append((base.count, base.to_bytes(), *bucket))
+                params += (base.count, base.to_bytes(), *bucket)
                 recent[(table, bucket)] = base
-            conn.executemany(_INSERT.format(table=table), new_rows)
-            conn.executemany(_UPDATE.format(table=table), changed_rows)
+            _upsert(conn, table, params)
         self._recent = recent
 
     def _load(
@@ -226,6 +224,19 @@ class Rollups:
                         kept = TaskSummary.from_bytes(blob)
                     found[bucket] = kept
         return found
+
+
+def _upsert(conn: sqlite3.Connection, table: str, params: list[object]) -> None:
+    """Write bucket rows (4 parameters each), up to a thousand to a statement.
+
+    One statement rather than one per bucket: each statement hands the GIL
+    back and must wait to take it again when another thread is busy.
+    """
+    width = _UPSERT_ROWS * 4
+    for i in range(0, len(params), width):
+        chunk = params[i : i + width]
+        values = ", ".join(["(?, ?, ?, ?)"] * (len(chunk) // 4))
+        conn.execute(_UPSERT.format(table=table, values=values), chunk)
 
 
 def rebuild_rollups(conn: sqlite3.Connection) -> int:

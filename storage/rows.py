@@ -8,6 +8,9 @@ JSON-native values: strings, numbers, booleans, ``None``, lists, dicts).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Final, TypeAlias
 
 import msgspec
@@ -26,6 +29,7 @@ from messages import (
 __all__ = [
     "SWARM_AGENT_ID",
     "AgentRecord",
+    "TaskColumns",
     "TaskRow",
     "agent_metric_from_row",
     "alert_from_row",
@@ -40,6 +44,66 @@ __all__ = [
 TaskRow: TypeAlias = tuple[str, str, float, str, int, int, float, dict[str, Any] | None]
 """``(task_id, agent_id, duration_ms, result_value, tokens_used, files_changed,
 timestamp, metadata)``, already valid: the writer does not check it again."""
+
+
+
+@dataclass(frozen=True, slots=True)
+class TaskColumns:
+    """Task rows held as columns: row ``i`` is ``(task_ids[i], agent_ids[i], ...)``.
+
+    The form a batch of :data:`TaskRow` takes between the aggregator and the
+    storage: one tuple per column instead of a tuple per row, so the rows'
+    own tuples are freed as soon as they are drained, the aggregator and the
+    writer split them into columns once, and the writer lays out statement
+    parameters by slicing. Every column has the same length; nobody changes
+    them after building.
+    """
+
+    task_ids: Sequence[str]
+    agent_ids: Sequence[str]
+    durations: Sequence[float]
+    results: Sequence[str]
+    tokens: Sequence[int]
+    files: Sequence[int]
+    timestamps: Sequence[float]
+    metadata: Sequence[dict[str, Any] | None]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[TaskRow]) -> TaskColumns:
+        """Split rows into columns.
+
+        Raises:
+            ValueError: a row does not have the eight fields of a TaskRow.
+        """
+        if not rows:
+            return _EMPTY
+        try:
+            columns = list(zip(*rows, strict=True))  # rows of unequal length raise
+        except ValueError:
+            columns = []
+        if len(columns) != _ROW_FIELDS:
+            raise ValueError(f"a task row has {_ROW_FIELDS} fields")
+        return cls(*columns)
+
+    @classmethod
+    def concat(cls, parts: Iterable[TaskColumns]) -> TaskColumns:
+        """Join batches of columns, in order."""
+        parts = [part for part in parts if len(part.task_ids)]
+        if len(parts) < 2:
+            return parts[0] if parts else _EMPTY
+        return cls(
+            *(
+                tuple(chain.from_iterable(getattr(part, name) for part in parts))
+                for name in cls.__slots__
+            )
+        )
+
+    def __len__(self) -> int:
+        return len(self.task_ids)
+
+
+_ROW_FIELDS: Final = 8
+_EMPTY: Final = TaskColumns((), (), (), (), (), (), (), ())
 
 SWARM_AGENT_ID: Final = "*"
 """The agent id of an alert about the whole swarm (stored with no agent)."""

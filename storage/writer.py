@@ -21,7 +21,7 @@ from storage.database import Database
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
-from storage.rows import TaskRow
+from storage.rows import TaskColumns, TaskRow
 from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
@@ -36,7 +36,7 @@ class Writer(Database):
     def store_batch(
         self,
         *,
-        tasks: Iterable[TaskMetric | TaskRow] = (),
+        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -47,7 +47,8 @@ class Writer(Database):
         """Store everything given in ONE transaction: all of it, or (on failure) none.
 
         ``tasks`` may hold TaskMetric messages or already-valid :data:`TaskRow`
-        tuples (the fast path, see :func:`task_row`). Agent events apply first,
+        tuples (the fast path, see :func:`task_row`), or be those rows as
+        :class:`TaskColumns` (the fastest). Agent events apply first,
         in order; agents named by any row are created if unknown.
 
         ``task_rollups``, when given, must summarise exactly the ``tasks`` by
@@ -70,7 +71,7 @@ class Writer(Database):
     def _store(
         self,
         operation: str,
-        tasks: Iterable[TaskMetric | TaskRow] = (),
+        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -78,7 +79,7 @@ class Writer(Database):
         agent_events: Iterable[AgentEvent] = (),
         task_rollups: Mapping[tuple[str, int], TaskSummary] | None = None,
     ) -> None:
-        rows = inserts.as_task_rows(tasks)
+        rows = inserts.as_task_columns(tasks)
         agent_list, swarm_list = list(agent_metrics), list(swarm_metrics)
         health_list, alert_list, event_list = list(health_events), list(alerts), list(agent_events)
         keys = self._keys
@@ -152,9 +153,9 @@ class Writer(Database):
         leaves the rollups stale: :meth:`task_stats` is wrong for these rows
         until :meth:`rebuild_rollups` runs.
         """
-        rows = list(rows)
+        columns = TaskColumns.from_rows(list(rows))
         with self._transaction("raw_insert_task_rows", write=True) as conn:
-            inserts.insert_tasks(conn, self._keys, rows, None)
+            inserts.insert_tasks(conn, self._keys, columns, None)
 
     def rebuild_rollups(self) -> int:
         """Recompute every rollup from the task rows, in one transaction.

@@ -8,18 +8,42 @@ from pathlib import Path
 import pytest
 
 from messages import InvalidMessage
-from storage import MetricsStorage, task_row
-from storage.inserts import INSERT_TASK_SQL, as_task_rows
+from storage import MetricsStorage, TaskColumns, task_row
+from storage.inserts import INSERT_TASK_SQL, as_task_columns
 
 from .builders import T0, alert, health, row, task
 
 
-def test_as_task_rows_converts_metrics_and_passes_rows_through() -> None:
-    """TaskMetrics become rows; tuples are not copied or checked."""
+def test_as_task_columns_converts_metrics_and_rows_and_passes_columns_through() -> None:
+    """TaskMetrics and rows become columns; columns are not copied or checked."""
     existing = row("r")
-    rows = as_task_rows([task("m"), existing])
-    assert rows[0] == task_row(task("m"))
-    assert rows[1] is existing
+    columns = as_task_columns([task("m"), existing])
+    assert [columns.task_ids[0], columns.task_ids[1]] == ["m", "r"]
+    assert tuple(getattr(columns, f)[0] for f in TaskColumns.__slots__) == task_row(task("m"))
+    assert as_task_columns(columns) is columns
+
+
+@pytest.mark.parametrize("count", [1, 3, 4000, 4001, 8000 + 2048 + 7])
+def test_any_number_of_rows_is_stored_in_order_once(db_path: Path, count: int) -> None:
+    """Rows go in thousands to a statement and the rest in smaller ones: none lost, none twice."""
+    rows = [row(f"t{i}", duration_ms=float(i)) for i in range(count)]
+    with MetricsStorage(db_path) as storage:
+        storage.store_batch(tasks=TaskColumns.from_rows(rows))
+    conn = sqlite3.connect(db_path)
+    stored = conn.execute("SELECT task_id, duration_ms FROM task_metrics ORDER BY id").fetchall()
+    conn.close()
+    assert stored == [(f"t{i}", float(i)) for i in range(count)]
+
+
+def test_columns_concatenate_in_order() -> None:
+    """Batches of columns join end to end; a row of the wrong width is refused."""
+    first = TaskColumns.from_rows([row("a"), row("b")])
+    second = TaskColumns.from_rows([row("c")])
+    joined = TaskColumns.concat([first, TaskColumns.from_rows([]), second])
+    assert list(joined.task_ids) == ["a", "b", "c"]
+    assert len(joined) == 3
+    with pytest.raises(ValueError, match="8 fields"):
+        TaskColumns.from_rows([("short",)])  # type: ignore[list-item]
 
 
 def test_agents_are_stored_by_integer_key(db_path: Path) -> None:
