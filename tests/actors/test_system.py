@@ -106,6 +106,49 @@ def test_bad_metrics_are_refused_at_the_caller(
     assert system.get_task_stats()["total_tasks"] == 0
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"duration_ms": -1.0}, "duration_ms"),
+        ({"duration_ms": math.inf}, "duration_ms"),
+        ({"duration_ms": "1.0"}, "duration_ms"),
+        ({"result": "exploded"}, "result"),
+        ({"result": ["success"]}, "result"),
+        ({"tokens_used": -5}, "tokens_used"),
+        ({"tokens_used": True}, "tokens_used"),
+        ({"files_changed": -1, "tokens_used": 5}, "files_changed"),
+        ({"agent_id": ["a"]}, "agent_id"),
+        ({"task_id": ""}, "task_id"),
+        ({"task_id": "a\x00b"}, "task_id"),
+        ({"task_id": "x" * 300}, "task_id"),
+    ],
+)
+def test_bad_metrics_from_a_known_agent_are_refused_at_the_caller(
+    system: SwarmSystem, kwargs: dict[str, object], field: str
+) -> None:
+    """Once an agent is known its metrics take the fast path, which refuses the same by name."""
+    args: dict[str, object] = {
+        "task_id": "t", "agent_id": "a", "duration_ms": 1.0, "result": "success",
+    }
+    system.record_task_metric(**args)  # type: ignore[arg-type]
+    with pytest.raises(InvalidMessage) as caught:
+        system.record_task_metric(**{**args, **kwargs})  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert system.get_task_stats()["total_tasks"] == 1
+
+
+def test_metrics_the_fast_path_passes_on_are_stored_as_given(system: SwarmSystem) -> None:
+    """An int duration, a TaskResult member and counts past 2**53 are stored, converted alike."""
+    system.record_task_metric("t0", "a", 1.0, "success")
+    system.record_task_metric("t1", "a", 7, TaskResult.FAILURE, 2**60, 3)
+    system.flush()
+    stored = {m.task_id: m for m in system.query_task_metrics()}
+    assert stored["t1"].duration_ms == 7.0
+    assert type(stored["t1"].duration_ms) is float
+    assert stored["t1"].result is TaskResult.FAILURE
+    assert (stored["t1"].tokens_used, stored["t1"].files_changed) == (2**60, 3)
+
+
 def test_agent_and_swarm_gauges_keep_latest_and_history(system: SwarmSystem) -> None:
     """Gauges are stored and their latest value is known."""
     system.record_agent_metric("a", "queue_depth", 3)
