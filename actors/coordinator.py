@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import threading
@@ -14,6 +13,7 @@ import pykka
 
 from actors.clock import Clock
 from actors.errors import UnknownAgent
+from actors.history import HeartbeatHistory
 from actors.pending import PendingWrites
 from actors.runtime import Dispatcher
 from actors.supervision import RestartIntensity, failed
@@ -28,6 +28,7 @@ from messages import (
     HealthState,
     Heartbeat,
     RegisterAgent,
+    RegisterAgents,
     UnregisterAgent,
 )
 from messages.requests import (
@@ -115,6 +116,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
     """Registers agents, routes heartbeats, and supervises every other actor.
 
     Accepts :class:`RegisterAgent` and :class:`UnregisterAgent` (reply bool),
+    :class:`RegisterAgents` (reply a list of bool),
     :class:`Heartbeat` (reply bool: False for an unknown agent),
     :class:`GetStatus` and :class:`GetHistory` (reply a future from the
     tracker), :class:`Snapshot`, :class:`StopTrackers`, and from its children
@@ -168,6 +170,8 @@ class SwarmCoordinator(pykka.ThreadingActor):
                 self._health_changed(message)
             case RegisterAgent():
                 return self._register(message)
+            case RegisterAgents(agents=tuple() as agents):
+                return [self._register(agent) for agent in agents]
             case UnregisterAgent(agent_id=agent_id):
                 return self._unregister(agent_id)
             case GetStatus(agent_id=str() as agent_id) | GetHistory(agent_id=str() as agent_id):
@@ -216,7 +220,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
             last_mono=now,
             last_wall=wall,
             stall_mark=self.ledger.total,
-            history=collections.deque(maxlen=config.history_size),
+            history=HeartbeatHistory(config.history_size),
         )
         agent = _Agent(
             state=state,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -11,6 +10,7 @@ from typing import Any
 import pykka
 
 from actors.clock import Clock, TimerHandle
+from actors.history import HeartbeatHistory
 from actors.runtime import Dispatcher, PooledActor
 from messages import Crash, HealthChanged, HealthState
 from messages.requests import (
@@ -20,7 +20,6 @@ from messages.requests import (
     GetHistory,
     GetStatus,
     HealthStatus,
-    HeartbeatRecord,
 )
 
 __all__ = ["HeartbeatTracker", "StallLedger", "TrackerState"]
@@ -61,7 +60,7 @@ class TrackerState:
     last_mono: float
     last_wall: float
     stall_mark: float
-    history: collections.deque[HeartbeatRecord]
+    history: HeartbeatHistory
     health: HealthState = HealthState.HEALTHY
     heartbeats: int = 0
     generation: int = 0
@@ -163,9 +162,7 @@ class HeartbeatTracker(PooledActor):
         else:
             age_ms = 0.0
         state.heartbeats += 1
-        state.history.append(
-            HeartbeatRecord(received_at=beat.wall, sent_at=beat.sent_at, metadata=beat.metadata)
-        )
+        state.history.append(beat.wall, beat.sent_at, beat.metadata)
         if state.health is not HealthState.HEALTHY:
             self._emit(state.health, HealthState.HEALTHY, beat.wall, age_ms)
         if state.timer is None:

@@ -1,6 +1,6 @@
 """Swarms of heartbeating agents: spawn, memory, threads, alert lateness, shutdown.
 
-Agents are registered with ``system.register_agent`` in a loop. Before the
+Agents are registered with one ``system.register_agents`` call. Before the
 memory of the large swarm is read, every agent is sent ``swarm_history_fill``
 heartbeats as fast as they go, so that the heartbeat histories are as full as
 in a swarm that has run for a long time. Then one driver thread sends every
@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from actors import SwarmSystem, start_system
 from demo.bench_support import FullCollections, GroupResult, Sizes, percentile, rss_mb
-from messages import HealthChanged, HealthState, Heartbeat, RegisterAgent
+from messages import HealthChanged, HealthState, Heartbeat
 
 __all__ = ["run_large_swarm", "run_small_swarm"]
 
@@ -79,6 +79,7 @@ class _Lateness:
         self.late_ms: list[float] = []
         self.failed: set[str] = set()
         self.others = 0
+        self.other_kinds: dict[str, int] = {}
         self.done = threading.Condition()
 
     def __call__(self, event: HealthChanged) -> None:
@@ -91,6 +92,8 @@ class _Lateness:
                     self.done.notify_all()
             else:
                 self.others += 1
+                kind = f"{event.previous.value}->{event.current.value}"
+                self.other_kinds[kind] = self.other_kinds.get(kind, 0) + 1
 
     def wait_for_all_failed(self, timeout: float) -> bool:
         """Block until every silent agent is FAILED; False on timeout."""
@@ -129,8 +132,7 @@ def _swarm(
         system.configure_alerts(callbacks={state: lateness for state in _ALERT_STATES})
         ids = [f"agent-{i:05d}" for i in range(agents)]
         t0 = time.perf_counter()
-        for agent_id in ids:
-            system.register_agent(agent_id)
+        system.register_agents(ids)
         figures["spawn_s"] = time.perf_counter() - t0
         details["history_fill_s"] = _fill(system, ids, fill)
         driver = _Driver(system, ids, interval / 2)
@@ -171,27 +173,12 @@ def _swarm(
         "lateness_ms_p50": percentile(late, 0.5),
         "lateness_ms_max": late[-1],
         "transitions_of_live_agents": lateness.others,
+        "transitions_of_live_agents_by_kind": lateness.other_kinds,
         "threads_before": threads_before,
         "rss_before_mb": rss_before,
         **{f"{key}_while_silent": value for key, value in collections.summary().items()},
     })
     return figures, details
-
-
-def _pipelined_spawn(workdir: str, agents: int) -> float:
-    """Seconds to register ``agents`` agents as RegisterAgent asks sent without waiting."""
-    system = start_system(os.path.join(workdir, "pipelined.db"))
-    try:
-        t0 = time.perf_counter()
-        futures = [
-            system.coordinator.ask(RegisterAgent(agent_id=f"agent-{i:05d}"), block=False)
-            for i in range(agents)
-        ]
-        for future in futures:
-            future.get(timeout=_ASK_TIMEOUT)
-        return time.perf_counter() - t0
-    finally:
-        system.shutdown()
 
 
 def run_large_swarm(sizes: Sizes, workdir: str) -> GroupResult:
@@ -200,7 +187,6 @@ def run_large_swarm(sizes: Sizes, workdir: str) -> GroupResult:
         workdir, "large", sizes.swarm_agents, sizes.swarm_interval_s, sizes.swarm_silent,
         sizes.swarm_history_fill,
     )
-    details["spawn_pipelined_asks_s"] = _pipelined_spawn(workdir, sizes.swarm_agents)
     return GroupResult(
         figures={
             "agents_10k_spawn_s": figures["spawn_s"],

@@ -12,7 +12,7 @@ from messages.constraints import (
     check_millis,
     to_epoch,
 )
-from messages.control import Control, Crash, RegisterAgent, UnregisterAgent
+from messages.control import Control, Crash, RegisterAgent, RegisterAgents, UnregisterAgent
 from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
@@ -40,6 +40,7 @@ __all__ = [
     "Heartbeat",
     "InvalidMessage",
     "RegisterAgent",
+    "RegisterAgents",
     "SwarmMetric",
     "SwarmPulseError",
     "TaskMetric",

@@ -171,6 +171,42 @@ def test_shutdown_flushes_every_accepted_metric(db_path: str, clock: ManualClock
         assert storage.task_stats()["total_tasks"] == 5000
 
 
+def test_register_agents_registers_each_once_in_one_message(
+    system: SwarmSystem, db_path: str
+) -> None:
+    """Many agents register at once; each is watched and stored; a repeat is False."""
+    ids = [f"bulk-{i}" for i in range(500)]
+    assert system.register_agents(ids, {"team": "x"}, interval_ms=2000) == [True] * 500
+    assert system.register_agents(["bulk-7", "bulk-new", "bulk-new"]) == [False, True, False]
+    assert system.get_agent_health_status("bulk-499")["health_state"] == "healthy"
+    system.flush()
+    with MetricsStorage(db_path, readonly=True) as storage:
+        records = {record.agent_id: record for record in storage.agents()}
+    assert len(records) == 501
+    assert records["bulk-3"].interval_ms == 2000
+    assert records["bulk-3"].metadata == {"team": "x"}
+
+
+@pytest.mark.parametrize(
+    ("agent_ids", "field"),
+    [
+        (["ok-1", "", "ok-2"], "agent_id"),
+        (["ok-1", "bad\nid"], "agent_id"),
+        (["ok-1", 7], "agent_id"),
+        ("ok-1", "agent_ids"),
+        (42, "agent_ids"),
+    ],
+)
+def test_register_agents_refuses_a_bad_id_and_registers_none(
+    system: SwarmSystem, agent_ids: object, field: str
+) -> None:
+    """One invalid id refuses the whole call, by name; nobody was registered."""
+    with pytest.raises(InvalidMessage) as caught:
+        system.register_agents(agent_ids)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert system.get_monitoring_stats()["heartbeat_monitor"]["total_agents"] == 0
+
+
 def test_monitoring_disabled_registers_but_tracks_nothing(db_path: str, clock: ManualClock) -> None:
     """With monitoring off, registration works and everything else is quiet."""
     with start_system(db_path, enable_monitoring=False, clock=clock) as system:

@@ -19,6 +19,7 @@ from messages import (
     Heartbeat,
     InvalidMessage,
     RegisterAgent,
+    RegisterAgents,
     SwarmMetric,
     TaskMetric,
     TaskResult,
@@ -40,6 +41,7 @@ EXAMPLES: list[messages.AnyMessage] = [
     SwarmMetric(swarm_id="s", metric_type="topology_health", value=0.97, timestamp=2.0),
     Heartbeat(agent_id="tester", timestamp=3.0, metadata={"load": 0.5}),
     RegisterAgent(agent_id="r", interval_ms=500, failure_threshold=4),
+    RegisterAgents(agents=(RegisterAgent(agent_id="r1"), RegisterAgent(agent_id="r2"))),
     UnregisterAgent(agent_id="r"),
     HealthChanged(
         agent_id="a",
