@@ -178,7 +178,7 @@ class MetricsAggregator(SupervisedActor):
             logger.exception("could not summarise a batch; the storage will summarise it")
             summaries.clear()
         # Queue for storage before counting: a crash below must not lose a metric.
-        self.pending.add_tasks(TaskBatch(columns, summaries or None))
+        self.pending.add_tasks(TaskBatch(columns.packed(), summaries or None))
         for (agent_id, minute), indexes in groups.items():
             per_agent = state.per_agent.get(agent_id)
             if per_agent is None:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors.allocator import TRIM_AFTER_ROWS, trim
 from actors.clock import Clock, TimerHandle
 from actors.pending import KINDS, PendingWrites
 from actors.supervision import SupervisedActor, failed
@@ -44,6 +45,7 @@ class WriterStats:
     last_error: str | None = None
     backoff: float = 0.0
     retry: TimerHandle | None = None
+    since_trim: int = 0  # rows written since the last trim
 
 
 class StorageWriter(SupervisedActor):
@@ -132,6 +134,10 @@ class StorageWriter(SupervisedActor):
             self.pending.commit_through(batch[-1][0])
             stats.batches += 1
             stats.rows += rows
+            stats.since_trim += rows
+            if stats.since_trim >= TRIM_AFTER_ROWS and not len(self.pending):
+                stats.since_trim = 0
+                trim()  # a burst has drained: give its memory back
             if stats.backoff:
                 logger.warning("storage is writable again; %d items pending", len(self.pending))
             stats.backoff = 0.0

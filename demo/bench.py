@@ -73,6 +73,7 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("percentile_rel_error_max", "", "<=", 0.01),
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
+    ("process_rss_growth_mb", "MB", None, None),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

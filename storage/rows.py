@@ -8,6 +8,7 @@ JSON-native values: strings, numbers, booleans, ``None``, lists, dicts).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -98,8 +99,34 @@ class TaskColumns:
             )
         )
 
+    def packed(self) -> TaskColumns:
+        """The same rows with the numeric columns as arrays of machine numbers.
+
+        8 bytes a value in one block instead of a Python object each: a
+        backlog of a million rows waiting for the writer costs tens of MB less,
+        and the allocator gets those blocks back when they are written. A
+        column that does not fit (a count past 2**63) stays as it was.
+        """
+        return TaskColumns(
+            self.task_ids,
+            self.agent_ids,
+            _packed("d", self.durations),
+            self.results,
+            _packed("q", self.tokens),
+            _packed("q", self.files),
+            _packed("d", self.timestamps),
+            self.metadata,
+        )
+
     def __len__(self) -> int:
         return len(self.task_ids)
+
+
+def _packed(typecode: str, column: Sequence[Any]) -> Sequence[Any]:
+    try:
+        return array(typecode, column)
+    except (OverflowError, TypeError):
+        return column
 
 
 _ROW_FIELDS: Final = 8
