@@ -303,3 +303,37 @@ def test_the_markdown_report_escapes_hostile_ids(system: SwarmSystem, clock: Man
     assert "**x**" not in markdown
     assert "\u2028" not in markdown
     assert json.loads(system.generate_report("json"))["agents"][0]["agent_id"] == hostile
+
+
+@pytest.mark.parametrize(
+    ("agents", "per_agent"),
+    [pytest.param(3, 400, id="few-agents-summarised"), pytest.param(900, 2, id="many-agents")],
+)
+def test_stored_rollups_equal_a_rebuild_from_the_rows(
+    db_path: str, clock: ManualClock, agents: int, per_agent: int
+) -> None:
+    """Whether the aggregator summarises a drain (large groups) or leaves it to the storage
+    (small groups), the rollups written equal those rebuilt from the stored rows."""
+    system = start_system(db_path, clock=clock)
+    try:
+        for minute in range(3):
+            for i in range(agents * per_agent):
+                system.record_task_metric(
+                    f"t{minute}-{i}", f"agent-{i % agents}", float(1 + (i * 37) % 5000),
+                    "success" if i % 7 else "failure", i % 50, i % 3,
+                )
+            system.flush()
+            clock.advance(61.0)
+    finally:
+        system.shutdown()
+
+    def every_stat(storage: MetricsStorage) -> list[object]:
+        ids = [None, "agent-0", f"agent-{agents - 1}"]
+        return [storage.task_stats(agent_id=agent_id) for agent_id in ids]
+
+    with MetricsStorage(db_path, exact_max_rows=0) as storage:
+        written = every_stat(storage)
+        storage.rebuild_rollups()
+        rebuilt = every_stat(storage)
+    assert written == rebuilt
+    assert written[0]["total_tasks"] == 3 * agents * per_agent  # type: ignore[index]
