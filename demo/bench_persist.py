@@ -109,8 +109,12 @@ def _raw_inserts(path: str, total: int, batch: int) -> float:
 def run_persist(sizes: Sizes, workdir: str) -> GroupResult:
     """Measure metrics per second from 4 recording threads to SQLite, and the raw baseline."""
     total = sizes.persist_metrics - sizes.persist_metrics % _THREADS
+    # Each timed run starts with no dirty pages of the other's file left for the
+    # kernel to write back beside it (unsynced, the raw baseline varied 105,000-157,000/s).
+    os.sync()
     elapsed, details = _record_from_threads(os.path.join(workdir, "persist.db"), total)
     batch = max(1, round(details["mean_batch_rows"]))
+    os.sync()
     raw = _raw_inserts(os.path.join(workdir, "raw.db"), total, batch)
     result = GroupResult()
     result.figures["persist_per_s"] = total / elapsed

@@ -200,29 +200,46 @@ class Rollups:
     def _load(
         self, conn: sqlite3.Connection, table: str, wanted: dict[Bucket, TaskSummary]
     ) -> dict[Bucket, TaskSummary]:
-        """Return the stored summaries of the wanted buckets that exist."""
+        """Return the stored summaries of the wanted buckets that exist.
+
+        One query lists the buckets that exist with their task counts, as a
+        single text value: sqlite3 hands the GIL back around every row it
+        steps, and under load each hand-back waits for another thread's turn
+        (a few hundred buckets a batch, row by row, cost the writer more than
+        its inserts). Only buckets not kept from the last batch, or changed
+        since, are then read whole.
+        """
         keys = sorted({bucket[1] for bucket in wanted})
         starts = sorted({bucket[0] for bucket in wanted})
         found: dict[Bucket, TaskSummary] = {}
         recent = self._recent
+        to_read: list[Bucket] = []
         for i in range(0, len(keys), _IN_CHUNK):
             some_keys = keys[i : i + _IN_CHUNK]
             for j in range(0, len(starts), _IN_CHUNK):
                 some_starts = starts[j : j + _IN_CHUNK]
-                rows = conn.execute(
-                    f"SELECT bucket_start, agent_key, task_count, summary FROM {table} "
-                    f"WHERE agent_key IN ({','.join('?' * len(some_keys))}) "
+                (listing,) = conn.execute(
+                    f"SELECT group_concat(bucket_start || ' ' || agent_key || ' ' || task_count, ' ') "
+                    f"FROM {table} WHERE agent_key IN ({','.join('?' * len(some_keys))}) "
                     f"AND bucket_start IN ({','.join('?' * len(some_starts))})",
                     (*some_keys, *some_starts),
-                )
-                for start, key, count, blob in rows:
-                    bucket = (start, key)
+                ).fetchone()
+                numbers = list(map(int, listing.split())) if listing else []
+                for k in range(0, len(numbers), 3):
+                    bucket = (numbers[k], numbers[k + 1])
                     if bucket not in wanted:
                         continue
                     kept = recent.get((table, bucket))
-                    if kept is None or kept.count != count:
-                        kept = TaskSummary.from_bytes(blob)
-                    found[bucket] = kept
+                    if kept is None or kept.count != numbers[k + 2]:
+                        to_read.append(bucket)
+                    else:
+                        found[bucket] = kept
+        for start, key in to_read:
+            row = conn.execute(
+                f"SELECT summary FROM {table} WHERE agent_key = ? AND bucket_start = ?",
+                (key, start),
+            ).fetchone()
+            found[(start, key)] = TaskSummary.from_bytes(row[0])
         return found
 
 
