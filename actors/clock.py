@@ -290,6 +290,9 @@ class _ClockBase:
             self._call(fn, length)
 
 
+_MAX_STALL_REPORTS = 3  # stalls reported back to back, at most (listeners that are always slow)
+
+
 class SystemClock(_ClockBase):
     """Real time, with one scheduler thread for every timer.
 
@@ -346,9 +349,17 @@ class SystemClock(_ClockBase):
                 if late <= self._threshold:
                     return
                 self._expected = now
-            self._report_stall(late)
-            with self._cond:  # the listeners' own time is not a stall
-                self._expected = max(self._expected, time.monotonic())
+            for _ in range(_MAX_STALL_REPORTS):
+                started = time.monotonic()
+                self._report_stall(late)
+                with self._cond:  # the listeners' own time is not silence ...
+                    after = time.monotonic()
+                    self._expected = max(self._expected, after)
+                # ... but a stop while they ran (a second SIGSTOP right after the
+                # first) is a stall of its own: report it too
+                late = after - started
+                if late <= self._threshold:
+                    break
 
     def close(self) -> None:
         """Cancel every timer and join the scheduler thread (unless called on it)."""

@@ -422,3 +422,34 @@ def test_system_stall_tells_listeners_before_the_timers_it_delayed() -> None:
         assert clock.stalls >= 1
     finally:
         clock.close()
+
+
+def test_system_stall_while_listeners_run_is_reported_too() -> None:
+    """A second stop that falls while the first stall's listeners run is not swallowed."""
+    clock = SystemClock(stall_threshold=0.05, watchdog_interval=0.01)
+    try:
+        lengths: list[float] = []
+        second = threading.Event()
+        blocked, release = threading.Event(), threading.Event()
+
+        def listener(length: float) -> None:
+            lengths.append(length)
+            if len(lengths) == 1:
+                wait_until(time.monotonic() + 0.3)  # the process stopped again meanwhile
+            else:
+                second.set()
+
+        clock.add_stall_listener(listener)
+
+        def hold_up() -> None:
+            blocked.set()
+            release.wait(WAIT)
+
+        clock.call_later(0.0, hold_up)
+        assert blocked.wait(WAIT)
+        wait_until(time.monotonic() + 0.2)
+        release.set()
+        assert second.wait(WAIT), lengths
+        assert lengths[0] >= 0.15 and lengths[1] >= 0.25, lengths
+    finally:
+        clock.close()
