@@ -176,14 +176,11 @@ class MetricsAggregator(SupervisedActor):
         groups = _group_by_agent_minute(agents, stamps)
         summaries: dict[tuple[str, int], TaskSummary] = {}
         try:
-            if len(rows) < _ROWS_PER_SUMMARY * len(groups):
-                groups_to_summarise: dict[tuple[str, int], list[int]] = {}
-            else:
-                groups_to_summarise = groups
-            for (agent_id, minute), indexes in groups_to_summarise.items():
-                summary = TaskSummary()
-                summary.add_columns(durations, results, tokens, files, indexes)
-                summaries[(agent_id, minute * 60)] = summary
+            if len(rows) >= _ROWS_PER_SUMMARY * len(groups):
+                for (agent_id, minute), indexes in groups.items():
+                    summary = TaskSummary()
+                    summary.add_columns(durations, results, tokens, files, indexes)
+                    summaries[(agent_id, minute * 60)] = summary
         except Exception:
             logger.exception("could not summarise a batch; the storage will summarise it")
             summaries.clear()
