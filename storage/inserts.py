@@ -45,23 +45,26 @@ INSERT_TASK_SQL: Final = (
 
 ROWS_PER_STATEMENT: Final = 4000
 """Task rows per INSERT statement, at most (32,000 parameters, under SQLite's 32,766)."""
-_COLUMNS: Final = 8
-_ROW_MARKS: Final = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_ALL_COLUMNS: Final = 8
+_NO_METADATA: Final = INSERT_TASK_SQL.replace(", metadata)", ")").replace(", ?)", ")")
+"""The task INSERT for rows none of which has metadata (it stays NULL): a parameter less."""
 
 
-@functools.lru_cache(maxsize=16)
-def _insert_many_sql(rows: int) -> str:
-    """The task INSERT with ``rows`` rows of parameters."""
-    return INSERT_TASK_SQL.replace(_ROW_MARKS, ", ".join([_ROW_MARKS] * rows))
+@functools.lru_cache(maxsize=32)
+def _insert_many_sql(rows: int, columns: int) -> str:
+    """The task INSERT with ``rows`` rows of ``columns`` (8, or 7: no metadata) parameters."""
+    single = INSERT_TASK_SQL if columns == _ALL_COLUMNS else _NO_METADATA
+    marks = "(" + ", ".join("?" * columns) + ")"
+    return single.replace(marks, ", ".join([marks] * rows))
 
 
-def _rows_per_statement(conn: sqlite3.Connection) -> int:
+def _rows_per_statement(conn: sqlite3.Connection, columns: int) -> int:
     """As many rows as the connection's parameter limit allows, up to ROWS_PER_STATEMENT."""
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return max(1, min(ROWS_PER_STATEMENT, limit // _COLUMNS))
+    return max(1, min(ROWS_PER_STATEMENT, limit // columns))
 
 
-def _insert_task_params(conn: sqlite3.Connection, flat: list[object]) -> None:
+def _insert_task_params(conn: sqlite3.Connection, flat: list[object], columns: int) -> None:
     """Insert task rows given as one flat parameter list, thousands to a statement.
 
     sqlite3 releases the GIL around every statement step and must take it back
@@ -72,23 +75,24 @@ def _insert_task_params(conn: sqlite3.Connection, flat: list[object]) -> None:
     busy thread, 4,000 gave 149,000 and 114,000 (1,000,000 rows, batches of
     20,000, scratch script over this schema).
     """
-    rows = _rows_per_statement(conn)
-    width = rows * _COLUMNS
+    rows = _rows_per_statement(conn, columns)
+    width = rows * columns
     whole = len(flat) // width * width
     if whole:
         conn.executemany(
-            _insert_many_sql(rows), (flat[i : i + width] for i in range(0, whole, width))
+            _insert_many_sql(rows, columns), (flat[i : i + width] for i in range(0, whole, width))
         )
     # The rest in statements of 2048, 1024, ... rows: few steps, and few distinct
     # statements for sqlite3's statement cache.
-    start, rest = whole, (len(flat) - whole) // _COLUMNS
+    start, rest = whole, (len(flat) - whole) // columns
     size = 2048
     while rest:
         if rest >= size:
-            conn.execute(_insert_many_sql(size), flat[start : start + size * _COLUMNS])
-            start += size * _COLUMNS
+            conn.execute(_insert_many_sql(size, columns), flat[start : start + size * columns])
+            start += size * columns
             rest -= size
         size //= 2
+
 
 _REGISTER: Final = (
     "INSERT INTO agents (agent_id, registered_at, unregistered_at, interval_ms, "
@@ -135,16 +139,17 @@ def insert_tasks(
         return
     key_of = keys.resolve(conn, set(tasks.agent_ids))
     agent_keys = list(map(key_of.__getitem__, tasks.agent_ids))
-    metadata: Sequence[object] = tasks.metadata
-    if metadata.count(None) != n:
-        metadata = [dump_metadata(m) for m in tasks.metadata]
-    flat: list[object] = [None] * (n * _COLUMNS)
-    for offset, column in enumerate(
-        (tasks.task_ids, agent_keys, tasks.durations, tasks.results, tasks.tokens, tasks.files,
-         tasks.timestamps, metadata)
-    ):
-        flat[offset::_COLUMNS] = column
-    _insert_task_params(conn, flat)
+    values: list[Sequence[object]] = [
+        tasks.task_ids, agent_keys, tasks.durations, tasks.results, tasks.tokens, tasks.files,
+        tasks.timestamps,
+    ]
+    if tasks.metadata.count(None) != n:
+        values.append([dump_metadata(m) for m in tasks.metadata])
+    columns = len(values)
+    flat: list[object] = [None] * (n * columns)
+    for offset, column in enumerate(values):
+        flat[offset::columns] = column
+    _insert_task_params(conn, flat, columns)
     if rollups is None:
         return
     if summaries is not None:

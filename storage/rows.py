@@ -92,12 +92,7 @@ class TaskColumns:
         parts = [part for part in parts if len(part.task_ids)]
         if len(parts) < 2:
             return parts[0] if parts else _EMPTY
-        return cls(
-            *(
-                tuple(chain.from_iterable(getattr(part, name) for part in parts))
-                for name in cls.__slots__
-            )
-        )
+        return cls(*(_joined([getattr(part, name) for part in parts]) for name in _FIELDS))
 
     def packed(self) -> TaskColumns:
         """The same rows with the numeric columns as arrays of machine numbers.
@@ -122,6 +117,19 @@ class TaskColumns:
         return len(self.task_ids)
 
 
+def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
+    """One column of several batches: arrays of one type stay an array (copied in C)."""
+    first = columns[0]
+    if type(first) is array and all(
+        type(c) is array and c.typecode == first.typecode for c in columns
+    ):
+        joined = array(first.typecode)
+        for column in columns:
+            joined.extend(column)
+        return joined
+    return tuple(chain.from_iterable(columns))
+
+
 def _packed(typecode: str, column: Sequence[Any]) -> Sequence[Any]:
     try:
         return array(typecode, column)
@@ -130,6 +138,7 @@ def _packed(typecode: str, column: Sequence[Any]) -> Sequence[Any]:
 
 
 _ROW_FIELDS: Final = 8
+_FIELDS: Final = TaskColumns.__slots__
 _EMPTY: Final = TaskColumns((), (), (), (), (), (), (), ())
 
 SWARM_AGENT_ID: Final = "*"

@@ -23,25 +23,40 @@ def test_as_task_columns_converts_metrics_and_rows_and_passes_columns_through() 
     assert as_task_columns(columns) is columns
 
 
+@pytest.mark.parametrize("with_metadata", [False, True])
 @pytest.mark.parametrize("count", [1, 3, 4000, 4001, 8000 + 2048 + 7])
-def test_any_number_of_rows_is_stored_in_order_once(db_path: Path, count: int) -> None:
-    """Rows go in thousands to a statement and the rest in smaller ones: none lost, none twice."""
+def test_any_number_of_rows_is_stored_in_order_once(
+    db_path: Path, count: int, with_metadata: bool
+) -> None:
+    """Rows go in thousands to a statement and the rest in smaller ones: none lost, none twice;
+    with metadata on one row or on none (then a statement without the column)."""
     rows = [row(f"t{i}", duration_ms=float(i)) for i in range(count)]
+    if with_metadata:
+        rows[-1] = row(f"t{count - 1}", duration_ms=float(count - 1), metadata={"k": [1, "x"]})
     with MetricsStorage(db_path) as storage:
-        storage.store_batch(tasks=TaskColumns.from_rows(rows))
+        storage.store_batch(tasks=TaskColumns.from_rows(rows).packed())
     conn = sqlite3.connect(db_path)
-    stored = conn.execute("SELECT task_id, duration_ms FROM task_metrics ORDER BY id").fetchall()
+    stored = conn.execute(
+        "SELECT task_id, duration_ms, metadata FROM task_metrics ORDER BY id"
+    ).fetchall()
     conn.close()
-    assert stored == [(f"t{i}", float(i)) for i in range(count)]
+    expected = [(f"t{i}", float(i), None) for i in range(count)]
+    if with_metadata:
+        expected[-1] = (f"t{count - 1}", float(count - 1), '{"k":[1,"x"]}')
+    assert stored == expected
 
 
 def test_columns_concatenate_in_order() -> None:
     """Batches of columns join end to end; a row of the wrong width is refused."""
-    first = TaskColumns.from_rows([row("a"), row("b")])
-    second = TaskColumns.from_rows([row("c")])
-    joined = TaskColumns.concat([first, TaskColumns.from_rows([]), second])
-    assert list(joined.task_ids) == ["a", "b", "c"]
-    assert len(joined) == 3
+    first = TaskColumns.from_rows([row("a", duration_ms=1.5), row("b")])
+    second = TaskColumns.from_rows([row("c", tokens_used=7)])
+    for parts in ([first, TaskColumns.from_rows([]), second], [first.packed(), second.packed()]):
+        joined = TaskColumns.concat(parts)
+        assert list(joined.task_ids) == ["a", "b", "c"]
+        assert list(joined.durations)[0] == 1.5 and list(joined.tokens)[2] == 7
+        assert len(joined) == 3
+    mixed = TaskColumns.concat([first.packed(), second])  # an array and a tuple: a tuple
+    assert type(mixed.durations) is tuple and len(mixed) == 3
     with pytest.raises(ValueError, match="8 fields"):
         TaskColumns.from_rows([("short",)])  # type: ignore[list-item]
 
