@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from messages import (
     MAX_ID_LENGTH,
@@ -26,7 +26,7 @@ from messages import (
     check_millis,
 )
 
-__all__ = ["TelemetryChannel"]
+__all__ = ["RecordTask", "TelemetryChannel"]
 
 logger = logging.getLogger("swarmpulse.channel")
 
@@ -41,6 +41,21 @@ _RESULT_VALUES: Final[dict[Any, str]] = {
     **{member: member.value for member in TaskResult},
 }
 _KNOWN_IDS_LIMIT: Final = 100_000
+
+
+class RecordTask(Protocol):
+    """The signature of :attr:`TelemetryChannel.record_task`."""
+
+    def __call__(
+        self,
+        task_id: str,
+        agent_id: str,
+        duration_ms: float,
+        result: TaskResult | str,
+        tokens_used: int = 0,
+        files_changed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 class TelemetryChannel:
@@ -73,18 +88,18 @@ class TelemetryChannel:
         self._notified = False
         self.dropped = 0
         self.accepted = 0
-        self.record_task: Callable[..., None] = self._fast_record_task()
+        self.record_task: RecordTask = self._fast_record_task()
         """``record_task(task_id, agent_id, duration_ms, result, tokens_used=0,
         files_changed=0, metadata=None)``: validate a finished task and buffer
         it; never blocks. Raises InvalidMessage naming the field that breaks a
         rule of :class:`messages.TaskMetric`."""
 
-    def _fast_record_task(self) -> Callable[..., None]:
+    def _fast_record_task(self) -> RecordTask:
         """Build :attr:`record_task`: the hot path, a closure over local names.
 
         A closure reads its names from cells instead of attributes of ``self``
-        and checks the common case (a float duration, a registered agent, no
-        metadata) first; anything else takes :meth:`_record_checked`, which
+        and checks the common case (a float duration, an agent id it has
+        already checked once, no metadata) first; anything else takes :meth:`_record_checked`, which
         gives the precise error. Measured 20% cheaper than the same checks in
         a method (200,000 calls, scratch script).
         """

@@ -178,7 +178,8 @@ def test_register_agents_registers_each_once_in_one_message(
     ids = [f"bulk-{i}" for i in range(500)]
     assert system.register_agents(ids, {"team": "x"}, interval_ms=2000) == [True] * 500
     assert system.register_agents(["bulk-7", "bulk-new", "bulk-new"]) == [False, True, False]
-    assert system.get_agent_health_status("bulk-499")["health_state"] == "healthy"
+    status = system.get_agent_health_status("bulk-499")
+    assert status is not None and status["health_state"] == "healthy"
     system.flush()
     with MetricsStorage(db_path, readonly=True) as storage:
         records = {record.agent_id: record for record in storage.agents()}
