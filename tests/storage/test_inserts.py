@@ -40,7 +40,9 @@ def test_any_number_of_rows_is_stored_in_order_once(
         "SELECT task_id, duration_ms, metadata FROM task_metrics ORDER BY id"
     ).fetchall()
     conn.close()
-    expected: list[tuple[str, float, str | None]] = [(f"t{i}", float(i), None) for i in range(count)]
+    expected: list[tuple[str, float, str | None]] = [
+        (f"t{i}", float(i), None) for i in range(count)
+    ]
     if with_metadata:
         expected[-1] = (f"t{count - 1}", float(count - 1), '{"k":[1,"x"]}')
     assert stored == expected
