@@ -47,7 +47,6 @@ TaskRow: TypeAlias = tuple[str, str, float, str, int, int, float, dict[str, Any]
 timestamp, metadata)``, already valid: the writer does not check it again."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class TaskColumns:
     """Task rows held as columns: row ``i`` is ``(task_ids[i], agent_ids[i], ...)``.
@@ -137,8 +136,8 @@ def _packed(typecode: str, column: Sequence[Any]) -> Sequence[Any]:
         return column
 
 
-_ROW_FIELDS: Final = 8
 _FIELDS: Final = TaskColumns.__slots__
+_ROW_FIELDS: Final = len(_FIELDS)
 _EMPTY: Final = TaskColumns((), (), (), (), (), (), (), ())
 
 SWARM_AGENT_ID: Final = "*"
