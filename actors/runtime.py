@@ -261,7 +261,6 @@ class Dispatcher:
         self._run_queue: queue.SimpleQueue[_Mailbox | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._all_stopped = threading.Condition(self._lock)
-        self._stop_condition = threading.Condition(threading.Lock())  # every actor's stop flag
         self._live: dict[_Mailbox, None] = {}  # insertion order is start order
         self._closed = False
         self._workers_stopped = False
@@ -377,35 +376,6 @@ class Dispatcher:
                     logger.exception("Failed to stop an actor; the worker goes on")
 
 
-class _StopFlag:
-    """What Pykka uses of ``threading.Event`` for an actor's stop: set, is_set, wait.
-
-    Every flag of a dispatcher shares its one condition: waiting for an actor to
-    stop is rare, and a set wakes every waiter to recheck its own flag.
-    """
-
-    __slots__ = ("_condition", "_set")
-
-    def __init__(self, condition: threading.Condition) -> None:
-        self._condition = condition
-        self._set = False
-
-    def is_set(self) -> bool:
-        """Whether the actor has stopped."""
-        return self._set
-
-    def set(self) -> None:
-        """Mark the actor stopped and wake whoever waits for it."""
-        with self._condition:
-            self._set = True
-            self._condition.notify_all()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the actor has stopped or ``timeout`` passes; whether it stopped."""
-        with self._condition:
-            return self._condition.wait_for(self.is_set, timeout)
-
-
 class PooledActor(pykka.Actor):
     """A Pykka actor that runs on a `Dispatcher`'s shared worker threads.
 
@@ -426,12 +396,6 @@ class PooledActor(pykka.Actor):
         dispatcher._check_open()  # noqa: SLF001
         self._dispatcher = dispatcher
         super().__init__(*args, **kwargs)
-        # Pykka gives every actor a threading.Event (an Event, a Condition, two locks,
-        # a deque and two bound methods: 7 of the ~25 objects that the garbage
-        # collector walks per agent); one flag on the dispatcher's condition does.
-        stopped = _StopFlag(dispatcher._stop_condition)  # noqa: SLF001
-        self.actor_stopped = stopped  # type: ignore[assignment]
-        self._actor_ref.actor_stopped = stopped  # type: ignore[assignment]
 
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:

@@ -479,19 +479,3 @@ def test_dispatcher_uses_only_its_worker_threads(dispatcher: Dispatcher) -> None
     assert all(ref.ask("log", block=True, timeout=WAIT) for ref in refs)
     assert threading.active_count() == before
     assert [t.name for t in dispatcher.worker_threads] == ["test-worker-0", "test-worker-1"]
-
-
-def test_actor_stopped_behaves_like_pykkas_event(start: Start) -> None:
-    """The ref and the actor share one stop flag: not set while alive (a wait times out),
-    set once stopped (a wait returns at once), as with Pykka's threading.Event."""
-    ref = start()
-    assert ref.is_alive() and not ref.actor_stopped.is_set()
-    assert ref.actor_stopped.wait(0.01) is False
-    waiter_saw: list[bool] = []
-    waiter = threading.Thread(target=lambda: waiter_saw.append(ref.actor_stopped.wait(WAIT)))
-    waiter.start()
-    ref.stop()
-    waiter.join(WAIT)
-    assert waiter_saw == [True]
-    assert ref.actor_stopped.is_set() and not ref.is_alive()
-    assert ref.actor_stopped.wait(0) is True
