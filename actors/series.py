@@ -35,33 +35,23 @@ class TaskSeries:
         while index >= self.max_buckets:
             self._coarsen()
             index = int((timestamp - self.start) / self.width)
-        counts = self.counts
-        if index >= len(counts):
-            grow = index + 1 - len(counts)
-            counts.extend([0] * grow)
-            self.totals.extend([0.0] * grow)
-        counts[index] += 1
-        self.totals[index] += duration_ms
+        self._count(index, 1, duration_ms)
 
     def add_many(
         self, stamps: Sequence[float], durations: Sequence[float], positions: Iterable[int]
     ) -> None:
         """Count the tasks at ``positions`` of the two columns (the batch form of add).
 
-        Many tasks that all fall in one existing bucket (the usual case: a
-        drained batch spans a fraction of a second) are counted at once, in C.
+        Many tasks that all fall in one bucket within the current width (the
+        usual case: a drained batch spans a fraction of a second) are counted
+        at once, in C.
         """
         if self.start is not None and type(positions) is list and len(positions) >= 32:
             pick = itemgetter(*positions)
             times = pick(stamps)
             first = int((min(times) - self.start) / self.width)
             if 0 <= first == int((max(times) - self.start) / self.width) < self.max_buckets:
-                grow = first + 1 - len(self.counts)
-                if grow > 0:
-                    self.counts.extend([0] * grow)
-                    self.totals.extend([0.0] * grow)
-                self.counts[first] += len(positions)
-                self.totals[first] += sum(pick(durations))
+                self._count(first, len(positions), sum(pick(durations)))
                 return
         for i in positions:
             if self.start is None:
@@ -74,6 +64,15 @@ class TaskSeries:
                 self.totals[index] += durations[i]
             else:
                 self.add(stamps[i], durations[i])
+
+    def _count(self, index: int, count: int, total_ms: float) -> None:
+        """Add tasks to bucket ``index`` (below max_buckets), creating buckets up to it."""
+        grow = index + 1 - len(self.counts)
+        if grow > 0:
+            self.counts.extend([0] * grow)
+            self.totals.extend([0.0] * grow)
+        self.counts[index] += count
+        self.totals[index] += total_ms
 
     def _coarsen(self) -> None:
         counts, totals = self.counts, self.totals

@@ -1,0 +1,37 @@
+"""Tests for actors/series.py: task counts and durations per time bucket."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors.series import TaskSeries
+
+batches = st.lists(
+    st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=3.0), st.floats(min_value=0.0, max_value=1e4)),
+        min_size=1,
+        max_size=80,
+    ),
+    max_size=6,
+)
+
+
+@given(batches=batches, gap=st.floats(min_value=0.0, max_value=40.0))
+def test_adding_a_batch_at_once_equals_adding_each_task(
+    batches: list[list[tuple[float, float]]], gap: float
+) -> None:
+    """add_many (which counts a batch within one bucket at once) equals add, task by task."""
+    by_task, by_batch = TaskSeries(max_buckets=8), TaskSeries(max_buckets=8)
+    offset = 1_700_000_000.0
+    for batch in batches:
+        stamps = [offset + t for t, _ in batch]
+        durations = [d for _, d in batch]
+        for stamp, duration in zip(stamps, durations):
+            by_task.add(stamp, duration)
+        by_batch.add_many(stamps, durations, list(range(len(batch))))
+        offset += gap
+    assert by_batch.counts == by_task.counts
+    assert by_batch.width == by_task.width
+    assert by_batch.totals == pytest.approx(by_task.totals)
