@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.series import TaskSeries
@@ -13,6 +13,7 @@ task = st.tuples(st.floats(min_value=0.0, max_value=0.9), st.floats(min_value=0.
 batches = st.lists(st.lists(task, min_size=32, max_size=80), min_size=2, max_size=6)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches=batches, gap=st.floats(min_value=0.0, max_value=40.0))
 def test_adding_a_batch_at_once_equals_adding_each_task(
     batches: list[list[tuple[float, float]]], gap: float
