@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any, TypeVar
 
 import msgspec
 
-from messages.constraints import to_epoch
+from messages.constraints import MAX_TIMESTAMP, MIN_TIMESTAMP, to_epoch
 from messages.errors import InvalidMessage
 
 __all__ = ["Message", "coerce_enum", "coerce_time"]
@@ -24,21 +25,34 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, forbid_unknow
 
 
 def coerce_enum(message: Message, field: str, enum_type: type[E]) -> None:
-    """Turn a string field into its enum member in place, or raise InvalidMessage."""
+    """Turn a string field into its enum member in place, or raise InvalidMessage.
+
+    Only a member or a plain ``str`` value is taken: an object that merely
+    compares equal to a value (a str subclass, a class with its own ``__eq__``)
+    is refused, so nothing but the real types travels on.
+    """
     value: Any = getattr(message, field)
     if type(value) is enum_type:
         return
-    try:
-        member = enum_type(value)
-    except (ValueError, TypeError):
+    member = _members(enum_type).get(value) if type(value) is str else None
+    if member is None:
         allowed = ", ".join(str(m.value) for m in enum_type)
-        raise InvalidMessage(field, value, f"must be one of: {allowed}") from None
+        raise InvalidMessage(field, value, f"must be one of: {allowed}")
     msgspec.structs.force_setattr(message, field, member)
 
 
+@functools.cache
+def _members(enum_type: type[E]) -> dict[str, E]:
+    """An enum's members by their (plain str) values."""
+    return {str(member.value): member for member in enum_type}
+
+
 def coerce_time(message: Message, field: str) -> None:
-    """Turn a ``datetime`` field into epoch seconds in place; check any number."""
+    """Turn a ``datetime`` field into epoch seconds in place; check any number.
+
+    The range is that of :func:`messages.to_epoch`: 2000-01-01 to 2200-01-01 UTC.
+    """
     value: Any = getattr(message, field)
-    if type(value) is float and 0.0 <= value < float("inf"):
+    if type(value) is float and MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
         return
     msgspec.structs.force_setattr(message, field, to_epoch(field, value))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import msgspec
 
+from messages.constraints import check_timestamp
 from messages.control import Control
 from messages.errors import InvalidMessage
 from messages.events import Event
@@ -26,8 +28,28 @@ _decoders: Final[dict[str, msgspec.msgpack.Decoder[Any] | msgspec.json.Decoder[A
     "msgpack": msgspec.msgpack.Decoder(AnyMessage),
     "json": msgspec.json.Decoder(AnyMessage),
 }
+_untyped: Final[dict[str, Callable[[Any], Any]]] = {
+    "msgpack": msgspec.msgpack.Decoder().decode,
+    "json": msgspec.json.Decoder().decode,
+}
+_TIME_FIELDS: Final = frozenset({"timestamp", "at"})
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _UNKNOWN = re.compile(r"unknown field `([^`]*)`")
+
+
+def _check_time(data: bytes | bytearray | memoryview, format: str, field: str) -> None:
+    """Raise the error :func:`messages.to_epoch` gives for the time field msgspec refused.
+
+    msgspec's own message only says "Expected `float` <= 7258118400.0"; this one
+    names the range and the unit the value seems to be in (milliseconds, ...).
+    """
+    try:
+        raw = _untyped[format](data)
+        value = raw.get(field) if isinstance(raw, dict) else None
+    except (msgspec.MsgspecError, RecursionError):
+        return
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        check_timestamp(field, value)
 
 
 def _check_format(format: str) -> None:
@@ -61,7 +83,10 @@ def decode(data: bytes | bytearray | memoryview, format: Format = "msgpack") -> 
             raise InvalidMessage(unknown.group(1), None, "is not a field of this message") from None
         path = _PATH.search(text)
         if path:
-            raise InvalidMessage(path.group(1) or "message", None, text) from None
+            field = path.group(1) or "message"
+            if field in _TIME_FIELDS:
+                _check_time(data, format, field)  # the protocol's words, and the value
+            raise InvalidMessage(field, None, text) from None
         field, _, reason = text.partition(": ")
         if reason and field.isidentifier():
             raise InvalidMessage(field, None, reason) from None

@@ -20,7 +20,10 @@ __all__ = [
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
     "MAX_METADATA_KEYS",
+    "MAX_TIMESTAMP",
+    "MIN_TIMESTAMP",
     "AgentId",
     "Count",
     "Metadata",
@@ -39,8 +42,22 @@ __all__ = [
 MAX_ID_LENGTH: Final = 256
 MAX_METADATA_KEYS: Final = 64
 MAX_METADATA_BYTES: Final = 8192
+MAX_METADATA_DEPTH: Final = 32
+"""The deepest nesting of dicts and lists in metadata, the metadata dict itself counting 1.
+
+Deeper data would be refused later anyway (an encoder's or a decoder's recursion limit,
+which depends on how deep the stack already is), so it is refused here, by name."""
 MAX_COUNT: Final = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
+MIN_TIMESTAMP: Final = 946_684_800.0
+"""2000-01-01T00:00:00Z in UTC epoch seconds: the earliest time a message may carry."""
+MAX_TIMESTAMP: Final = 7_258_118_400.0
+"""2200-01-01T00:00:00Z in UTC epoch seconds: the latest time a message may carry.
+
+Milliseconds since the epoch (``time.time() * 1000``) are past it for any date
+after 1970-03-25, and so are microseconds and nanoseconds: such a value is
+refused, not stored as a time 50,000 years from now."""
+_TIME_RANGE: Final = "epoch seconds from 2000-01-01 to 2200-01-01 UTC"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -56,10 +73,11 @@ Millis = Annotated[float, msgspec.Meta(ge=0)]
 """A non-negative, finite duration in milliseconds."""
 Count = Annotated[int, msgspec.Meta(ge=0)]
 """A non-negative whole number (tokens, files)."""
-Timestamp = Annotated[float, msgspec.Meta(ge=0)]
-"""UTC epoch seconds."""
+Timestamp = Annotated[float, msgspec.Meta(ge=MIN_TIMESTAMP, le=MAX_TIMESTAMP)]
+"""UTC epoch seconds from :data:`MIN_TIMESTAMP` (2000-01-01) to :data:`MAX_TIMESTAMP`
+(2200-01-01), both included."""
 Metadata = Annotated[dict[str, Any], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
-"""Free-form data: at most 64 keys and 8 KiB once encoded."""
+"""Free-form JSON data: at most 64 keys, 8 KiB once encoded, 32 levels deep."""
 
 _metadata_encoder: Final = msgspec.msgpack.Encoder()
 _json_encoder: Final = msgspec.json.Encoder()
@@ -101,8 +119,25 @@ def check_millis(field: str, value: object) -> None:
 
 
 def check_timestamp(field: str, value: object) -> None:
-    """Refuse anything but finite, non-negative epoch seconds."""
-    check_millis(field, value)
+    """Refuse anything but epoch seconds from 2000-01-01 to 2200-01-01 UTC.
+
+    The range is :data:`MIN_TIMESTAMP` to :data:`MAX_TIMESTAMP`, both included.
+    A value that would be in range once divided by 1,000, 1,000,000 or
+    1,000,000,000 is named as milliseconds, microseconds or nanoseconds.
+    """
+    check_finite(field, value)
+    if MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:  # type: ignore[operator]
+        return
+    raise InvalidMessage(field, value, _out_of_range(float(value)))  # type: ignore[arg-type]
+
+
+def _out_of_range(value: float) -> str:
+    """Say why a finite time is out of range, naming the unit it seems to be in."""
+    for unit, scale in (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9)):
+        if MIN_TIMESTAMP <= value / scale <= MAX_TIMESTAMP:
+            return (f"is out of range: must be {_TIME_RANGE}; this looks like {unit} "
+                    f"(divide by {scale:,.0f})")
+    return f"is out of range: must be {_TIME_RANGE}"
 
 
 def check_count(field: str, value: object) -> None:
@@ -116,7 +151,10 @@ def check_count(field: str, value: object) -> None:
 
 
 def check_metadata(field: str, value: object) -> None:
-    """Refuse anything but a dict of at most 64 string keys, 8 KiB encoded."""
+    """Refuse anything but JSON data in a dict: at most 64 string keys, 8 KiB, 32 levels deep.
+
+    No depth raises ``RecursionError``: nesting is measured without recursion.
+    """
     if type(value) is not dict:
         raise InvalidMessage(field, value, "must be a dict")
     if not value:
@@ -126,14 +164,25 @@ def check_metadata(field: str, value: object) -> None:
     for key in value:
         if type(key) is not str:
             raise InvalidMessage(field, value, f"keys must be strings, not {type(key).__name__}")
+    size: int | None
     try:
         size = len(_metadata_encoder.encode(value))
-    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+    except RecursionError:  # deeper than the encoder can go from here: measured below
+        size = None
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidMessage(field, value, f"must be encodable data ({exc})") from None
-    if size > MAX_METADATA_BYTES:
+    if size is not None and size > MAX_METADATA_BYTES:
         raise InvalidMessage(
             field, value, f"must be at most {MAX_METADATA_BYTES} bytes encoded, not {size}"
         )
+    # After the size, which bounds the walk; past the encoder's reach the walk still
+    # stops at the first level beyond the limit.
+    if _deeper_than(value, MAX_METADATA_DEPTH):
+        raise InvalidMessage(
+            field, value, f"must be nested at most {MAX_METADATA_DEPTH} levels deep"
+        )
+    if size is None:
+        raise InvalidMessage(field, value, "must be encodable data (nested too deeply)")
     # Stored as JSON: only what reads back equal is accepted (no NaN or infinities,
     # tuples, sets, bytes, datetimes, non-string keys at any depth).
     try:
@@ -146,15 +195,54 @@ def check_metadata(field: str, value: object) -> None:
         )
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether dicts and lists (tuples too) nest more than ``limit`` levels in ``value``.
+
+    Iterative, and it stops at the first container past the limit, so neither a
+    cycle nor a depth of a million costs more than ``limit`` levels of work down
+    that branch.
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        # the base classes' own iterators: a subclass's overrides are not called
+        if isinstance(item, dict):
+            children: Any = dict.values(item)
+        elif isinstance(item, list):
+            children = list.__iter__(item)
+        elif isinstance(item, tuple):
+            children = tuple.__iter__(item)
+        else:
+            continue
+        for child in children:
+            if isinstance(child, dict | list | tuple):
+                stack.append((child, depth + 1))
+    return False
+
+
 def to_epoch(field: str, value: object) -> float:
     """Return UTC epoch seconds for a number or a ``datetime`` (naive means UTC).
 
+    Every time argument of the facade and of storage's reads goes through here,
+    so one range holds everywhere: :data:`MIN_TIMESTAMP` (2000-01-01) to
+    :data:`MAX_TIMESTAMP` (2200-01-01), both included. A range bound outside it
+    is refused, not clamped (``None`` leaves that end of a range open).
+
     Raises:
-        InvalidMessage: the value is neither, or is negative or not finite.
+        InvalidMessage: the value is neither, or is outside the range (a value in
+            milliseconds is named as such).
     """
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
+        try:
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            seconds = value.timestamp()
+        except Exception as exc:  # a hostile tzinfo, a datetime subclass's own method
+            raise InvalidMessage(field, value, f"must be a datetime with a valid offset ({exc})") from None
+        if type(seconds) is not float or not MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+            raise InvalidMessage(field, value, f"is out of range: must be {_TIME_RANGE}")
+        return seconds
     check_timestamp(field, value)
     return float(value)  # type: ignore[arg-type]

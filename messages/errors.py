@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 __all__ = ["InvalidMessage", "SwarmPulseError"]
 
 
@@ -24,7 +26,29 @@ class InvalidMessage(SwarmPulseError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        shown = repr(value)
+        shown = _shown(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{field}: {reason} (got {shown})")
+
+
+class _Short(reprlib.Repr):
+    """A repr that stops at a few levels and items: no value, however deep or large,
+    makes building the error raise (``RecursionError``) or take long."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 4
+        self.maxstring = 80
+        self.maxother = 80
+        self.maxlong = 80
+
+
+_short = _Short()
+
+
+def _shown(value: object) -> str:
+    try:
+        return _short.repr(value)
+    except Exception:  # a hostile __repr__ (reprlib catches most, not every one)
+        return f"<{type(value).__name__} object>"

@@ -64,12 +64,21 @@ class AgentRegistered(Message, tag="agent_registered", kw_only=True, frozen=True
     failure_threshold: int
     metadata: Metadata = msgspec.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The coordinator builds these from a RegisterAgent it has checked; storage
+        # checks the other fields before it writes. The time is checked here, as in
+        # every message, so no stage after this one meets a time out of range.
+        coerce_time(self, "at")
+
 
 class AgentUnregistered(Message, tag="agent_unregistered", kw_only=True, frozen=True):
     """An agent left the swarm at ``at``."""
 
     agent_id: AgentId
     at: Timestamp
+
+    def __post_init__(self) -> None:
+        coerce_time(self, "at")
 
 
 Event = HealthChanged | Alert | AgentRegistered | AgentUnregistered

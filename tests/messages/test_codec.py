@@ -26,6 +26,8 @@ from messages import (
     UnregisterAgent,
 )
 
+T0 = 1_700_000_000.0
+
 EXAMPLES: list[messages.AnyMessage] = [
     TaskMetric(
         task_id="t-1",
@@ -37,9 +39,9 @@ EXAMPLES: list[messages.AnyMessage] = [
         timestamp=1_700_000_000.25,
         metadata={"model": "m", "nested": {"a": [1, 2.5, None, True]}},
     ),
-    AgentMetric(agent_id="a", metric_type="queue_depth", value=-3.5, timestamp=1.0),
-    SwarmMetric(swarm_id="s", metric_type="topology_health", value=0.97, timestamp=2.0),
-    Heartbeat(agent_id="tester", timestamp=3.0, metadata={"load": 0.5}),
+    AgentMetric(agent_id="a", metric_type="queue_depth", value=-3.5, timestamp=T0 + 1),
+    SwarmMetric(swarm_id="s", metric_type="topology_health", value=0.97, timestamp=T0 + 2),
+    Heartbeat(agent_id="tester", timestamp=T0 + 3, metadata={"load": 0.5}),
     RegisterAgent(agent_id="r", interval_ms=500, failure_threshold=4),
     RegisterAgents(agents=(RegisterAgent(agent_id="r1"), RegisterAgent(agent_id="r2"))),
     UnregisterAgent(agent_id="r"),
@@ -47,12 +49,12 @@ EXAMPLES: list[messages.AnyMessage] = [
         agent_id="a",
         previous=HealthState.HEALTHY,
         current=HealthState.DEGRADED,
-        at=4.0,
+        at=T0 + 4,
         heartbeat_age_ms=5000.0,
     ),
-    Alert(agent_id="*", severity=AlertSeverity.CRITICAL, message="down", at=5.0),
-    AgentRegistered(agent_id="a", at=6.0, interval_ms=5000, failure_threshold=3),
-    AgentUnregistered(agent_id="a", at=7.0),
+    Alert(agent_id="*", severity=AlertSeverity.CRITICAL, message="down", at=T0 + 5),
+    AgentRegistered(agent_id="a", at=T0 + 6, interval_ms=5000, failure_threshold=3),
+    AgentUnregistered(agent_id="a", at=T0 + 7),
     Crash(reason="test"),
 ]
 
@@ -83,16 +85,16 @@ def test_json_uses_lower_case_enum_values_and_a_type_tag() -> None:
     ("data", "field"),
     [
         (b'{"type":"task_metric","task_id":"t","agent_id":"a","duration_ms":-1,'
-         b'"result":"success","timestamp":1}', "duration_ms"),
+         b'"result":"success","timestamp":1700000000}', "duration_ms"),
         (b'{"type":"task_metric","task_id":"t","agent_id":"a","duration_ms":1,'
-         b'"result":"exploded","timestamp":1}', "result"),
+         b'"result":"exploded","timestamp":1700000000}', "result"),
         (b'{"type":"task_metric","task_id":"t","agent_id":"a","duration_ms":1,'
-         b'"result":"success","tokens_used":"many","timestamp":1}', "tokens_used"),
-        (b'{"type":"heartbeat","agent_id":"","timestamp":1}', "agent_id"),
-        (b'{"type":"heartbeat","agent_id":"a\\u0007","timestamp":1}', "agent_id"),
-        (b'{"type":"heartbeat","agent_id":"a","timestamp":1,"extra":1}', "extra"),
+         b'"result":"success","tokens_used":"many","timestamp":1700000000}', "tokens_used"),
+        (b'{"type":"heartbeat","agent_id":"","timestamp":1700000000}', "agent_id"),
+        (b'{"type":"heartbeat","agent_id":"a\\u0007","timestamp":1700000000}', "agent_id"),
+        (b'{"type":"heartbeat","agent_id":"a","timestamp":1700000000,"extra":1}', "extra"),
         (b'{"type":"nope","agent_id":"a"}', "type"),
-        (b'{"type":"heartbeat","agent_id":"a","timestamp":1,"metadata":{"k":"'
+        (b'{"type":"heartbeat","agent_id":"a","timestamp":1700000000,"metadata":{"k":"'
          + b"x" * 9000 + b'"}}', "metadata"),
         (b'{"type":"heartbeat"', "message"),
         (b"[" * 100_000, "message"),

@@ -64,7 +64,7 @@ def test_readonly_refuses_writes_and_leaves_the_file_unchanged(db_path: Path) ->
         assert info.value.operation == "store_batch"
         assert "readonly" in info.value.reason
         with pytest.raises(StorageError):
-            reader.apply_retention(1, now=0)
+            reader.apply_retention(1, now=1_700_000_000)
     assert db_path.read_bytes() == before
 
 

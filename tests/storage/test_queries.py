@@ -13,7 +13,7 @@ from storage.queries import check_limit, enum_value, time_bound
 def test_time_bounds_accept_epoch_seconds_and_datetimes() -> None:
     """Numbers pass through as floats; datetimes become epoch seconds, naive meaning UTC."""
     assert time_bound("start_time", None) is None
-    assert time_bound("start_time", 10) == 10.0
+    assert time_bound("start_time", 1_700_000_010) == 1_700_000_010.0
     aware = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     assert time_bound("start_time", aware) == aware.timestamp()
     assert time_bound("start_time", aware.replace(tzinfo=None)) == aware.timestamp()
