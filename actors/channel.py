@@ -20,10 +20,6 @@ from messages import (
     SwarmMetric,
     TaskMetric,
     TaskResult,
-    check_count,
-    check_id,
-    check_metadata,
-    check_millis,
 )
 
 __all__ = ["RecordTask", "TelemetryChannel"]
@@ -40,6 +36,8 @@ _RESULT_VALUES: Final[dict[Any, str]] = {
     **{member.value: member.value for member in TaskResult},
     **{member: member.value for member in TaskResult},
 }
+_RESULT_TYPES: Final = frozenset({str, TaskResult})
+"""The only types a result is taken as on the fast path (see :func:`messages.base.coerce_enum`)."""
 _KNOWN_IDS_LIMIT: Final = 100_000
 
 
@@ -99,15 +97,20 @@ class TelemetryChannel:
 
         A closure reads its names from cells instead of attributes of ``self``
         and checks the common case (a float duration, an agent id it has
-        already checked once, no metadata) first; anything else takes :meth:`_record_checked`, which
-        gives the precise error. Measured 20% cheaper than the same checks in
-        a method (200,000 calls, scratch script).
+        already checked once, no metadata) first. The inlined check accepts
+        only what :class:`messages.TaskMetric` accepts, comparing types exactly
+        (``type(x) is str``), so an object that merely hashes and compares
+        equal to a known id or a result never passes; anything else takes
+        :meth:`_record_checked`, which builds the :class:`TaskMetric` (the one
+        place the rules and their errors are written). Measured 20% cheaper
+        than the same checks in a method (200,000 calls, scratch script).
         """
         known = self._known_ids
         buffer = self._buffer
         append = buffer.append
         now = self._time
         result_value = _RESULT_VALUES
+        result_types = _RESULT_TYPES
         slow = self._record_checked
         batch_size = self._batch_size
         max_id = MAX_ID_LENGTH
@@ -125,9 +128,11 @@ class TelemetryChannel:
                 if (
                     metadata is None
                     and type(task_id) is str
+                    and type(agent_id) is str
                     and type(duration_ms) is float
                     and type(tokens_used) is int
                     and type(files_changed) is int
+                    and type(result) in result_types
                     and agent_id in known
                     and 0.0 <= duration_ms < _FAST_MAX_FLOAT
                     # both counts in [0, 2**53): an OR of ints is negative if either is
@@ -139,7 +144,7 @@ class TelemetryChannel:
                            files_changed, now(), None)
                 else:
                     row = None
-            except (KeyError, TypeError):  # an unknown result, an unhashable agent id
+            except KeyError:  # a str that names no result
                 row = None
             if row is None:
                 slow(task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata)
@@ -160,28 +165,22 @@ class TelemetryChannel:
         files_changed: Any,
         metadata: Any,
     ) -> None:
-        """The slow path: every rule with its precise error, then the append."""
-        check_id("task_id", task_id)
-        check_id("agent_id", agent_id)
-        check_millis("duration_ms", duration_ms)
-        try:
-            value = _RESULT_VALUES.get(result)
-        except TypeError:
-            value = None
-        if value is None:
-            allowed = ", ".join(_RESULT_VALUES[m] for m in TaskResult)
-            raise InvalidMessage("result", result, f"must be one of: {allowed}")
-        check_count("tokens_used", tokens_used)
-        check_count("files_changed", files_changed)
-        if metadata is not None:
-            check_metadata("metadata", metadata)
-            metadata = dict(metadata) or None
+        """The slow path: build the :class:`TaskMetric` (its rules, its errors), then append."""
+        if metadata is None:
+            metadata = {}
+        elif type(metadata) is dict:
+            metadata = dict(metadata)  # Pykka never copies: the caller keeps theirs
+        metric = TaskMetric(
+            task_id=task_id, agent_id=agent_id, duration_ms=duration_ms, result=result,
+            tokens_used=tokens_used, files_changed=files_changed, timestamp=self._time(),
+            metadata=metadata,
+        )
         if len(self._known_ids) >= _KNOWN_IDS_LIMIT:
             self._known_ids.clear()
-        self._known_ids.add(agent_id)
+        self._known_ids.add(metric.agent_id)
         self._buffer.append(
-            (task_id, agent_id, float(duration_ms), value, tokens_used, files_changed,
-             self._time(), metadata)
+            (metric.task_id, metric.agent_id, metric.duration_ms, metric.result.value,
+             metric.tokens_used, metric.files_changed, metric.timestamp, metric.metadata or None)
         )
         if len(self._buffer) >= self._batch_size and not self._notified:
             self._batch_ready()

@@ -37,6 +37,7 @@ from messages import (
     UnregisterAgent,
     check_finite,
     check_id,
+    check_timestamp,
     to_epoch,
 )
 from messages.control import check_interval, check_threshold
@@ -129,6 +130,8 @@ def start_system(
         raise InvalidMessage("workers", workers, f"must be between 1 and {MAX_WORKERS}")
     if type(max_pending) is not int or max_pending < 1:
         raise InvalidMessage("max_pending", max_pending, "must be a positive integer")
+    if clock is not None:  # the fast path stamps metrics with clock.time() unchecked
+        _check_clock(clock)
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -773,13 +776,36 @@ def _resolve(result: Any, timeout: float) -> Any:
 
 
 def _copy(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Pykka never copies a message: copy what the caller handed us."""
+    """Pykka never copies a message: copy what the caller handed us.
+
+    The copy is then checked by the message it goes into.
+    """
     if metadata is None:
         return {}
+    if type(metadata) is dict:
+        return dict(metadata)
     if not isinstance(metadata, Mapping):
         raise InvalidMessage("metadata", metadata, "must be a dict")
-    return dict(metadata)
+    try:
+        return dict(metadata)
+    except Exception as exc:  # a Mapping of the caller's whose methods raise
+        raise InvalidMessage("metadata", metadata, f"must be a dict that can be copied ({exc})") from None
 
 
 def _time(value: Any, field: str) -> float | None:
+    """A time argument as epoch seconds (None stays None: that end of a range is open).
+
+    Raises:
+        InvalidMessage: the value is not a time in the range of
+            :func:`messages.to_epoch` (2000-01-01 to 2200-01-01 UTC); a range past
+            it is refused, never clamped.
+    """
     return None if value is None else to_epoch(field, value)
+
+
+def _check_clock(clock: Clock) -> None:
+    """Refuse a clock whose wall time is outside the range every message's time must be in."""
+    try:
+        check_timestamp("clock", clock.time())
+    except InvalidMessage as exc:
+        raise InvalidMessage("clock", exc.value, f"time() {exc.reason}") from None

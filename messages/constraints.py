@@ -88,6 +88,8 @@ _NUMBER: Final = (int, float)
 def check_id(field: str, value: object) -> None:
     """Refuse anything but a 1-256 character string with no control character."""
     if type(value) is not str:
+        if isinstance(value, str):  # equal to an id, but its own type travels on with it
+            raise InvalidMessage(field, value, f"must be a plain str, not {type(value).__name__}")
         raise InvalidMessage(field, value, "must be a string")
     if not value:
         raise InvalidMessage(field, value, "must not be empty")

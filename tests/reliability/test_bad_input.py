@@ -91,6 +91,9 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=16,
 )
+times = st.floats(messages.MIN_TIMESTAMP, messages.MAX_TIMESTAMP)
+"""Epoch seconds in the protocol's range (2000-01-01 to 2200-01-01)."""
+valid_datetimes = st.datetimes(dt.datetime(2000, 1, 2), dt.datetime(2199, 12, 30))
 json_metadata = st.dictionaries(st.text(max_size=12), json_values, max_size=6)
 
 
@@ -322,7 +325,7 @@ def test_hostile_agents_and_queries_are_refused_by_name_or_kept_verbatim(
             "agent_id": valid_ids, "metadata": st.one_of(st.none(), json_metadata),
             "interval": st.one_of(st.none(), st.integers(1, 86_400_000)),
             "threshold": st.one_of(st.none(), st.integers(2, 1000)),
-            "when": st.one_of(st.none(), st.floats(0, 2e9), st.datetimes()),
+            "when": st.one_of(st.none(), times, valid_datetimes),
             "limit": st.one_of(st.none(), st.integers(0, 5)),
             "state": st.sampled_from([*HealthState, "failed"]),
             "format": st.sampled_from(["markdown", "json"]), "enabled": st.booleans(),
@@ -446,11 +449,11 @@ queries = _typed(
 )
 valid_data = st.one_of(
     st.builds(HealthChanged, agent_id=valid_ids, previous=st.sampled_from(HealthState),
-              current=st.sampled_from(HealthState), at=st.floats(0, 2e9),
+              current=st.sampled_from(HealthState), at=times,
               heartbeat_age_ms=st.floats(0, 1e9)),
     st.builds(messages.Alert, agent_id=valid_ids, severity=st.sampled_from(messages.AlertSeverity),
               message=st.one_of(st.text(max_size=50), st.sampled_from(SQL), st.just("m" * 50_000)),
-              at=st.floats(0, 2e9), metadata=json_metadata),
+              at=times, metadata=json_metadata),
 )
 # what each actor may be sent: anything at all, its own messages with unchecked fields,
 # other actors' messages, and valid data (HealthChanged and Alert are stored as data)
