@@ -157,5 +157,5 @@ def test_rows_group_by_agent_and_exact_minute() -> None:
     """A row just before a minute boundary belongs to the earlier minute."""
     before = math.nextafter(T0 + 60.0, 0.0)  # the float just below T0 + 60
     groups = group_by_minute([1, 1, 2, 1], [T0 + 59.5, before, T0 + 1, T0 + 60.0])
-    minute = int(T0 // 60)
-    assert groups == {(1, minute): [0, 1], (2, minute): [2], (1, minute + 1): [3]}
+    minute = int(T0 // 60) * 60
+    assert groups == {(1, minute): [0, 1], (2, minute): [2], (1, minute + 60): [3]}
