@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from messages import AgentMetric, AgentRegistered, AgentUnregistered, Alert, HealthChanged, SwarmMetric
+from storage.quarantine import Quarantined
 from storage.rows import EMPTY_COLUMNS, TaskColumns
 from storage.summary import TaskSummary
 
@@ -22,7 +23,10 @@ __all__ = ["KINDS", "Batch", "MinuteSummaries"]
 MinuteSummaries = Mapping[tuple[str, int], TaskSummary]
 """Summaries of task rows by ``(agent_id, minute_start)``, as :func:`storage.summarise` makes."""
 
-KINDS: Final = ("agent_events", "tasks", "agent_metrics", "swarm_metrics", "health_events", "alerts")
+KINDS: Final = (
+    "agent_events", "tasks", "agent_metrics", "swarm_metrics", "health_events", "alerts",
+    "quarantined",
+)
 """The kinds of item a batch holds, in the order they are stored (agent events first)."""
 
 
@@ -36,6 +40,7 @@ class Batch:
             or None: the storage then summarises the rows itself.
         agent_metrics, swarm_metrics, health_events, alerts: messages, in order.
         agent_events: registrations and unregistrations, applied first, in order.
+        quarantined: items refused before they reached storage, for its quarantine table.
     """
 
     tasks: TaskColumns = EMPTY_COLUMNS
@@ -45,12 +50,14 @@ class Batch:
     health_events: Sequence[HealthChanged] = ()
     alerts: Sequence[Alert] = ()
     agent_events: Sequence[AgentRegistered | AgentUnregistered] = field(default=())
+    quarantined: Sequence[Quarantined] = ()
 
     def __len__(self) -> int:
         """How many rows it stores (a task row or a message is one)."""
         return (
             len(self.tasks) + len(self.agent_metrics) + len(self.swarm_metrics)
             + len(self.health_events) + len(self.alerts) + len(self.agent_events)
+            + len(self.quarantined)
         )
 
     @classmethod
@@ -74,6 +81,7 @@ class Batch:
             health_events=_joined(part.health_events for part in parts),
             alerts=_joined(part.alerts for part in parts),
             agent_events=_joined(part.agent_events for part in parts),
+            quarantined=_joined(part.quarantined for part in parts),
         )
 
     def halves(self) -> list[Batch]:

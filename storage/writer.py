@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Final
@@ -21,6 +22,7 @@ from messages import (
 from storage import inserts
 from storage.batch import Batch
 from storage.database import Database
+from storage.errors import StorageError
 from storage.quarantine import Quarantined, insert_quarantined, is_data_error, quarantined
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
@@ -140,10 +142,18 @@ class Writer(Database):
         try:
             self._insert(conn, batch)
         except BaseException:
-            conn.execute("ROLLBACK TO part")
-            conn.execute("RELEASE part")
             self._keys.forget()  # the caches may hold what was just rolled back
             self._rollups.forget()
+            if not conn.in_transaction:
+                # SQLite rolled back the whole transaction (it does after some errors): no
+                # part of the batch may be stored on its own, so it is retried whole
+                error = sys.exc_info()[1]
+                raise StorageError("store", f"the transaction was rolled back: {error}") from error
+            try:
+                conn.execute("ROLLBACK TO part")
+                conn.execute("RELEASE part")
+            except sqlite3.Error:
+                pass  # the original error says more
             raise
         conn.execute("RELEASE part")
 
@@ -194,6 +204,8 @@ class Writer(Database):
         inserts.insert_swarm_metrics(conn, batch.swarm_metrics)
         inserts.insert_health_events(conn, keys, batch.health_events)
         inserts.insert_alerts(conn, keys, batch.alerts)
+        if batch.quarantined:
+            insert_quarantined(conn, batch.quarantined)
 
     def store_quarantined(self, records: Iterable[Quarantined]) -> None:
         """Keep items refused before storage (by the aggregator, say) in the quarantine table."""
