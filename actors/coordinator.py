@@ -118,7 +118,7 @@ class _Agent:
     last_mono: float = 0.0
 
 
-class SwarmCoordinator(CountsUnknown):
+class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     """Registers agents, routes heartbeats, and supervises every other actor.
 
     Accepts :class:`RegisterAgent` and :class:`UnregisterAgent` (reply bool),

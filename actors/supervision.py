@@ -19,7 +19,7 @@ import pykka
 from actors.errors import UnknownMessage
 from messages.requests import ChildFailed, Redeliver
 
-__all__ = ["CountsUnknown", "RestartIntensity", "SupervisedActor", "failed"]
+__all__ = ["CountsUnknown", "RestartIntensity", "SupervisedActor", "failed", "refused"]
 
 logger = logging.getLogger("swarmpulse.supervision")
 
@@ -61,13 +61,20 @@ class RestartIntensity:
         return True
 
 
-class CountsUnknown(pykka.ThreadingActor):
+def refused(exception: BaseException | None) -> bool:
+    """Whether an actor's "failure" is only a message it refused (see :class:`CountsUnknown`)."""
+    return isinstance(exception, UnknownMessage)
+
+
+class CountsUnknown:
     """An actor that answers a message it does not understand with an error, and counts it.
 
-    :meth:`unknown` logs, counts (:meth:`count_unknown`) and raises
+    A mixin, before the Pykka actor class among the bases. :meth:`unknown`
+    logs, counts (:meth:`count_unknown`) and raises
     :class:`~actors.errors.UnknownMessage`: an asker's future raises it, and a
     message that was told is only logged and counted (Pykka would otherwise
-    stop an actor whose ``on_receive`` raised on a tell).
+    stop an actor whose ``on_receive`` raised on a tell). ``on_failure`` of the
+    actor should ignore it too (see :func:`refused`).
     """
 
     kind: ClassVar[str] = "actor"
@@ -91,10 +98,12 @@ class CountsUnknown(pykka.ThreadingActor):
     ) -> None:
         if isinstance(exception_value, UnknownMessage):
             return  # told, not asked: logged and counted, and the actor carries on
-        super()._handle_failure(exception_type, exception_value, traceback)
+        super()._handle_failure(  # type: ignore[misc]
+            exception_type, exception_value, traceback
+        )
 
 
-class SupervisedActor(CountsUnknown):
+class SupervisedActor(CountsUnknown, pykka.ThreadingActor):
     """A thread-backed actor that reports its failure and hands back its mail.
 
     Subclasses set ``kind`` and pass ``supervisor`` (the coordinator's ref).
@@ -115,8 +124,8 @@ class SupervisedActor(CountsUnknown):
         traceback: TracebackType | None,
     ) -> None:
         """Tell the supervisor; it decides whether to restart."""
-        if isinstance(exception_value, UnknownMessage):
-            return  # refused, not failed (see CountsUnknown)
+        if refused(exception_value):
+            return
         self._crashed = True
         if self.supervisor is not None:
             self.supervisor.tell(

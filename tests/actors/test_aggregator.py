@@ -11,12 +11,12 @@ import msgspec
 import pykka
 import pytest
 
-from actors import ManualClock, SwarmSystem
+from actors import HeartbeatTracker, ManualClock, SwarmSystem
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, ServiceStarted, WriteBatch
-from messages import AgentMetric, MetricBatch, SwarmMetric, TaskMetric, TaskResult
+from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
 from messages.requests import Query
 from storage import decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
@@ -100,13 +100,19 @@ def test_telemetry_told_by_any_actor_is_stored_and_counted(
     assert gauges["swarm"]["load"]["latest"] == 0.5
 
 
-@pytest.mark.parametrize("target", ["aggregator", "writer", "reporter", "coordinator"])
+@pytest.mark.parametrize("target", ["aggregator", "writer", "reporter", "coordinator", "tracker"])
 def test_an_ask_an_actor_does_not_understand_raises_and_is_counted(
     system: SwarmSystem, target: str
 ) -> None:
     """Asked something it does not understand, an actor answers UnknownMessage naming the
     type; told it, the actor only counts it; either way it keeps running."""
-    ref = system.coordinator if target == "coordinator" else system.services.get(target)
+    system.register_agent("worker")
+    if target == "tracker":
+        (ref,) = pykka.ActorRegistry.get_by_class(HeartbeatTracker)
+    elif target == "coordinator":
+        ref = system.coordinator
+    else:
+        ref = system.services.get(target)
 
     class Nonsense:
         pass
@@ -116,8 +122,9 @@ def test_an_ask_an_actor_does_not_understand_raises_and_is_counted(
     ref.tell(Nonsense())
     assert ref.proxy().unknown_messages.get(timeout=WAIT) == 2
     assert ref.is_alive()
-    if target != "coordinator":
+    if target not in ("coordinator", "tracker"):
         assert system.get_monitoring_stats()["unknown_messages"][target] == 2
+    assert system.check_agent_health("worker") is HealthState.HEALTHY
     system.record_task_metric("after", "worker", 1.0, "success")
     assert system.get_task_stats()["total_tasks"] == 1
 
