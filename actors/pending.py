@@ -25,7 +25,7 @@ import pykka
 
 from storage import Batch
 
-__all__ = ["Acked", "Backlog", "Outbox", "ServiceStarted", "WriteBatch"]
+__all__ = ["Acked", "Backlog", "Outbox", "Retry", "ServiceStarted", "WriteBatch"]
 
 logger = logging.getLogger("swarmpulse.pending")
 
@@ -54,6 +54,10 @@ class Acked(msgspec.Struct, frozen=True, kw_only=True):
     """From the writer: every batch of this sender numbered up to ``through`` is done with."""
 
     through: int
+
+
+class Retry(msgspec.Struct, frozen=True, kw_only=True):
+    """Writer, from its own timer: the backoff after a failed write is over."""
 
 
 class ServiceStarted(msgspec.Struct, frozen=True, kw_only=True):

@@ -552,6 +552,7 @@ class SwarmSystem:
                 "last_write_error": writer.last_error,
             },
             "unknown_messages": {
+                "coordinator": self.coordinator.proxy().unknown_messages.get(timeout=ASK_TIMEOUT),
                 "aggregator": self.aggregate.unknown_messages,
                 "writer": writer.unknown_messages,
                 "reporter": self.reporter_state.unknown_messages,

@@ -10,7 +10,7 @@ import pykka
 
 from actors.allocator import TRIM_AFTER_ROWS, trim
 from actors.clock import Clock, TimerHandle
-from actors.pending import Acked, Backlog, WriteBatch
+from actors.pending import Acked, Backlog, Retry, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
 from messages.requests import Flush, Query, Wake
@@ -58,7 +58,8 @@ class StorageWriter(SupervisedActor):
 
     Accepts :class:`~actors.pending.WriteBatch` (queued in the backlog; a numbered
     one is acknowledged to its ``reply_to`` with :class:`~actors.pending.Acked`
-    once committed or dropped), :class:`Wake` (write what is pending),
+    once committed or dropped), :class:`Wake` (write what is pending, unless
+    waiting out a backoff), :class:`~actors.pending.Retry` (its backoff timer),
     :class:`Flush` (reply None, or a future set once everything taken so far is
     committed), :class:`Query` (a read method of :class:`storage.MetricsStorage`
     by name), and :class:`Crash`. A batch leaves the backlog only after its
@@ -89,7 +90,11 @@ class StorageWriter(SupervisedActor):
 
     def on_start(self) -> None:
         """Write whatever was left pending by an earlier incarnation."""
-        self.stats.woken = False
+        stats = self.stats
+        stats.woken = False
+        if stats.retry is not None:  # the last one's timer, told to a dead writer
+            stats.retry.cancel()
+            stats.retry = None
         self._write()
 
     def on_receive(self, message: Any) -> Any:
@@ -101,6 +106,9 @@ class StorageWriter(SupervisedActor):
                 self.stats.woken = False
                 if self.stats.retry is None:
                     self._write()
+            case Retry():
+                self.stats.retry = None
+                self._write()
             case Flush():
                 self._write()
                 return self.backlog.wait_for_all()
@@ -192,12 +200,10 @@ class StorageWriter(SupervisedActor):
         )
         ref = self.actor_ref
 
-        def retry() -> None:
-            stats.retry = None
-            if ref.is_alive():
-                try:
-                    ref.tell(Wake())
-                except pykka.ActorDeadError:
-                    pass
+        def retry() -> None:  # on the clock's thread: only a message to the writer
+            try:
+                ref.tell(Retry())
+            except pykka.ActorDeadError:
+                pass  # a restarted writer writes what is pending as it starts
 
         stats.retry = self.clock.call_later(stats.backoff, retry)
