@@ -51,17 +51,17 @@ class Impostor:
 def test_one_impostor_agent_id_costs_only_itself(
     system: SwarmSystem, clock: ManualClock, db_path: str
 ) -> None:
-    """1,000 valid metrics drained with one whose agent id only pretends to be a str: the
-    1,000 are stored and counted, the impostor is quarantined and counted."""
+    """1,000 valid metrics (a drain of 500, and a batch of 500 with one whose agent id only
+    pretends to be a str): the 1,000 are stored and counted, the impostor quarantined."""
     system.record_task_metric("warm-up", "worker", 5.0, "success")
     system.flush()
     hostile = _task("impostor", clock)
     msgspec.structs.force_setattr(hostile, "agent_id", Impostor("worker"))
     for i in range(500):
         system.record_task_metric(f"t{i}", "worker", 5.0, "success")
-    system.telemetry.send(hostile)  # (the channel checks a message's type, not its fields)
-    for i in range(500, 1000):
-        system.record_task_metric(f"t{i}", "worker", 5.0, "success")
+    system.aggregator.tell(
+        MetricBatch(metrics=[*(_task(f"t{i}", clock) for i in range(500, 1000)), hostile])
+    )
     system.flush()
     assert _stored_ids(db_path) == ["warm-up", *(f"t{i}" for i in range(1000))]
     assert system.get_task_stats()["total_tasks"] == 1001

@@ -15,7 +15,7 @@ import pytest
 from actors import ManualClock, SwarmSystem, start_system
 from actors.pending import Acked, Backlog, WriteBatch
 from actors.writer import StorageWriter, WriterStats
-from messages import TaskMetric, TaskResult
+from messages import MetricBatch, TaskMetric, TaskResult
 from messages.requests import Flush, Query
 from storage import Batch, MetricsStorage, Quarantined, TaskColumns, TaskRow, decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
@@ -41,13 +41,14 @@ def test_a_row_whose_rollup_overflows_is_quarantined_and_storage_carries_on(
 ) -> None:
     """A metric stamped 9.3e18 s among 102 good ones: the 102 are stored, it is kept in
     quarantine with its error, counted, and the writer never crashes."""
-    for i in range(50):
-        system.record_task_metric(f"before-{i}", "worker", 5.0, "success")
     hostile = _task("hostile", clock)
     msgspec.structs.force_setattr(hostile, "timestamp", HUGE)  # past any validation
-    system.telemetry.send(hostile)
-    for i in range(52):
-        system.record_task_metric(f"after-{i}", "worker", 5.0, "success")
+    batch = [
+        *(_task(f"before-{i}", clock) for i in range(50)),
+        hostile,
+        *(_task(f"after-{i}", clock) for i in range(52)),
+    ]
+    system.aggregator.tell(MetricBatch(metrics=batch))  # one batch, as the aggregator tells it
     system.flush()
     assert _count(db_path) == 102
     stats = system.get_monitoring_stats()
