@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,7 @@ class MetricsAggregator(SupervisedActor):
         channel: TelemetryChannel,
         state: AggregateState,
         writer: pykka.ActorRef[Any],
-        time: Any,
+        time: Callable[[], float],
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.channel = channel
@@ -123,6 +123,8 @@ class MetricsAggregator(SupervisedActor):
             case ServiceStarted(kind="writer", ref=pykka.ActorRef() as ref):
                 self.writer = ref
                 self._resend()
+            case ServiceStarted():
+                pass  # another service: nothing to do
             case Query(method="task_stats", kwargs={"agent_id": str() | None as agent_id}):
                 return self.task_stats(agent_id)
             case Query(method="task_stats", kwargs=dict() as kwargs) if "agent_id" not in kwargs:

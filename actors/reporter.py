@@ -10,7 +10,7 @@ from typing import Any
 
 import pykka
 
-from actors.pending import WriteBatch
+from actors.pending import ServiceStarted, WriteBatch
 from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
@@ -105,6 +105,8 @@ class HealthReporter(SupervisedActor):
                 limit := kwargs.get("limit", 50)
             ):
                 return list(self.state.recent)[-limit:]
+            case ServiceStarted():
+                pass  # it sends through its supervisor: nothing to readdress
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:

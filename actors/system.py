@@ -547,6 +547,7 @@ class SwarmSystem:
                 "stored": self.pending.committed,
                 "dropped": self.telemetry.dropped + self.pending.dropped + outbox.dropped,
                 "quarantined": writer.quarantined + self.aggregate.quarantined,
+                "uncounted_batches": self.aggregate.stats_errors,  # stored, not in the statistics
                 "last_quarantine_error": writer.last_quarantine_error,
                 "write_failures": writer.failures,
                 "last_write_error": writer.last_error,

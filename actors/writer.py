@@ -10,7 +10,7 @@ import pykka
 
 from actors.allocator import TRIM_AFTER_ROWS, trim
 from actors.clock import Clock, TimerHandle
-from actors.pending import Acked, Backlog, Retry, WriteBatch
+from actors.pending import Acked, Backlog, Retry, ServiceStarted, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
 from messages.requests import Flush, Query, Wake
@@ -109,6 +109,8 @@ class StorageWriter(SupervisedActor):
             case Retry():
                 self.stats.retry = None
                 self._write()
+            case ServiceStarted():
+                pass  # it sends only acknowledgements, to the address in each batch
             case Flush():
                 self._write()
                 return self.backlog.wait_for_all()

@@ -155,6 +155,8 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert supervision["service_restarts"] == {"writer": 3, "aggregator": 3, "reporter": 3}
     assert supervision["failed_services"] == []
     assert system.services.restarts == injected
+    # every message the restarts sent around (ServiceStarted, redeliveries) was understood
+    assert set(system.get_monitoring_stats()["unknown_messages"].values()) == {0}
     print(f"crashes: {injected} faults injected and restarted amid traffic; {recorded} metrics, "
           "all stored once")
 
