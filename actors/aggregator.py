@@ -12,7 +12,7 @@ from typing import Any
 import pykka
 
 from actors.channel import TelemetryChannel
-from actors.pending import Acked, Outbox, ServiceStarted
+from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
@@ -76,7 +76,8 @@ class MetricsAggregator(SupervisedActor):
     Accepts :class:`Drain` (take the channel's buffer; reply how many items it
     took), :class:`TaskMetric`, :class:`AgentMetric`, :class:`SwarmMetric` and
     :class:`MetricBatch` from any actor (by tell or ask), :class:`Query`
-    (``task_stats``, ``agent_performance``, ``gauges``, ``unacked``),
+    (``task_stats``, ``agent_performance``, ``gauges``),
+    :class:`~actors.pending.CountUnacked` (reply an int),
     :class:`~actors.pending.Acked` from the writer,
     :class:`~actors.pending.ServiceStarted` from the supervisor, and
     :class:`Crash`. Sends each batch to the writer as a
@@ -133,7 +134,7 @@ class MetricsAggregator(SupervisedActor):
                 return self.agent_performance(agent_id)
             case Query(method="gauges"):
                 return self.gauges()
-            case Query(method="unacked"):
+            case CountUnacked():
                 return len(self.state.outbox)
             case Crash(reason=reason):
                 raise RuntimeError(f"aggregator: {reason}")

@@ -25,7 +25,7 @@ import pykka
 
 from storage import Batch
 
-__all__ = ["Acked", "Backlog", "Outbox", "Retry", "ServiceStarted", "WriteBatch"]
+__all__ = ["Acked", "Backlog", "CountUnacked", "Outbox", "Retry", "ServiceStarted", "WriteBatch"]
 
 logger = logging.getLogger("swarmpulse.pending")
 
@@ -54,6 +54,10 @@ class Acked(msgspec.Struct, frozen=True, kw_only=True):
     """From the writer: every batch of this sender numbered up to ``through`` is done with."""
 
     through: int
+
+
+class CountUnacked(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregator: reply how many of its batches the writer has not acknowledged."""
 
 
 class Retry(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from actors.channel import TelemetryChannel
 from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
 from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
-from actors.pending import Backlog
+from actors.pending import Backlog, CountUnacked
 from actors.reporter import HealthReporter, ReporterState
 from actors.runtime import Dispatcher
 from actors.tracker import StallLedger
@@ -695,7 +695,7 @@ class SwarmSystem:
         while True:
             self._ask_service("aggregator", Drain(), timeout)
             self._flush_writer(timeout)
-            if not self._ask_service("aggregator", Query(method="unacked"), timeout):
+            if not self._ask_service("aggregator", CountUnacked(), timeout):
                 return
             if "writer" in self.services.failed or time.monotonic() > deadline:
                 return

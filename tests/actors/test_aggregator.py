@@ -15,7 +15,7 @@ from actors import HeartbeatTracker, ManualClock, SwarmSystem
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
-from actors.pending import Acked, ServiceStarted, WriteBatch
+from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
 from messages.requests import Query
 from storage import decode_payload
@@ -149,9 +149,9 @@ def test_unacknowledged_batches_go_again_to_a_new_writer(clock: ManualClock) -> 
         again = [next_of(new_inbox, WriteBatch) for _ in range(2)]
         assert [(m.seq, m.batch.tasks.task_ids[0]) for m in again] == [(2, "two"), (3, "three")]
         assert all(m.reply_to == aggregator for m in again)
-        assert aggregator.ask(Query(method="unacked"), timeout=WAIT) == 2
+        assert aggregator.ask(CountUnacked(), timeout=WAIT) == 2
         aggregator.tell(Acked(through=3))
-        assert aggregator.ask(Query(method="unacked"), timeout=WAIT) == 0
+        assert aggregator.ask(CountUnacked(), timeout=WAIT) == 0
     finally:
         aggregator.stop()
         old.stop()
