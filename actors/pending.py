@@ -180,16 +180,19 @@ class Backlog:
             rows += len(message)
         return taken
 
-    def commit(self, count: int) -> None:
+    def commit(self, count: int, quarantined: int = 0) -> None:
         """Remove the ``count`` oldest batches: they are committed.
 
+        :attr:`committed` counts the rows stored in their tables: not the
+        ``quarantined`` items the storage refused, nor quarantine records.
         Call :meth:`resolve` after telling their senders, so that whoever a
         flush wakes finds the acknowledgements already sent.
         """
         for _ in range(count):
             _, message = self._items.popleft()
             self._finish(message)
-            self.committed += len(message)
+            self.committed += len(message) - len(message.batch.quarantined)
+        self.committed -= quarantined
 
     def _finish(self, message: WriteBatch) -> None:
         self._rows -= len(message)

@@ -165,7 +165,7 @@ class StorageWriter(SupervisedActor):
             except StorageError as exc:
                 self._write_failed(exc)
                 return
-            self.backlog.commit(len(messages))
+            self.backlog.commit(len(messages), quarantined=len(refused))
             if refused:
                 stats.quarantined += len(refused)
                 stats.last_quarantine_error = refused[-1].error

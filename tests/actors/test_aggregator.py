@@ -67,6 +67,7 @@ def test_one_impostor_agent_id_costs_only_itself(
     assert system.get_task_stats()["total_tasks"] == 1001
     collector = system.get_monitoring_stats()["metrics_collector"]
     assert collector["quarantined"] == 1
+    assert collector["stored"] == 1001
     assert system.get_monitoring_stats()["supervision"]["service_restarts"]["aggregator"] == 0
     (kept,) = system.writer.ask(Query(method="query_quarantine"), timeout=WAIT) or []
     assert kept.kind == "telemetry" and kept.encoding == "repr"

@@ -53,6 +53,7 @@ def test_a_row_whose_rollup_overflows_is_quarantined_and_storage_carries_on(
     assert _count(db_path) == 102
     stats = system.get_monitoring_stats()
     assert stats["metrics_collector"]["quarantined"] == 1
+    assert stats["metrics_collector"]["stored"] == 102
     assert "OverflowError" in stats["metrics_collector"]["last_quarantine_error"]
     assert stats["supervision"]["failed_services"] == []
     assert stats["supervision"]["service_restarts"]["writer"] == 0
