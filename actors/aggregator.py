@@ -1,80 +1,89 @@
-"""The metrics aggregator: drains senders' buffers, keeps statistics, queues writes."""
+"""The metrics aggregator: takes telemetry, keeps statistics, sends batches to the writer."""
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
-from collections.abc import Sequence
-from itertools import groupby, repeat
-from operator import floordiv
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
 
 from actors.channel import TelemetryChannel
-from actors.pending import PendingWrites, TaskBatch
+from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
-from messages import AgentMetric, Crash, SwarmMetric, TaskMetric
-from messages.requests import Drain, Query, Wake
-from storage import TaskColumns, TaskRow, TaskSummary, task_row
+from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
+from messages.requests import Drain, Query
+from storage import Batch, Quarantined, TaskColumns, TaskRow, TaskSummary, quarantined, task_row
+from storage.rollup import group_by_minute, summaries_pay, summarise
 
-__all__ = ["AggregateState", "MetricsAggregator"]
+__all__ = ["AgentAggregate", "AggregateState", "MetricsAggregator"]
 
 logger = logging.getLogger("swarmpulse.aggregator")
 
 _DRAIN_LIMIT = 20_000
-_ROWS_PER_SUMMARY = 16  # rows per (agent, minute) group, on average, that make summaries pay
 _ROUNDS = 8
+_GaugeHistory = collections.deque[tuple[float, float]]
+_STR_ONLY = {str}
+_Groups = dict[tuple[str, int], list[int]]
+_Prepared = tuple[Batch, dict[tuple[str, int], TaskSummary], _Groups]
+"""A batch to store, its task rows' summaries and positions by (agent_id, minute_start)."""
+
+
+@dataclass(slots=True)
+class AgentAggregate:
+    """Everything the aggregator keeps about one agent: release it by deleting it."""
+
+    summary: TaskSummary = field(default_factory=TaskSummary)
+    series: TaskSeries = field(default_factory=TaskSeries)
+    gauges: dict[str, _GaugeHistory] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class AggregateState:
-    """Statistics that outlive any one aggregator, so a restart keeps them."""
+    """What outlives any one aggregator, so a restart keeps it; only the aggregator changes it.
+
+    Attributes:
+        agents: per agent, its statistics, series and gauges.
+        swarm_gauges: the swarm's gauges by metric type.
+        outbox: batches sent to the writer and not yet acknowledged.
+        drained: telemetry items taken.
+        quarantined: items refused (they could not be made into rows), kept
+            in the storage's quarantine table instead.
+        stats_errors: batches stored whose statistics could not be counted.
+    """
 
     history_size: int = 100
-    per_agent: dict[str, TaskSummary] = field(default_factory=dict)
-    agent_gauges: dict[tuple[str, str], collections.deque[tuple[float, float]]] = field(
-        default_factory=dict
-    )
-    swarm_gauges: dict[str, collections.deque[tuple[float, float]]] = field(default_factory=dict)
-    series: dict[str, TaskSeries] = field(default_factory=dict)
+    max_unacked: int = 4_000_000
+    agents: dict[str, AgentAggregate] = field(default_factory=dict)
+    swarm_gauges: dict[str, _GaugeHistory] = field(default_factory=dict)
+    outbox: Outbox = field(init=False)
     drained: int = 0
+    quarantined: int = 0
+    stats_errors: int = 0
+    unknown_messages: int = 0
 
-
-def _group_by_agent_minute(
-    agents: Sequence[str], stamps: Sequence[float]
-) -> dict[tuple[str, int], list[int]]:
-    """Positions of the rows of each (agent, minute), grouped in C where it can.
-
-    A batch almost always falls within one minute; its rows are then grouped
-    by agent with a sort and ``groupby`` (C loops) instead of a Python loop
-    per row: 9 ms instead of 16 for 20,000 rows of 100 agents.
-    """
-    first, last = int(min(stamps) // 60.0), int(max(stamps) // 60.0)
-    if first == last:
-        key = agents.__getitem__
-        order = sorted(range(len(agents)), key=key)
-        return {(agent, first): list(positions) for agent, positions in groupby(order, key)}
-    groups: dict[tuple[str, int], list[int]] = {}
-    minutes = map(int, map(floordiv, stamps, repeat(60.0)))
-    for index, group_key in enumerate(zip(agents, minutes)):
-        found = groups.get(group_key)
-        if found is None:
-            groups[group_key] = [index]
-        else:
-            found.append(index)
-    return groups
+    def __post_init__(self) -> None:
+        self.outbox = Outbox("aggregator", self.max_unacked)
 
 
 class MetricsAggregator(SupervisedActor):
-    """Turns buffered telemetry into statistics and pending writes.
+    """Turns telemetry into statistics and batches for the writer.
 
-    Accepts :class:`Drain` (reply: how many items it took), :class:`Query`
-    (``task_stats``, ``agent_performance``, ``gauges``), and :class:`Crash`.
-    Queues every metric in the pending writes before it counts it, then sends
-    :class:`Wake` to the writer.
+    Accepts :class:`Drain` (take the channel's buffer; reply how many items it
+    took), :class:`TaskMetric`, :class:`AgentMetric`, :class:`SwarmMetric` and
+    :class:`MetricBatch` from any actor (by tell or ask), :class:`Query`
+    (``task_stats``, ``agent_performance``, ``gauges``),
+    :class:`~actors.pending.CountUnacked` (reply an int),
+    :class:`~actors.pending.Acked` from the writer,
+    :class:`~actors.pending.ServiceStarted` from the supervisor, and
+    :class:`Crash`. Sends each batch to the writer as a
+    :class:`~actors.pending.WriteBatch` before it counts it, and sends it again
+    until the writer acknowledges it. An item that cannot be made into a row is
+    quarantined and counted; the rest of its batch goes on.
     """
 
     kind = "aggregator"
@@ -84,18 +93,19 @@ class MetricsAggregator(SupervisedActor):
         *,
         supervisor: pykka.ActorRef[Any] | None,
         channel: TelemetryChannel,
-        pending: PendingWrites,
         state: AggregateState,
-        writer: Any,
+        writer: pykka.ActorRef[Any],
+        time: Callable[[], float],
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.channel = channel
-        self.pending = pending
         self.state = state
         self.writer = writer
+        self.time = time
 
     def on_start(self) -> None:
-        """Take whatever was buffered while no aggregator ran."""
+        """Send again what the writer has not acknowledged, then take what was buffered."""
+        self._resend()
         self._drain()
 
     def on_receive(self, message: Any) -> Any:
@@ -103,6 +113,19 @@ class MetricsAggregator(SupervisedActor):
         match message:
             case Drain():
                 return self._drain()
+            case TaskMetric() | AgentMetric() | SwarmMetric():
+                self._absorb([message])
+                return 1
+            case MetricBatch(metrics=list() as metrics):
+                self._absorb(list(metrics))
+                return len(metrics)
+            case Acked(through=int() as through):
+                self.state.outbox.ack(through)
+            case ServiceStarted(kind="writer", ref=pykka.ActorRef() as ref):
+                self.writer = ref
+                self._resend()
+            case ServiceStarted():
+                pass  # another service: nothing to do
             case Query(method="task_stats", kwargs={"agent_id": str() | None as agent_id}):
                 return self.task_stats(agent_id)
             case Query(method="task_stats", kwargs=dict() as kwargs) if "agent_id" not in kwargs:
@@ -111,11 +134,18 @@ class MetricsAggregator(SupervisedActor):
                 return self.agent_performance(agent_id)
             case Query(method="gauges"):
                 return self.gauges()
+            case CountUnacked():
+                return len(self.state.outbox)
             case Crash(reason=reason):
                 raise RuntimeError(f"aggregator: {reason}")
             case _:
-                self.unknown(message)
+                return self.unknown(message)
         return None
+
+    def count_unknown(self) -> None:
+        """Count a message not understood, also where the facade reads it."""
+        super().count_unknown()
+        self.state.unknown_messages += 1
 
     def _drain(self) -> int:
         total = 0
@@ -128,103 +158,126 @@ class MetricsAggregator(SupervisedActor):
         else:
             if len(self.channel):
                 self.actor_ref.tell(Drain())
-        if total:
-            self._wake_writer()
         return total
 
+    # Taking telemetry in
+
     def _absorb(self, items: list[Any]) -> None:
-        rows: list[Any] = []
-        agent_metrics: list[AgentMetric] = []
-        swarm_metrics: list[SwarmMetric] = []
-        for item in items:
-            if type(item) is tuple:
-                rows.append(item)
-            elif type(item) is TaskMetric:
-                rows.append(task_row(item))
-            elif type(item) is AgentMetric:
-                agent_metrics.append(item)
-            elif type(item) is SwarmMetric:
-                swarm_metrics.append(item)
-        if rows:
-            self._absorb_tasks(rows)
-        if agent_metrics:
-            self.pending.extend("agent_metrics", agent_metrics)
-        if swarm_metrics:
-            self.pending.extend("swarm_metrics", swarm_metrics)
-        state = self.state
-        for metric in agent_metrics:
-            self._gauge(state.agent_gauges, (metric.agent_id, metric.metric_type), metric)
-        for swarm_metric in swarm_metrics:
-            self._gauge(state.swarm_gauges, swarm_metric.metric_type, swarm_metric)
-        state.drained += len(items)
-
-    def _absorb_tasks(self, rows: list[TaskRow]) -> None:
-        """Summarise rows by (agent, minute), queue them with the summaries, then count them.
-
-        The storage merges these summaries into its rollups instead of
-        summarising every row again, so each row is summarised once. When the
-        groups are small (many agents, a small drain: 2,000 rows of 1,000
-        agents), a summary per group costs more than it saves, for the writer
-        too (it merges a thousand tiny summaries per drain): the rows then go
-        without, the storage summarises each transaction's rows at once, and
-        each agent's statistics take its rows directly.
-        """
-        state = self.state
-        columns = TaskColumns.from_rows(rows)
-        agents, durations, results = columns.agent_ids, columns.durations, columns.results
-        tokens, files, stamps = columns.tokens, columns.files, columns.timestamps
-        groups = _group_by_agent_minute(agents, stamps)
-        summaries: dict[tuple[str, int], TaskSummary] = {}
+        """Send the items to the writer, then count them; one bad item costs only itself."""
         try:
-            if len(rows) >= _ROWS_PER_SUMMARY * len(groups):
-                for (agent_id, minute), indexes in groups.items():
-                    summary = TaskSummary()
-                    summary.add_columns(durations, results, tokens, files, indexes)
-                    summaries[(agent_id, minute * 60)] = summary
+            parts = [_prepare(items)]
+            refused: list[Quarantined] = []
         except Exception:
-            logger.exception("could not summarise a batch; the storage will summarise it")
-            summaries.clear()
-        # Queue for storage before counting: a crash below must not lose a metric.
-        self.pending.add_tasks(TaskBatch(columns.packed(), summaries or None))
-        for (agent_id, minute), indexes in groups.items():
-            per_agent = state.per_agent.get(agent_id)
-            if per_agent is None:
-                per_agent = state.per_agent[agent_id] = TaskSummary()
-                state.series[agent_id] = TaskSeries()
-            minute_summary = summaries.get((agent_id, minute * 60))
-            if minute_summary is not None:
-                per_agent.merge(minute_summary)
-            else:
-                per_agent.add_columns(durations, results, tokens, files, indexes)
-            state.series[agent_id].add_many(stamps, durations, indexes)
+            parts, refused = self._prepare_each(items)
+        for batch, _, _ in parts:
+            self._send(batch, refused)
+            refused = []
+        if refused:
+            self._send(Batch(), refused)
+        for prepared in parts:
+            try:
+                self._count(prepared)
+            except Exception:  # stored all the same; only the in-memory statistics miss them
+                self.state.stats_errors += 1
+                logger.exception(
+                    "could not count a batch of %d rows in the statistics", len(prepared[0])
+                )
+        self.state.drained += len(items)
 
-    def _gauge(self, table: dict[Any, Any], key: Any, metric: AgentMetric | SwarmMetric) -> None:
+    def _prepare_each(self, items: list[Any]) -> tuple[list[_Prepared], list[Quarantined]]:
+        """:func:`_prepare` of halves, recursively, until the items that fail alone are found.
+
+        Those are quarantined; the rest comes as a few batches (about two per
+        item refused), at the cost of preparing the items about twice.
+        """
+        parts: list[_Prepared] = []
+        refused: list[Quarantined] = []
+        now = self.time()
+        pending = [items[len(items) // 2 :], items[: len(items) // 2]]
+        while pending:
+            some = pending.pop()
+            if not some:
+                continue
+            try:
+                parts.append(_prepare(some))
+            except Exception as exc:
+                if len(some) == 1:
+                    refused.append(quarantined("telemetry", some[0], exc, now))
+                else:
+                    middle = len(some) // 2
+                    pending += [some[middle:], some[:middle]]  # first half next: order kept
+        if refused:
+            logger.error(
+                "%d of %d telemetry items could not be made into rows; quarantined them (%s)",
+                len(refused), len(items), refused[0].error,
+            )
+        return parts, refused
+
+    def _send(self, batch: Batch, refused: list[Quarantined]) -> None:
+        state = self.state
+        if refused:
+            state.quarantined += len(refused)
+            batch = dataclasses.replace(batch, quarantined=tuple(refused))
+        if not len(batch):
+            return
+        message = state.outbox.add(batch, self.actor_ref)
+        try:
+            self.writer.tell(message)
+        except pykka.ActorDeadError:
+            pass  # kept in the outbox: sent again when the next writer starts
+
+    def _resend(self) -> None:
+        try:
+            for message in self.state.outbox.unacked(self.actor_ref):
+                self.writer.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
+    def _count(self, prepared: _Prepared) -> None:
+        state = self.state
+        batch, summaries, groups = prepared
+        columns = batch.tasks
+        for key, summary in summaries.items():
+            agent_id = key[0]
+            agent = state.agents.get(agent_id)
+            if agent is None:
+                agent = state.agents[agent_id] = AgentAggregate()
+            agent.summary.merge(summary)
+            agent.series.add_many(columns.timestamps, columns.durations, groups[key])
+        for metric in batch.agent_metrics:
+            agent = state.agents.get(metric.agent_id)
+            if agent is None:
+                agent = state.agents[metric.agent_id] = AgentAggregate()
+            self._gauge(agent.gauges, metric.metric_type, metric)
+        for swarm_metric in batch.swarm_metrics:
+            self._gauge(state.swarm_gauges, swarm_metric.metric_type, swarm_metric)
+
+    def _gauge(
+        self, table: dict[str, _GaugeHistory], key: str, metric: AgentMetric | SwarmMetric
+    ) -> None:
         series = table.get(key)
         if series is None:
             series = table[key] = collections.deque(maxlen=self.state.history_size)
         series.append((metric.timestamp, metric.value))
 
-    def _wake_writer(self) -> None:
-        try:
-            self.writer().tell(Wake())
-        except (pykka.ActorDeadError, KeyError):
-            pass  # a restarted writer writes what is pending as it starts
+    # Reads
 
     def task_stats(self, agent_id: str | None = None) -> dict[str, Any]:
-        """Statistics of every task drained so far, for one agent or all."""
+        """Statistics of every task taken so far, for one agent or all."""
         if agent_id is None:
             summary = TaskSummary()
-            for one in self.state.per_agent.values():
-                summary.merge(one)
+            for one in self.state.agents.values():
+                summary.merge(one.summary)
         else:
-            summary = self.state.per_agent.get(agent_id) or TaskSummary()
+            agent = self.state.agents.get(agent_id)
+            summary = agent.summary if agent is not None else TaskSummary()
         return dict(summary.to_stats())
 
     def agent_performance(self, agent_id: str) -> dict[str, Any]:
         """One agent's task counts, rates, durations, tokens, and its series for sparklines."""
         stats = self.task_stats(agent_id)
-        series = self.state.series.get(agent_id)
-        durations, counts = series.slices() if series is not None else ([], [])
+        agent = self.state.agents.get(agent_id)
+        durations, counts = agent.series.slices() if agent is not None else ([], [])
         return {
             "duration_series": durations,
             "throughput_series": counts,
@@ -241,11 +294,58 @@ class MetricsAggregator(SupervisedActor):
         """Latest value and history of every agent and swarm gauge."""
         return {
             "agents": {
-                f"{agent}/{name}": {"latest": series[-1][1], "history": list(series)}
-                for (agent, name), series in self.state.agent_gauges.items()
+                f"{agent_id}/{name}": {"latest": series[-1][1], "history": list(series)}
+                for agent_id, agent in self.state.agents.items()
+                for name, series in agent.gauges.items()
             },
             "swarm": {
                 name: {"latest": series[-1][1], "history": list(series)}
                 for name, series in self.state.swarm_gauges.items()
             },
         }
+
+
+def _prepare(items: Sequence[Any]) -> _Prepared:
+    """The batch to store for ``items``, the summaries of its task rows, and their positions.
+
+    Task rows are summarised by (agent, minute) with the storage's one
+    summariser; the statistics take these summaries, and so do the storage's
+    rollups when the groups are big enough to pay (see
+    :func:`storage.rollup.summaries_pay`): so each row is summarised once.
+    Otherwise the storage summarises each transaction's rows at once.
+
+    Raises:
+        Exception: an item is not telemetry, or not a valid row (any error).
+    """
+    rows: list[Any] = []
+    agent_metrics: list[AgentMetric] = []
+    swarm_metrics: list[SwarmMetric] = []
+    for item in items:
+        kind = type(item)
+        if kind is tuple or kind is TaskRow:
+            rows.append(item)
+        elif kind is TaskMetric:
+            rows.append(task_row(item))
+        elif kind is AgentMetric or kind is SwarmMetric:
+            if type(item.metric_type) is not str or type(item.value) is not float:
+                raise TypeError("a gauge's metric_type must be a str and its value a float")
+            (agent_metrics if kind is AgentMetric else swarm_metrics).append(item)
+        else:
+            raise TypeError(f"not telemetry: a {kind.__name__}")
+    if not rows:
+        batch = Batch(agent_metrics=agent_metrics, swarm_metrics=swarm_metrics)
+        return batch, {}, {}
+    columns = TaskColumns.from_rows(rows)
+    if set(map(type, columns.agent_ids)) != _STR_ONLY:  # (in C: 2 ms for 20,000 rows)
+        raise TypeError("an agent id is not a str")
+    groups = group_by_minute(columns.agent_ids, columns.timestamps)
+    summaries = summarise(
+        groups, (columns.durations, columns.results, columns.tokens, columns.files)
+    )
+    batch = Batch(
+        tasks=columns.packed(),
+        task_rollups=summaries if summaries_pay(len(rows), len(groups)) else None,
+        agent_metrics=agent_metrics,
+        swarm_metrics=swarm_metrics,
+    )
+    return batch, summaries, groups

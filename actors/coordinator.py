@@ -14,11 +14,12 @@ import pykka
 from actors.clock import Clock
 from actors.errors import UnknownAgent
 from actors.history import HeartbeatHistory
-from actors.pending import PendingWrites
+from actors.pending import ServiceStarted, WriteBatch
 from actors.runtime import Dispatcher
-from actors.supervision import RestartIntensity, failed
+from actors.supervision import CountsUnknown, RestartIntensity, failed
 from actors.tracker import HeartbeatTracker, StallLedger, TrackerState
 from messages import (
+    AgentMetric,
     AgentRegistered,
     AgentUnregistered,
     Alert,
@@ -27,14 +28,19 @@ from messages import (
     HealthChanged,
     HealthState,
     Heartbeat,
+    MetricBatch,
     RegisterAgent,
     RegisterAgents,
+    SwarmMetric,
+    TaskMetric,
     UnregisterAgent,
 )
+from storage import Batch
 from messages.requests import (
     AgentSnapshot,
     Beat,
     ChildFailed,
+    Flush,
     GetHistory,
     GetStatus,
     HealthStatus,
@@ -112,18 +118,24 @@ class _Agent:
     last_mono: float = 0.0
 
 
-class SwarmCoordinator(pykka.ThreadingActor):
+class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     """Registers agents, routes heartbeats, and supervises every other actor.
 
     Accepts :class:`RegisterAgent` and :class:`UnregisterAgent` (reply bool),
     :class:`RegisterAgents` (reply a list of bool),
     :class:`Heartbeat` (reply bool: False for an unknown agent),
     :class:`GetStatus` and :class:`GetHistory` (reply a future from the
-    tracker), :class:`Snapshot`, :class:`StopTrackers`, and from its children
+    tracker), :class:`Flush` (reply the writer's, once what it forwarded is
+    stored), :class:`Snapshot`, :class:`StopTrackers`, and from its children
     :class:`HealthChanged`, :class:`ChildFailed`, :class:`Redeliver` and
     :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
-    sends transitions and alerts to the reporter and the pending writes.
+    sends transitions and alerts to the reporter, and what it stores to the
+    writer as :class:`~actors.pending.WriteBatch` (it forwards a child's too,
+    held while the writer restarts); forwards telemetry sent to it to the
+    aggregator.
     """
+
+    kind = "coordinator"
 
     def __init__(
         self,
@@ -133,7 +145,6 @@ class SwarmCoordinator(pykka.ThreadingActor):
         dispatcher: Dispatcher,
         ledger: StallLedger,
         services: Services,
-        pending: PendingWrites,
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]],
     ) -> None:
         super().__init__()
@@ -142,7 +153,6 @@ class SwarmCoordinator(pykka.ThreadingActor):
         self.dispatcher = dispatcher
         self.ledger = ledger
         self.services = services
-        self.pending = pending
         self.spawn = spawn
         self.agents: dict[str, _Agent] = {}
         self.service_intensity = {
@@ -169,9 +179,19 @@ class SwarmCoordinator(pykka.ThreadingActor):
             case HealthChanged():
                 self._health_changed(message)
             case RegisterAgent():
-                return self._register(message)
+                events: list[AgentRegistered] = []
+                done = self._register(message, events)
+                self._store(Batch(agent_events=events))
+                return done
             case RegisterAgents(agents=tuple() as agents):
-                return [self._register(agent) for agent in agents]
+                events = []
+                results = [self._register(agent, events) for agent in agents]
+                self._store(Batch(agent_events=events))
+                return results
+            case TaskMetric() | AgentMetric() | SwarmMetric() | MetricBatch():
+                self._to_service("aggregator", message)
+            case WriteBatch(batch=Batch()):
+                self._to_service("writer", message)  # a child's: held while the writer restarts
             case UnregisterAgent(agent_id=agent_id):
                 return self._unregister(agent_id)
             case GetStatus(agent_id=str() as agent_id) | GetHistory(agent_id=str() as agent_id):
@@ -188,12 +208,16 @@ class SwarmCoordinator(pykka.ThreadingActor):
                 self._stalled(seconds)
             case StopTrackers():
                 return self._stop_trackers()
+            case Flush():
+                # after what this actor forwarded to the writer: the writer's reply, a future
+                if "writer" in self.services.failed:
+                    return None
+                return self.services.get("writer").ask(message, block=False)
             case Crash(target=str() as target):
                 return self._inject(target, message)
             case _:
                 # also a malformed request, or a ChildFailed about a child that is alive
-                self.unknown_messages += 1
-                logger.warning("coordinator ignored a message it does not understand: %r", message)
+                return self.unknown(message)
         return None
 
     def _alive(self, failure: ChildFailed) -> bool:
@@ -206,7 +230,11 @@ class SwarmCoordinator(pykka.ThreadingActor):
 
     # Registration and routing
 
-    def _register(self, message: RegisterAgent) -> bool:
+    def _store(self, batch: Batch) -> None:
+        if len(batch):
+            self._to_service("writer", WriteBatch(sender="coordinator", batch=batch))
+
+    def _register(self, message: RegisterAgent, events: list[AgentRegistered]) -> bool:
         if message.agent_id in self.agents:
             return False
         config = self.config
@@ -231,15 +259,14 @@ class SwarmCoordinator(pykka.ThreadingActor):
         self.agents[message.agent_id] = agent
         if config.enable_monitoring:
             agent.tracker = self._spawn_tracker(state)
-        self.pending.add(
-            "agent_events",
+        events.append(
             AgentRegistered(
                 agent_id=message.agent_id,
                 at=wall,
                 interval_ms=interval_ms,
                 failure_threshold=threshold,
                 metadata=message.metadata,
-            ),
+            )
         )
         return True
 
@@ -258,7 +285,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
             return False
         if agent.tracker is not None:
             agent.tracker.stop(block=False)
-        self.pending.add("agent_events", AgentUnregistered(agent_id=agent_id, at=self.clock.time()))
+        self._store(Batch(agent_events=(AgentUnregistered(agent_id=agent_id, at=self.clock.time()),)))
         return True
 
     def _heartbeat(self, message: Heartbeat) -> bool:
@@ -323,7 +350,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
         agent = self.agents.get(event.agent_id)
         if agent is None:
             return
-        self.pending.add("health_events", event)
+        self._store(Batch(health_events=(event,)))
         self._to_service("reporter", event)
 
     def _stalled(self, seconds: float) -> None:
@@ -353,8 +380,12 @@ class SwarmCoordinator(pykka.ThreadingActor):
             return
         logger.error("%s failed: %s", failure.kind, failure.error)
         if self.service_intensity[failure.kind].allow(now):
-            self.services.replace(failure.kind, self.spawn[failure.kind](self.actor_ref))
+            ref = self.spawn[failure.kind](self.actor_ref)
+            self.services.replace(failure.kind, ref)
             self.services.record(restarted=True)
+            for other in SERVICE_KINDS:  # so that the others address the new one
+                if other != failure.kind:
+                    self._to_service(other, ServiceStarted(kind=failure.kind, ref=ref))
             held, self.held[failure.kind] = self.held[failure.kind], []
             for message in held:
                 self._to_service(failure.kind, message)
@@ -372,7 +403,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
         )
         logger.critical("%s", alert.message)
         if failure.kind == "reporter":
-            self.pending.add("alerts", alert)  # no reporter is left to raise it: store it
+            self._store(Batch(alerts=(alert,)))  # no reporter is left to raise it: store it
         else:
             self._to_service("reporter", alert)
 
@@ -480,8 +511,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
         for agent in self.agents.values():
             agent.tracker = None
             agent.given_up = True
-        self.pending.extend(
-            "agent_events",
-            [AgentUnregistered(agent_id=agent_id, at=wall) for agent_id in self.agents],
+        self._store(
+            Batch(agent_events=[AgentUnregistered(agent_id=a, at=wall) for a in self.agents])
         )
         return len(self.agents)

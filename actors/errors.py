@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import SwarmPulseError
 
-__all__ = ["MonitoringDisabled", "SystemStopped", "UnknownAgent"]
+__all__ = ["MonitoringDisabled", "SystemStopped", "UnknownAgent", "UnknownMessage"]
 
 
 class UnknownAgent(SwarmPulseError, KeyError):
@@ -28,3 +28,29 @@ class MonitoringDisabled(SwarmPulseError, RuntimeError):
 
 class SystemStopped(SwarmPulseError, RuntimeError):
     """The system has been shut down; start a new one."""
+
+
+class UnknownMessage(SwarmPulseError, TypeError):
+    """An actor was sent a message it does not understand (the asker gets this error).
+
+    Attributes:
+        actor: the kind of actor (``aggregator``, ``writer``, ...).
+        message_type: the name of the message's type.
+    """
+
+    def __init__(self, actor: str, message: object) -> None:
+        self.actor = actor
+        self.message_type = type(message).__name__
+        super().__init__(actor, self.message_type)
+
+    def __str__(self) -> str:
+        return f"the {self.actor} does not understand a {self.message_type} message"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_unknown_message, (self.actor, self.message_type))
+
+
+def _rebuild_unknown_message(actor: str, message_type: str) -> UnknownMessage:
+    error = UnknownMessage(actor, None)
+    error.message_type = message_type
+    return error

@@ -1,137 +1,222 @@
-"""Everything accepted but not yet committed to SQLite, outliving any writer.
+"""The write protocol: batches travel to the writer as messages and are acknowledged.
 
-The writer reads from the head, commits a batch in one transaction, and only
-then removes it; so a writer that crashes mid-batch loses nothing and stores
-nothing twice. Past ``max_items`` (a long storage outage), the oldest are
-dropped and counted, never silently. Sizes count rows: a :class:`TaskBatch`
-weighs as many rows as it holds.
+A sender wraps what it wants stored in a :class:`WriteBatch` and tells the
+writer. The aggregator numbers its batches and keeps every one in its
+:class:`Outbox` until the writer says :class:`Acked` (committed, or dropped
+past the bound); it sends them all again to a writer that has just started,
+so a batch lost with a crashed writer, or told to one between incarnations,
+is stored all the same. The writer keeps what it has not committed in its
+:class:`Backlog`, ignores a batch it already holds or has committed (the
+redelivery is idempotent), and past ``max_rows`` drops the oldest, counted.
+
+Each of these belongs to one actor: the outbox to the aggregator, the backlog
+to the writer. They outlive an incarnation (the supervisor hands them to the
+next one), and nobody else changes them; the facade only reads their counters.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pykka
 
-from storage import TaskColumns, TaskSummary
+from storage import Batch
 
-__all__ = ["KINDS", "PendingWrites", "TaskBatch"]
+__all__ = ["Acked", "Backlog", "CountUnacked", "Outbox", "Retry", "ServiceStarted", "WriteBatch"]
 
 logger = logging.getLogger("swarmpulse.pending")
 
-KINDS = ("tasks", "agent_metrics", "swarm_metrics", "health_events", "alerts", "agent_events")
 
+class WriteBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """Writer: store ``batch``; then, if ``seq`` is set, tell ``reply_to`` :class:`Acked`.
 
-@dataclass(frozen=True, slots=True)
-class TaskBatch:
-    """Task rows drained together, as columns, with their summaries by (agent_id, minute_start).
-
-    ``rollups`` is None when the aggregator could not summarise them; the
-    storage then summarises the rows itself. Nobody changes either after queuing.
+    Attributes:
+        sender: who sent it (``aggregator``, ``coordinator``, ``reporter``).
+        seq: the sender's number for it, from 1, increasing; 0 for a batch
+            nobody waits to hear about.
+        batch: what to store.
+        reply_to: where the acknowledgement goes.
     """
 
-    columns: TaskColumns
-    rollups: dict[tuple[str, int], TaskSummary] | None
+    sender: str
+    batch: Batch
+    seq: int = 0
+    reply_to: Any = None  # pykka.ActorRef; typed Any so msgspec leaves it alone
+
+    def __len__(self) -> int:
+        return len(self.batch)
 
 
-class PendingWrites:
-    """A thread-safe queue of (sequence, kind, item, weight) awaiting commit.
+class Acked(msgspec.Struct, frozen=True, kw_only=True):
+    """From the writer: every batch of this sender numbered up to ``through`` is done with."""
+
+    through: int
+
+
+class CountUnacked(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregator: reply how many of its batches the writer has not acknowledged."""
+
+
+class Retry(msgspec.Struct, frozen=True, kw_only=True):
+    """Writer, from its own timer: the backoff after a failed write is over."""
+
+
+class ServiceStarted(msgspec.Struct, frozen=True, kw_only=True):
+    """From the supervisor: a new incarnation of the service ``kind`` runs at ``ref``."""
+
+    kind: str
+    ref: Any
+
+
+class Outbox:
+    """A sender's batches that the writer has not acknowledged, in order.
 
     Args:
-        max_items: the bound, in rows, past which the oldest items are dropped.
+        sender: the sender's name, in every batch it makes.
+        max_rows: past this many rows unacknowledged (the writer is gone for
+            good), the oldest are dropped and counted in :attr:`dropped`.
     """
 
-    def __init__(self, max_items: int = 2_000_000) -> None:
-        self.max_items = max_items
-        self._lock = threading.Lock()
-        self._items: collections.deque[tuple[int, str, Any, int]] = collections.deque()
-        self._weight = 0
-        self._next_seq = 1
-        self._waiters: list[tuple[int, pykka.Future[None]]] = []
+    def __init__(self, sender: str, max_rows: int) -> None:
+        self.sender = sender
+        self.max_rows = max_rows
+        self._unacked: collections.OrderedDict[int, WriteBatch] = collections.OrderedDict()
+        self._next = 1
+        self.rows = 0
         self.dropped = 0
+
+    def add(self, batch: Batch, reply_to: pykka.ActorRef[Any]) -> WriteBatch:
+        """Number ``batch``, keep it until acknowledged, and return the message to send."""
+        message = WriteBatch(sender=self.sender, seq=self._next, batch=batch, reply_to=reply_to)
+        self._next += 1
+        self._unacked[message.seq] = message
+        self.rows += len(batch)
+        while self.rows > self.max_rows and len(self._unacked) > 1:
+            _, oldest = self._unacked.popitem(last=False)
+            self.rows -= len(oldest)
+            self.dropped += len(oldest)
+            logger.error("%d rows were never acknowledged by the writer: dropped", len(oldest))
+        return message
+
+    def ack(self, through: int) -> None:
+        """Forget every batch numbered up to ``through``."""
+        unacked = self._unacked
+        while unacked:
+            seq = next(iter(unacked))
+            if seq > through:
+                break
+            self.rows -= len(unacked.pop(seq))
+
+    def unacked(self, reply_to: pykka.ActorRef[Any]) -> list[WriteBatch]:
+        """Every unacknowledged batch, oldest first, readdressed to ``reply_to``."""
+        return [msgspec.structs.replace(m, reply_to=reply_to) for m in self._unacked.values()]
+
+    def __len__(self) -> int:
+        return len(self._unacked)
+
+
+class Backlog:
+    """The writer's batches not yet committed, oldest first.
+
+    Args:
+        max_rows: past this many rows (a long storage outage), the oldest
+            batches are dropped and counted in :attr:`dropped`.
+    """
+
+    def __init__(self, max_rows: int = 2_000_000) -> None:
+        self.max_rows = max_rows
+        self._items: collections.deque[tuple[int, WriteBatch]] = collections.deque()
+        self._held: set[tuple[str, int]] = set()
+        self._done: dict[str, int] = {}  # per sender: every seq up to it committed or dropped
+        self._arrived = 0
+        self._waiters: list[tuple[int, pykka.Future[None]]] = []
+        self._rows = 0
         self.committed = 0
+        self.dropped = 0
 
-    def extend(self, kind: str, items: Iterable[Any]) -> None:
-        """Append items of one kind (a key of ``MetricsStorage.store_batch``), one row each."""
-        with self._lock:
-            seq = self._next_seq
-            queue = self._items
-            for item in items:
-                queue.append((seq, kind, item, 1))
-                seq += 1
-                self._weight += 1
-            self._next_seq = seq
-        self._trim()
+    def add(self, message: WriteBatch) -> tuple[bool, list[WriteBatch]]:
+        """Take a batch unless it is one already held or done with.
 
-    def add(self, kind: str, item: Any) -> None:
-        """Append one item of one row."""
-        self.extend(kind, (item,))
-
-    def add_tasks(self, batch: TaskBatch) -> None:
-        """Append a batch of task rows as one item."""
-        with self._lock:
-            rows = len(batch.columns)
-            self._items.append((self._next_seq, "tasks", batch, rows))
-            self._next_seq += 1
-            self._weight += rows
-        self._trim()
-
-    def _trim(self) -> None:
-        dropped = 0
-        with self._lock:
-            while self._weight > self.max_items and self._items:
-                weight = self._items.popleft()[3]
-                self._weight -= weight
-                dropped += weight
-            self.dropped += dropped
+        Returns:
+            Whether it was taken (False: a redelivery, to acknowledge again if
+            done with), and the oldest batches dropped to make room.
+        """
+        if message.seq:
+            key = (message.sender, message.seq)
+            if key in self._held or message.seq <= self._done.get(message.sender, 0):
+                return False, []
+            self._held.add(key)
+        self._arrived += 1
+        self._items.append((self._arrived, message))
+        self._rows += len(message)
+        dropped: list[WriteBatch] = []
+        while self._rows > self.max_rows and self._items:
+            _, oldest = self._items.popleft()
+            self._finish(oldest)
+            self.dropped += len(oldest)
+            dropped.append(oldest)
         if dropped:
-            logger.error("pending writes over %d rows: dropped the %d oldest", self.max_items, dropped)
-            self._resolve()
+            logger.error(
+                "pending writes over %d rows: dropped the %d oldest",
+                self.max_rows, sum(map(len, dropped)),
+            )
+        return True, dropped
 
-    def peek(self, limit: int) -> list[tuple[int, str, Any, int]]:
-        """The oldest items, left in place: at least one, and about ``limit`` rows."""
-        taken: list[tuple[int, str, Any, int]] = []
-        weight = 0
-        with self._lock:
-            for item in self._items:
-                if taken and weight + item[3] > limit:
-                    break
-                taken.append(item)
-                weight += item[3]
+    def done_through(self, sender: str) -> int:
+        """The highest seq of ``sender`` such that it and all before are committed or dropped."""
+        return self._done.get(sender, 0)
+
+    def peek(self, limit: int) -> list[WriteBatch]:
+        """The oldest batches, left in place: at least one, and about ``limit`` rows."""
+        taken: list[WriteBatch] = []
+        rows = 0
+        for _, message in self._items:
+            if taken and rows + len(message) > limit:
+                break
+            taken.append(message)
+            rows += len(message)
         return taken
 
-    def commit_through(self, seq: int) -> None:
-        """Remove every item up to and including sequence ``seq``."""
-        with self._lock:
-            queue = self._items
-            while queue and queue[0][0] <= seq:
-                weight = queue.popleft()[3]
-                self._weight -= weight
-                self.committed += weight
-        self._resolve()
+    def commit(self, count: int, quarantined: int = 0) -> None:
+        """Remove the ``count`` oldest batches: they are committed.
+
+        :attr:`committed` counts the rows stored in their tables: not the
+        ``quarantined`` items the storage refused, nor quarantine records.
+        Call :meth:`resolve` after telling their senders, so that whoever a
+        flush wakes finds the acknowledgements already sent.
+        """
+        for _ in range(count):
+            _, message = self._items.popleft()
+            self._finish(message)
+            self.committed += len(message) - len(message.batch.quarantined)
+        self.committed -= quarantined
+
+    def _finish(self, message: WriteBatch) -> None:
+        self._rows -= len(message)
+        if message.seq:
+            self._held.discard((message.sender, message.seq))
+            if message.seq > self._done.get(message.sender, 0):
+                self._done[message.sender] = message.seq
 
     def wait_for_all(self) -> pykka.Future[None] | None:
-        """A future set once everything added so far has left the queue, or None if it has."""
-        with self._lock:
-            target = self._next_seq - 1
-            if not self._items or self._items[0][0] > target:
-                return None
-            future: pykka.Future[None] = pykka.ThreadingFuture()
-            self._waiters.append((target, future))
-            return future
+        """A future set once every batch taken so far has left, or None if they all have."""
+        if not self._items:
+            return None
+        future: pykka.Future[None] = pykka.ThreadingFuture()
+        self._waiters.append((self._arrived, future))
+        return future
 
-    def _resolve(self) -> None:
-        with self._lock:
-            head = self._items[0][0] if self._items else self._next_seq
-            ready = [f for t, f in self._waiters if t < head]
-            self._waiters = [(t, f) for t, f in self._waiters if t >= head]
+    def resolve(self) -> None:
+        """Set the futures of :meth:`wait_for_all` whose batches have all left."""
+        head = self._items[0][0] if self._items else self._arrived + 1
+        ready = [f for arrived, f in self._waiters if arrived < head]
+        self._waiters = [(a, f) for a, f in self._waiters if a >= head]
         for future in ready:
             future.set(None)
 
     def __len__(self) -> int:
-        return self._weight
+        """Rows waiting."""
+        return self._rows

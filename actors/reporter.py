@@ -10,11 +10,12 @@ from typing import Any
 
 import pykka
 
-from actors.pending import PendingWrites
+from actors.pending import ServiceStarted, WriteBatch
 from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.requests import ConfigureAlerts, Query, RenderReport
+from storage import Batch
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]
 
@@ -40,6 +41,7 @@ class ReporterState:
     alerts: int = 0
     callback_calls: int = 0
     callback_errors: int = 0
+    unknown_messages: int = 0
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -65,7 +67,9 @@ class HealthReporter(SupervisedActor):
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
     :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
-    :class:`Crash`. Queues every alert for storage. A callback that raises is
+    :class:`Crash`. Sends every alert to be stored (as a
+    :class:`~actors.pending.WriteBatch`, through its supervisor, which holds it
+    while the writer restarts). A callback that raises is
     logged and counted, never propagated.
     """
 
@@ -76,11 +80,9 @@ class HealthReporter(SupervisedActor):
         *,
         supervisor: pykka.ActorRef[Any] | None,
         state: ReporterState,
-        pending: PendingWrites,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.state = state
-        self.pending = pending
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
@@ -103,16 +105,24 @@ class HealthReporter(SupervisedActor):
                 limit := kwargs.get("limit", 50)
             ):
                 return list(self.state.recent)[-limit:]
+            case ServiceStarted():
+                pass  # it sends through its supervisor: nothing to readdress
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:
                 self.unknown(message)
         return None
 
+    def count_unknown(self) -> None:
+        """Count a message not understood, also where the facade reads it."""
+        super().count_unknown()
+        self.state.unknown_messages += 1
+
     def _record(self, alert: Alert) -> None:
         self.state.recent.append(alert)
         self.state.alerts += 1
-        self.pending.add("alerts", alert)
+        if self.supervisor is not None:
+            self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
 
     def _callbacks(self, event: HealthChanged) -> None:
         state = self.state

@@ -12,13 +12,14 @@ import collections
 import logging
 import sys
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import pykka
 
+from actors.errors import UnknownMessage
 from messages.requests import ChildFailed, Redeliver
 
-__all__ = ["RestartIntensity", "SupervisedActor", "failed"]
+__all__ = ["CountsUnknown", "RestartIntensity", "SupervisedActor", "failed", "refused"]
 
 logger = logging.getLogger("swarmpulse.supervision")
 
@@ -60,7 +61,49 @@ class RestartIntensity:
         return True
 
 
-class SupervisedActor(pykka.ThreadingActor):
+def refused(exception: BaseException | None) -> bool:
+    """Whether an actor's "failure" is only a message it refused (see :class:`CountsUnknown`)."""
+    return isinstance(exception, UnknownMessage)
+
+
+class CountsUnknown:
+    """An actor that answers a message it does not understand with an error, and counts it.
+
+    A mixin, before the Pykka actor class among the bases. :meth:`unknown`
+    logs, counts (:meth:`count_unknown`) and raises
+    :class:`~actors.errors.UnknownMessage`: an asker's future raises it, and a
+    message that was told is only logged and counted (Pykka would otherwise
+    stop an actor whose ``on_receive`` raised on a tell). ``on_failure`` of the
+    actor should ignore it too (see :func:`refused`).
+    """
+
+    kind: ClassVar[str] = "actor"
+    unknown_messages: int = 0
+
+    def unknown(self, message: Any) -> NoReturn:
+        """Log and count a message this actor does not understand, and refuse it."""
+        self.count_unknown()
+        logger.warning("%s refused a message it does not understand: %.200r", self.kind, message)
+        raise UnknownMessage(self.kind, message)
+
+    def count_unknown(self) -> None:
+        """Count one; a subclass may count in state that outlives it."""
+        self.unknown_messages += 1
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exception_value, UnknownMessage):
+            return  # told, not asked: logged and counted, and the actor carries on
+        super()._handle_failure(  # type: ignore[misc]
+            exception_type, exception_value, traceback
+        )
+
+
+class SupervisedActor(CountsUnknown, pykka.ThreadingActor):
     """A thread-backed actor that reports its failure and hands back its mail.
 
     Subclasses set ``kind`` and pass ``supervisor`` (the coordinator's ref).
@@ -69,12 +112,9 @@ class SupervisedActor(pykka.ThreadingActor):
     the inbox goes back to the supervisor as one :class:`Redeliver`.
     """
 
-    kind: ClassVar[str] = "actor"
-
     def __init__(self, *, supervisor: pykka.ActorRef[Any] | None) -> None:
         super().__init__()
         self.supervisor = supervisor
-        self.unknown_messages = 0
         self._crashed = False
 
     def on_failure(
@@ -84,6 +124,8 @@ class SupervisedActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         """Tell the supervisor; it decides whether to restart."""
+        if refused(exception_value):
+            return
         self._crashed = True
         if self.supervisor is not None:
             self.supervisor.tell(
@@ -120,8 +162,3 @@ class SupervisedActor(pykka.ThreadingActor):
         super()._actor_loop_teardown()
         if leftover and self.supervisor is not None:
             self.supervisor.tell(Redeliver(kind=self.kind, name=self.kind, messages=leftover))
-
-    def unknown(self, message: Any) -> None:
-        """Log and count a message this actor does not understand."""
-        self.unknown_messages += 1
-        logger.warning("%s ignored a message it does not understand: %r", self.kind, message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
@@ -15,7 +16,7 @@ from actors.channel import TelemetryChannel
 from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
 from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
-from actors.pending import PendingWrites
+from actors.pending import Backlog, CountUnacked
 from actors.reporter import HealthReporter, ReporterState
 from actors.runtime import Dispatcher
 from actors.tracker import StallLedger
@@ -168,30 +169,34 @@ class SwarmSystem:
         self._lock = threading.Lock()
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
         self.ledger = StallLedger()
-        self.pending = PendingWrites(max_pending)
+        # Each owned by one actor (the backlog and writer_stats by the writer, the
+        # aggregate by the aggregator) and handed to its next incarnation; the
+        # facade only reads their counters.
+        self.pending = Backlog(max_pending)
         self.services = Services()
         self.writer_stats = WriterStats()
-        self.aggregate = AggregateState(history_size=config.history_size)
+        self.aggregate = AggregateState(
+            history_size=config.history_size, max_unacked=max(2 * max_pending, 100_000)
+        )
         self.reporter_state = ReporterState()
         self.telemetry = TelemetryChannel(self.clock.time, self._notify_aggregator)
         self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
         services = self.services
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]] = {
             "writer": lambda sup: StorageWriter.start(
-                supervisor=sup, storage=self.storage, pending=self.pending, clock=self.clock,
+                supervisor=sup, storage=self.storage, backlog=self.pending, clock=self.clock,
                 stats=self.writer_stats,
             ),
+            # the writer's ref as it is now; the coordinator tells it of a new one
             "aggregator": lambda sup: MetricsAggregator.start(
-                supervisor=sup, channel=self.telemetry, pending=self.pending,
-                state=self.aggregate, writer=lambda: services.get("writer"),
+                supervisor=sup, channel=self.telemetry, state=self.aggregate,
+                writer=services.get("writer"), time=self.clock.time,
             ),
-            "reporter": lambda sup: HealthReporter.start(
-                supervisor=sup, state=self.reporter_state, pending=self.pending
-            ),
+            "reporter": lambda sup: HealthReporter.start(supervisor=sup, state=self.reporter_state),
         }
         self.coordinator = SwarmCoordinator.start(
             config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
-            services=services, pending=self.pending, spawn=spawn,
+            services=services, spawn=spawn,
         )
         self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
         self.clock.add_stall_listener(self._on_stall)
@@ -532,6 +537,7 @@ class SwarmSystem:
         distribution = self._distribution(snapshot)
         healthy = distribution[HealthState.HEALTHY.value]
         writer = self.writer_stats
+        outbox = self.aggregate.outbox
         return {
             "monitoring_enabled": True,
             "metrics_collector": {
@@ -539,11 +545,21 @@ class SwarmSystem:
                 "success_rate": stats["success_rate"],
                 "avg_duration_ms": stats["avg_duration_ms"],
                 "buffered": len(self.telemetry),
-                "pending_writes": len(self.telemetry) + len(self.pending),
+                # the aggregator's unacknowledged batches are (mostly) the writer's backlog too
+                "pending_writes": len(self.telemetry) + max(len(self.pending), outbox.rows),
                 "stored": self.pending.committed,
-                "dropped": self.telemetry.dropped + self.pending.dropped,
+                "dropped": self.telemetry.dropped + self.pending.dropped + outbox.dropped,
+                "quarantined": writer.quarantined + self.aggregate.quarantined,
+                "uncounted_batches": self.aggregate.stats_errors,  # stored, not in the statistics
+                "last_quarantine_error": writer.last_quarantine_error,
                 "write_failures": writer.failures,
                 "last_write_error": writer.last_error,
+            },
+            "unknown_messages": {
+                "coordinator": self.coordinator.proxy().unknown_messages.get(timeout=ASK_TIMEOUT),
+                "aggregator": self.aggregate.unknown_messages,
+                "writer": writer.unknown_messages,
+                "reporter": self.reporter_state.unknown_messages,
             },
             "heartbeat_monitor": {
                 "total_agents": len(snapshot.agents),
@@ -667,8 +683,38 @@ class SwarmSystem:
             pykka.Timeout: storage stayed unwritable for ``timeout`` seconds.
         """
         self._check_open()
-        self._ask_service("aggregator", Drain(), timeout)
-        self._ask_service("writer", Flush(), timeout)
+        self._flush(timeout)
+
+    def _flush(self, timeout: float) -> None:
+        """Drain, then wait for the writer; again while the aggregator waits for acknowledgements.
+
+        The coordinator's Flush reaches the writer after every batch it forwarded
+        (the reporter's alerts go that way); the aggregator's batches went straight
+        to the writer before its Drain replied. A batch the aggregator could not
+        hand over (the writer was restarting) is sent again to the next writer, so
+        a flush waits until the aggregator holds nothing unacknowledged.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._ask_service("aggregator", Drain(), timeout)
+            self._flush_writer(timeout)
+            if not self._ask_service("aggregator", CountUnacked(), timeout):
+                return
+            if "writer" in self.services.failed or time.monotonic() > deadline:
+                return
+            with self.services.changed:
+                self.services.changed.wait(timeout=0.05)
+
+    def _flush_writer(self, timeout: float) -> None:
+        for _ in range(50):
+            try:
+                # not _ask_coordinator: shutdown flushes too, once the system is closed
+                _resolve(self.coordinator.ask(Flush(), timeout=timeout), timeout)
+                return
+            except pykka.ActorDeadError:
+                with self.services.changed:
+                    self.services.changed.wait(timeout=0.2)
+        raise pykka.ActorDeadError("the writer did not come back")
 
     def shutdown(self, timeout: float = ASK_TIMEOUT) -> None:
         """Stop every actor in order, flushing all accepted metrics first; idempotent."""
@@ -680,8 +726,7 @@ class SwarmSystem:
         try:
             self._ask_coordinator(StopTrackers())
             self.dispatcher.shutdown(timeout=timeout)
-            self._ask_service("aggregator", Drain(), timeout)
-            self._ask_service("writer", Flush(), timeout)
+            self._flush(timeout)
         except Exception:
             logger.exception(
                 "shutdown could not flush: %d metrics were not stored",

@@ -12,6 +12,7 @@ import pykka
 from actors.clock import Clock, TimerHandle
 from actors.history import HeartbeatHistory
 from actors.runtime import Dispatcher, PooledActor
+from actors.supervision import CountsUnknown, refused
 from messages import Crash, HealthChanged, HealthState
 from messages.requests import (
     Beat,
@@ -77,7 +78,7 @@ class TrackerState:
         return 0.0
 
 
-class HeartbeatTracker(PooledActor):
+class HeartbeatTracker(CountsUnknown, PooledActor):
     """Tracks one agent's heartbeats and health.
 
     Accepts :class:`Beat` (routed heartbeats), :class:`CheckDeadline` (its own
@@ -85,6 +86,8 @@ class HeartbeatTracker(PooledActor):
     :class:`HealthChanged` to the coordinator for every transition, in order,
     no state skipped, and :class:`ChildFailed` when it raises.
     """
+
+    kind = "tracker"
 
     def __init__(
         self,
@@ -119,6 +122,8 @@ class HeartbeatTracker(PooledActor):
         traceback: TracebackType | None,
     ) -> None:
         """Tell the coordinator, which restarts this tracker with the same state."""
+        if refused(exception_value):
+            return
         self.coordinator.tell(
             ChildFailed(kind="tracker", name=self.state.agent_id, error=repr(exception_value))
         )
@@ -142,7 +147,7 @@ class HeartbeatTracker(PooledActor):
             case Crash(reason=reason):
                 raise RuntimeError(f"tracker {self.state.agent_id}: {reason}")
             case _:
-                logger.warning("tracker %s ignored %r", self.state.agent_id, message)
+                return self.unknown(message)
         return None
 
     def _silence(self, now: float) -> float:

@@ -1,4 +1,4 @@
-"""The storage writer: owns the write connection and commits pending writes in batches."""
+"""The storage writer: owns the write connection and commits the batches it is sent."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pykka
 
 from actors.allocator import TRIM_AFTER_ROWS, trim
 from actors.clock import Clock, TimerHandle
-from actors.pending import KINDS, PendingWrites
+from actors.pending import Acked, Backlog, Retry, ServiceStarted, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
 from messages.requests import Flush, Query, Wake
-from storage import MetricsStorage, StorageError, TaskColumns, TaskSummary
+from storage import Batch, MetricsStorage, StorageError
 
 __all__ = ["StorageWriter", "WriterStats"]
 
@@ -27,6 +27,7 @@ READS: Final = frozenset(
         "query_swarm_metrics",
         "query_health_events",
         "query_alerts",
+        "query_quarantine",
         "task_stats",
         "agent_uptime",
         "agents",
@@ -37,7 +38,7 @@ READS: Final = frozenset(
 
 @dataclass(slots=True)
 class WriterStats:
-    """What the writer has done; outlives any one writer."""
+    """What the writer has done; outlives any one writer, and only the writer changes it."""
 
     batches: int = 0
     rows: int = 0
@@ -46,16 +47,24 @@ class WriterStats:
     backoff: float = 0.0
     retry: TimerHandle | None = None
     since_trim: int = 0  # rows written since the last trim
+    quarantined: int = 0  # items the storage refused for their data, kept in quarantine
+    last_quarantine_error: str | None = None
+    woken: bool = False  # a Wake to itself is on its way
+    unknown_messages: int = 0
 
 
 class StorageWriter(SupervisedActor):
-    """Commits pending writes to SQLite, one transaction per batch, retrying with backoff.
+    """Commits batches to SQLite, one transaction per write, retrying with backoff.
 
-    Accepts :class:`Wake` (write what is pending), :class:`Flush` (reply None,
-    or a future set once everything accepted so far is committed),
-    :class:`Query` (a read method of :class:`storage.MetricsStorage` by name),
-    and :class:`Crash`. A batch leaves the pending queue only after its
-    commit, so a crash or an outage never loses or doubles a row.
+    Accepts :class:`~actors.pending.WriteBatch` (queued in the backlog; a numbered
+    one is acknowledged to its ``reply_to`` with :class:`~actors.pending.Acked`
+    once committed or dropped), :class:`Wake` (write what is pending, unless
+    waiting out a backoff), :class:`~actors.pending.Retry` (its backoff timer),
+    :class:`Flush` (reply None, or a future set once everything taken so far is
+    committed), :class:`Query` (a read method of :class:`storage.MetricsStorage`
+    by name), and :class:`Crash`. A batch leaves the backlog only after its
+    commit, so a crash or an outage never loses or doubles a row; an item whose
+    data the database refuses is quarantined, and the rest of its batch stored.
     """
 
     kind = "writer"
@@ -67,31 +76,44 @@ class StorageWriter(SupervisedActor):
         *,
         supervisor: pykka.ActorRef[Any] | None,
         storage: MetricsStorage,
-        pending: PendingWrites,
+        backlog: Backlog,
         clock: Clock,
         stats: WriterStats,
         batch_size: int = 50_000,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.storage = storage
-        self.pending = pending
+        self.backlog = backlog
         self.clock = clock
         self.stats = stats
         self.batch_size = batch_size
 
     def on_start(self) -> None:
         """Write whatever was left pending by an earlier incarnation."""
+        stats = self.stats
+        stats.woken = False
+        if stats.retry is not None:  # the last one's timer, told to a dead writer
+            stats.retry.cancel()
+            stats.retry = None
         self._write()
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
         match message:
+            case WriteBatch(batch=Batch()):
+                self._take(message)
             case Wake():
+                self.stats.woken = False
                 if self.stats.retry is None:
                     self._write()
+            case Retry():
+                self.stats.retry = None
+                self._write()
+            case ServiceStarted():
+                pass  # it sends only acknowledgements, to the address in each batch
             case Flush():
                 self._write()
-                return self.pending.wait_for_all()
+                return self.backlog.wait_for_all()
             case Query(method=str() as method, kwargs=dict() as kwargs) if method in READS:
                 try:
                     return getattr(self.storage, method)(**kwargs)
@@ -100,46 +122,73 @@ class StorageWriter(SupervisedActor):
             case Crash(reason=reason):
                 raise RuntimeError(f"writer: {reason}")
             case _:
-                self.unknown(message)
+                return self.unknown(message)
         return None
+
+    def count_unknown(self) -> None:
+        """Count a message not understood, also where the facade reads it."""
+        super().count_unknown()
+        self.stats.unknown_messages += 1
+
+    def _take(self, message: WriteBatch) -> None:
+        """Queue a batch, and write once the batches already in the inbox are queued too."""
+        taken, dropped = self.backlog.add(message)
+        for gone in dropped:
+            self._ack(gone)
+        if dropped:
+            self.backlog.resolve()
+        if not taken:
+            if message.seq and message.seq <= self.backlog.done_through(message.sender):
+                self._ack(message)  # a redelivery of one done with: say so again
+            return
+        stats = self.stats
+        if not stats.woken and stats.retry is None:
+            stats.woken = True
+            self.actor_ref.tell(Wake())  # after what is queued: many batches, one transaction
+
+    def _ack(self, message: WriteBatch) -> None:
+        if message.seq and message.reply_to is not None:
+            try:
+                message.reply_to.tell(Acked(through=self.backlog.done_through(message.sender)))
+            except pykka.ActorDeadError:
+                pass  # its next incarnation sends its unacknowledged batches again
 
     def _write(self) -> None:
         stats = self.stats
         while True:
-            batch = self.pending.peek(self.batch_size)
-            if not batch:
+            messages = self.backlog.peek(self.batch_size)
+            if not messages:
                 return
-            grouped: dict[str, list[Any]] = {kind: [] for kind in KINDS}
-            tasks: list[TaskColumns] = []
-            rollups: dict[tuple[str, int], TaskSummary] | None = {}
-            rows = 0
-            for _seq, kind, item, weight in batch:
-                rows += weight
-                if kind == "tasks":
-                    tasks.append(item.columns)
-                    if item.rollups is None or rollups is None:
-                        rollups = None
-                    else:
-                        _merge_into(rollups, item.rollups)
-                else:
-                    grouped[kind].append(item)
-            del grouped["tasks"]
+            batch = Batch.concat([m.batch for m in messages])
             try:
-                self.storage.store_batch(
-                    tasks=TaskColumns.concat(tasks), **grouped, task_rollups=rollups
-                )
+                refused = self.storage.store_isolating(batch, now=self.clock.time())
             except StorageError as exc:
                 self._write_failed(exc)
                 return
-            self.pending.commit_through(batch[-1][0])
+            self.backlog.commit(len(messages), quarantined=len(refused))
+            if refused:
+                stats.quarantined += len(refused)
+                stats.last_quarantine_error = refused[-1].error
+                logger.error(
+                    "storage refused %d of %d items for their data; quarantined them (last: %s)",
+                    len(refused), len(batch), refused[-1].error,
+                )
+            last: dict[str, WriteBatch] = {}
+            for message in messages:
+                if message.seq:
+                    last[message.sender] = message
+            for message in last.values():
+                self._ack(message)
+            self.backlog.resolve()
+            rows = len(batch)
             stats.batches += 1
             stats.rows += rows
             stats.since_trim += rows
-            if stats.since_trim >= TRIM_AFTER_ROWS and not len(self.pending):
+            if stats.since_trim >= TRIM_AFTER_ROWS and not len(self.backlog):
                 stats.since_trim = 0
                 trim()  # a burst has drained: give its memory back
             if stats.backoff:
-                logger.warning("storage is writable again; %d items pending", len(self.pending))
+                logger.warning("storage is writable again; %d rows pending", len(self.backlog))
             stats.backoff = 0.0
 
     def _write_failed(self, exc: StorageError) -> None:
@@ -148,32 +197,15 @@ class StorageWriter(SupervisedActor):
         stats.last_error = str(exc)
         stats.backoff = min(self.max_backoff, max(self.min_backoff, stats.backoff * 2))
         logger.warning(
-            "storage write failed (%s); %d items kept pending, retrying in %.2f s",
-            exc, len(self.pending), stats.backoff,
+            "storage write failed (%s); %d rows kept pending, retrying in %.2f s",
+            exc, len(self.backlog), stats.backoff,
         )
         ref = self.actor_ref
 
-        def retry() -> None:
-            stats.retry = None
-            if ref.is_alive():
-                try:
-                    ref.tell(Wake())
-                except pykka.ActorDeadError:
-                    pass
+        def retry() -> None:  # on the clock's thread: only a message to the writer
+            try:
+                ref.tell(Retry())
+            except pykka.ActorDeadError:
+                pass  # a restarted writer writes what is pending as it starts
 
         stats.retry = self.clock.call_later(stats.backoff, retry)
-
-
-def _merge_into(
-    total: dict[tuple[str, int], TaskSummary], more: dict[tuple[str, int], TaskSummary]
-) -> None:
-    """Add ``more`` into ``total`` without changing any summary either holds."""
-    for key, summary in more.items():
-        found = total.get(key)
-        if found is None:
-            total[key] = summary
-        else:
-            combined = TaskSummary()
-            combined.merge(found)
-            combined.merge(summary)
-            total[key] = combined

@@ -21,7 +21,14 @@ from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
 from messages.report import AgentReport, HealthReport
-from messages.telemetry import AgentMetric, Heartbeat, SwarmMetric, TaskMetric, Telemetry
+from messages.telemetry import (
+    AgentMetric,
+    Heartbeat,
+    MetricBatch,
+    SwarmMetric,
+    TaskMetric,
+    Telemetry,
+)
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -46,6 +53,7 @@ __all__ = [
     "HealthState",
     "Heartbeat",
     "InvalidMessage",
+    "MetricBatch",
     "RegisterAgent",
     "RegisterAgents",
     "SwarmMetric",

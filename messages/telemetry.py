@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+from typing import Annotated, Final
 
 import msgspec
 
@@ -21,8 +21,9 @@ from messages.constraints import (
     check_millis,
 )
 from messages.enums import TaskResult
+from messages.errors import InvalidMessage
 
-__all__ = ["AgentMetric", "Heartbeat", "SwarmMetric", "TaskMetric", "Telemetry"]
+__all__ = ["MAX_BATCH", "AgentMetric", "Heartbeat", "MetricBatch", "SwarmMetric", "TaskMetric", "Telemetry"]
 
 
 class TaskMetric(Message, tag="task_metric", kw_only=True, frozen=True):
@@ -100,6 +101,26 @@ class Heartbeat(Message, tag="heartbeat", kw_only=True, frozen=True):
 
 Telemetry = TaskMetric | AgentMetric | SwarmMetric | Heartbeat
 """Everything an agent reports."""
+
+MAX_BATCH: Final = 100_000
+"""The most metrics one :class:`MetricBatch` carries."""
+
+
+class MetricBatch(Message, tag="metric_batch", kw_only=True, frozen=True):
+    """Several metrics in one message, for the aggregator: fewer messages, the same metrics."""
+
+    metrics: Annotated[
+        list[TaskMetric | AgentMetric | SwarmMetric], msgspec.Meta(max_length=MAX_BATCH)
+    ]
+
+    def __post_init__(self) -> None:
+        if type(self.metrics) is not list or len(self.metrics) > MAX_BATCH:
+            raise InvalidMessage("metrics", self.metrics, f"must be a list of at most {MAX_BATCH}")
+        for metric in self.metrics:
+            if type(metric) not in (TaskMetric, AgentMetric, SwarmMetric):
+                raise InvalidMessage(
+                    "metrics", metric, "must hold TaskMetric, AgentMetric or SwarmMetric messages"
+                )
 
 
 def _as_float(message: Message, field: str) -> None:

@@ -1,10 +1,12 @@
 """The swarmpulse metrics store: SQLite with rollups, and the summaries behind them."""
 
+from storage.batch import Batch, MinuteSummaries
 from storage.database import DEFAULT_EXACT_MAX_ROWS
 from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
 from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
+from storage.quarantine import Quarantined, decode_payload, quarantined
 from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
 from storage.summary import TaskStats, TaskSummary
@@ -16,10 +18,13 @@ __all__ = [
     "RELATIVE_ACCURACY",
     "SCHEMA_VERSION",
     "AgentEvent",
+    "Batch",
     "AgentRecord",
     "LogHistogram",
+    "MinuteSummaries",
     "MetricsStorage",
     "NotOurDatabase",
+    "Quarantined",
     "SchemaTooNew",
     "StorageError",
     "TaskColumns",
@@ -27,5 +32,7 @@ __all__ = [
     "TaskStats",
     "TaskSummary",
     "UnknownAgentRecord",
+    "decode_payload",
+    "quarantined",
     "task_row",
 ]

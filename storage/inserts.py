@@ -113,7 +113,7 @@ def as_task_columns(tasks: Iterable[TaskMetric | TaskRow] | TaskColumns) -> Task
         return tasks
     return TaskColumns.from_rows(
         [
-            item if type(item) is tuple else task_row(item)  # type: ignore[arg-type]
+            item if isinstance(item, tuple) else task_row(item)
             for item in tasks
         ]
     )
@@ -155,7 +155,7 @@ def insert_tasks(
     if summaries is not None:
         rollups.add_summaries(
             conn,
-            {(start, key_of[agent_id]): summary for (agent_id, start), summary in summaries.items()},
+            {(key_of[agent_id], start): summary for (agent_id, start), summary in summaries.items()},
         )
     else:
         rollups.add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from messages import InvalidMessage
+from storage.quarantine import Quarantined
 from storage.reader import Reader
 from storage.writer import Writer
 
@@ -51,3 +53,23 @@ class MetricsStorage(Writer, Reader):
         SchemaTooNew: the file was written by a newer swarmpulse (left untouched).
         StorageError: the file is missing (``create=False``), locked, unreadable, ...
     """
+
+    def query_quarantine(self, limit: int | None = None) -> list[Quarantined]:
+        """The items refused for their data, oldest first (see :mod:`storage.quarantine`)."""
+        bound = -1 if limit is None else limit
+        if type(bound) is not int or bound < -1:
+            raise InvalidMessage("limit", limit, "must be None or an integer >= 0")
+        with self._transaction("query_quarantine", write=False) as conn:
+            rows = conn.execute(
+                "SELECT at, kind, error, encoding, payload FROM quarantine ORDER BY id LIMIT ?",
+                (bound,),
+            ).fetchall()
+        return [
+            Quarantined(at=at, kind=kind, error=error, encoding=encoding, payload=bytes(payload))
+            for at, kind, error, encoding, payload in rows
+        ]
+
+    def quarantined_count(self) -> int:
+        """How many items the quarantine table holds."""
+        with self._transaction("quarantined_count", write=False) as conn:
+            return int(conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])

@@ -40,11 +40,12 @@ _NO_MATCH: Final = object()
 
 _SOURCES: Final[dict[str, tuple[str, str, Callable[[tuple[Any, ...]], Any]]]] = {
     "task_metrics": (
-        "SELECT a.agent_id, t.task_id, t.duration_ms, t.result, t.tokens_used, "
+        # the columns of a TaskRow, in its order
+        "SELECT t.task_id, a.agent_id, t.duration_ms, t.result, t.tokens_used, "
         "t.files_changed, t.timestamp, t.metadata "
         "FROM task_metrics AS t JOIN agents AS a ON a.agent_key = t.agent_key",
         "t.timestamp",
-        lambda r: task_metric_from_row((r[1], r[0], *r[2:])),
+        task_metric_from_row,
     ),
     "agent_metrics": (
         "SELECT a.agent_id, t.metric_type, t.value, t.timestamp, t.metadata "

@@ -1,5 +1,11 @@
 """Task rollups: a TaskSummary per (minute, agent) and (hour, agent), and for the swarm.
 
+This module is the one summariser of task rows: :func:`group_by_minute`,
+:func:`summarise` and the threshold :func:`summaries_pay`, used by the
+aggregator for its statistics (its summaries then come with the rows, see
+:meth:`Rollups.add_summaries`) and here. Summaries are keyed by
+``(agent, minute_start)`` everywhere.
+
 The writer hands :meth:`Rollups.add` the columns of the task rows it inserts.
 Rows are grouped by (agent, minute) and each group is summarised; the
 groups are combined into the batch's summaries of each agent's hours and the
@@ -19,23 +25,27 @@ Readers add up the buckets of a time range.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from itertools import chain, repeat
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from itertools import chain, groupby, repeat
 from operator import floordiv
-from typing import Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from storage.summary import TaskSummary
 
 __all__ = [
     "HOUR",
     "MINUTE",
+    "SUMMARY_PAYS_AT",
     "SWARM_KEY",
+    "Columns",
     "Level",
     "Rollups",
     "add_buckets",
     "count_buckets",
     "group_by_minute",
     "rebuild_rollups",
+    "summaries_pay",
+    "summarise",
 ]
 
 SWARM_KEY: Final = 0
@@ -62,38 +72,83 @@ _REBUILD_CHUNK: Final = 50_000
 
 _Group = tuple[TaskSummary, list[int]]
 """A group of rows: its summary and its positions in the batch's columns."""
-_MERGE_AT: Final = 16  # rows per group from which merging summaries beats adding rows again
+_A = TypeVar("_A", bound=Hashable)
 
+SUMMARY_PAYS_AT: Final = 16
+"""Rows per group, on average, from which summarising each group and merging the
+summaries beats adding the rows again (to a total, or to the next level up)."""
 
-def _combine(
-    groups: list[_Group],
-    columns: tuple[Sequence[float], Sequence[str], Sequence[int], Sequence[int]],
-) -> TaskSummary:
-    """Return a new summary of several groups' rows: merged, or re-added when groups are small."""
-    combined = TaskSummary()
-    rows = sum(len(positions) for _, positions in groups)
-    if len(groups) == 1 or rows >= _MERGE_AT * len(groups):
-        for summary, _ in groups:
-            combined.merge(summary)
-    else:
-        combined.add_columns(*columns, list(chain.from_iterable(p for _, p in groups)))
-    return combined
+Columns = tuple[Sequence[float], Sequence[str], Sequence[int], Sequence[int]]
+"""``(durations, results, tokens, files)`` of a batch's task rows."""
 
 
 def group_by_minute(
-    agent_keys: Sequence[int], timestamps: Sequence[float]
-) -> dict[tuple[int, int], list[int]]:
-    """Return the positions of the rows of each ``(agent_key, timestamp // 60)``."""
-    groups: dict[tuple[int, int], list[int]] = {}
+    agents: Sequence[_A], timestamps: Sequence[float]
+) -> dict[tuple[_A, int], list[int]]:
+    """Return the positions of the rows of each ``(agent, minute_start)``, in row order.
+
+    The one grouping of task rows by agent and minute, for the aggregator's
+    summaries and the rollups alike; ``agents`` are ids or keys. A batch almost
+    always falls within one minute; its rows are then grouped by agent with a
+    sort and ``groupby`` (C loops) instead of a Python loop per row: 9 ms
+    instead of 16 for 20,000 rows of 100 agents.
+
+    Raises:
+        TypeError: the agents cannot be ordered (ids of different types).
+        ValueError, OverflowError: a timestamp is not a finite number.
+    """
+    if not agents:
+        return {}
+    first, last = int(min(timestamps) // MINUTE), int(max(timestamps) // MINUTE)
+    if first == last:
+        key: Callable[[int], Any] = agents.__getitem__
+        order = sorted(range(len(agents)), key=key)
+        start = first * MINUTE
+        return {(agent, start): list(positions) for agent, positions in groupby(order, key)}
+    groups: dict[tuple[_A, int], list[int]] = {}
     get = groups.get
     minutes = map(int, map(floordiv, timestamps, repeat(float(MINUTE))))
-    for position, bucket in enumerate(zip(agent_keys, minutes)):
+    for position, (agent, minute) in enumerate(zip(agents, minutes)):
+        bucket = (agent, minute * MINUTE)
         group = get(bucket)
         if group is None:
             groups[bucket] = [position]
         else:
             group.append(position)
     return groups
+
+
+def summaries_pay(rows: int, groups: int) -> bool:
+    """Whether ``rows`` in ``groups`` are worth a summary per group (see :data:`SUMMARY_PAYS_AT`)."""
+    return groups == 1 or rows >= SUMMARY_PAYS_AT * groups
+
+
+def summarise(
+    groups: Mapping[tuple[_A, int], list[int]], columns: Columns
+) -> dict[tuple[_A, int], TaskSummary]:
+    """Return a summary of each group's rows, keyed like ``groups``.
+
+    Raises:
+        ValueError: a duration is negative or NaN.
+    """
+    summaries: dict[tuple[_A, int], TaskSummary] = {}
+    for bucket, positions in groups.items():
+        summary = TaskSummary()
+        summary.add_columns(*columns, positions)
+        summaries[bucket] = summary
+    return summaries
+
+
+def _combine(groups: list[_Group], columns: Columns) -> TaskSummary:
+    """Return a new summary of several groups' rows: merged, or re-added when groups are small."""
+    combined = TaskSummary()
+    rows = sum(len(positions) for _, positions in groups)
+    if summaries_pay(rows, len(groups)):
+        for summary, _ in groups:
+            combined.merge(summary)
+    else:
+        combined.add_columns(*columns, list(chain.from_iterable(p for _, p in groups)))
+    return combined
 
 
 class Rollups:
@@ -130,13 +185,12 @@ class Rollups:
             ValueError: a duration is negative or NaN.
         """
         columns = (durations, results, tokens, files)
+        by_minute = group_by_minute(agent_keys, timestamps)
         minutes: dict[Bucket, TaskSummary] = {}
         swarm_groups: dict[int, list[_Group]] = {}
         hour_groups: dict[Bucket, list[_Group]] = {}
-        for (key, minute), positions in group_by_minute(agent_keys, timestamps).items():
-            summary = TaskSummary()
-            summary.add_columns(*columns, positions)
-            start = minute * MINUTE
+        for (key, start), summary in summarise(by_minute, columns).items():
+            positions = by_minute[(key, start)]
             minutes[(start, key)] = summary
             swarm_groups.setdefault(start, []).append((summary, positions))
             hour_groups.setdefault((start // HOUR * HOUR, key), []).append((summary, positions))
@@ -150,19 +204,19 @@ class Rollups:
         self._write(conn, minutes, hours)
 
     def add_summaries(
-        self, conn: sqlite3.Connection, summaries: dict[Bucket, TaskSummary]
+        self, conn: sqlite3.Connection, summaries: Mapping[tuple[int, int], TaskSummary]
     ) -> None:
         """Merge per-agent minute summaries of a batch's rows into every rollup.
 
         The fast path for a caller that summarised the rows already (the
-        aggregator does, for its own statistics): ``summaries`` maps
-        ``(minute_start, agent_key)`` to the summary of exactly the batch's rows
-        of that agent and minute. Hours and the swarm (key 0) are merged from
-        them; the caller's summaries are never changed.
+        aggregator does, for its own statistics, with :func:`summarise`):
+        ``summaries`` maps ``(agent_key, minute_start)`` to the summary of
+        exactly the batch's rows of that agent and minute. Hours and the swarm
+        (key 0) are merged from them; the caller's summaries are never changed.
         """
         minutes: dict[Bucket, TaskSummary] = {}
         hours: dict[Bucket, TaskSummary] = {}
-        for (start, key), summary in summaries.items():
+        for (key, start), summary in summaries.items():
             for level, bucket in (
                 (minutes, (start, key)),
                 (minutes, (start, SWARM_KEY)),

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
@@ -28,6 +28,7 @@ from messages import (
 )
 
 __all__ = [
+    "EMPTY_COLUMNS",
     "SWARM_AGENT_ID",
     "AgentRecord",
     "TaskColumns",
@@ -42,9 +43,25 @@ __all__ = [
     "task_row",
 ]
 
-TaskRow: TypeAlias = tuple[str, str, float, str, int, int, float, dict[str, Any] | None]
-"""``(task_id, agent_id, duration_ms, result_value, tokens_used, files_changed,
-timestamp, metadata)``, already valid: the writer does not check it again."""
+class TaskRow(NamedTuple):
+    """One task as the storage writes it: the one declaration of the row layout.
+
+    Already valid: the writer does not check it again. A plain tuple with these
+    fields in this order is the same row (the hot path builds plain tuples, a
+    ``TaskRow`` costs ten times as much to make), and :class:`TaskColumns`
+    holds the same fields as columns, in the same order.
+    """
+
+    task_id: str
+    agent_id: str
+    duration_ms: float
+    result: str
+    """The :class:`~messages.TaskResult` value (a plain string)."""
+    tokens_used: int
+    files_changed: int
+    timestamp: float
+    metadata: dict[str, Any] | None
+    """None when there is none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +93,7 @@ class TaskColumns:
             ValueError: a row does not have the eight fields of a TaskRow.
         """
         if not rows:
-            return _EMPTY
+            return EMPTY_COLUMNS
         try:
             columns = list(zip(*rows, strict=True))  # rows of unequal length raise
         except ValueError:
@@ -90,7 +107,7 @@ class TaskColumns:
         """Join batches of columns, in order."""
         parts = [part for part in parts if len(part.task_ids)]
         if len(parts) < 2:
-            return parts[0] if parts else _EMPTY
+            return parts[0] if parts else EMPTY_COLUMNS
         return cls(*(_joined([getattr(part, name) for part in parts]) for name in _FIELDS))
 
     def packed(self) -> TaskColumns:
@@ -110,6 +127,20 @@ class TaskColumns:
             _packed("q", self.files),
             _packed("d", self.timestamps),
             self.metadata,
+        )
+
+    def row(self, index: int) -> TaskRow:
+        """Row ``index`` as a :class:`TaskRow`."""
+        return TaskRow(*(getattr(self, name)[index] for name in _FIELDS))
+
+    def rows(self) -> list[TaskRow]:
+        """Every row, in order."""
+        return [TaskRow(*values) for values in zip(*(getattr(self, n) for n in _FIELDS))]
+
+    def take(self, positions: Sequence[int]) -> TaskColumns:
+        """The rows at ``positions``, in that order, as columns."""
+        return TaskColumns(
+            *(tuple(map(getattr(self, name).__getitem__, positions)) for name in _FIELDS)
         )
 
     def __len__(self) -> int:
@@ -138,7 +169,9 @@ def _packed(typecode: str, column: Sequence[Any]) -> Sequence[Any]:
 
 _FIELDS: Final = TaskColumns.__slots__
 _ROW_FIELDS: Final = len(_FIELDS)
-_EMPTY: Final = TaskColumns((), (), (), (), (), (), (), ())
+assert _ROW_FIELDS == len(TaskRow._fields), "TaskColumns holds a TaskRow's fields, in order"
+EMPTY_COLUMNS: Final = TaskColumns((), (), (), (), (), (), (), ())
+"""No task rows."""
 
 SWARM_AGENT_ID: Final = "*"
 """The agent id of an alert about the whole swarm (stored with no agent)."""
@@ -170,7 +203,7 @@ class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 def task_row(m: TaskMetric) -> TaskRow:
     """Return the row form of a task metric."""
-    return (
+    return TaskRow(
         m.task_id,
         m.agent_id,
         m.duration_ms,
@@ -193,17 +226,17 @@ def load_metadata(text: str | None) -> dict[str, Any]:
 
 
 def task_metric_from_row(row: tuple[Any, ...]) -> TaskMetric:
-    """Build a TaskMetric from ``task_id, agent_id, duration, result, tokens, files, ts, meta``."""
-    task_id, agent_id, duration, result, tokens, files, timestamp, metadata = row
+    """Build a TaskMetric from a stored row: a :class:`TaskRow`'s fields, metadata as JSON text."""
+    task = TaskRow(*row)
     return TaskMetric(
-        task_id=task_id,
-        agent_id=agent_id,
-        duration_ms=duration,
-        result=TaskResult(result),
-        tokens_used=tokens,
-        files_changed=files,
-        timestamp=timestamp,
-        metadata=load_metadata(metadata),
+        task_id=task.task_id,
+        agent_id=task.agent_id,
+        duration_ms=task.duration_ms,
+        result=TaskResult(task.result),
+        tokens_used=task.tokens_used,
+        files_changed=task.files_changed,
+        timestamp=task.timestamp,
+        metadata=load_metadata(task.metadata),  # type: ignore[arg-type]
     )
 
 

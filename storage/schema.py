@@ -21,6 +21,9 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
   hour, agent) that holds tasks, and per bucket for the whole swarm under
   ``agent_key`` 0 (``storage.rollup.SWARM_KEY``); kept in the same
   transaction as the task rows.
+* ``quarantine`` (migration 3): one row per item a batch held that could not be
+  stored for a reason of its data: ``at``, ``kind``, ``error``, ``encoding``
+  and the item verbatim in ``payload`` (see :mod:`storage.quarantine`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from storage.errors import SchemaTooNew
+from storage.quarantine import QUARANTINE_TABLE
 from storage.rollup import rebuild_rollups
 
 __all__ = [
@@ -143,6 +147,7 @@ _ROLLUP_TABLES: Final = tuple(
 MIGRATIONS: Final = (
     Migration(1, "base tables: agents, metrics, health events, alerts", _BASE_TABLES),
     Migration(2, "per-minute and per-hour task rollups", _ROLLUP_TABLES, rebuild_rollups),
+    Migration(3, "quarantine: items refused for their data, kept verbatim", QUARANTINE_TABLE),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from messages import (
     AgentMetric,
@@ -17,7 +20,10 @@ from messages import (
     to_epoch,
 )
 from storage import inserts
+from storage.batch import Batch
 from storage.database import Database
+from storage.errors import StorageError
+from storage.quarantine import Quarantined, insert_quarantined, is_data_error, quarantined
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
@@ -25,6 +31,8 @@ from storage.rows import TaskColumns, TaskRow
 from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
+
+_MAX_QUARANTINE_SPLITS: Final = 64  # refused parts from which the rest of a batch goes too
 
 AgentEvent = AgentRegistered | AgentUnregistered
 """A change to an agent's record."""
@@ -79,17 +87,131 @@ class Writer(Database):
         agent_events: Iterable[AgentEvent] = (),
         task_rollups: Mapping[tuple[str, int], TaskSummary] | None = None,
     ) -> None:
-        rows = inserts.as_task_columns(tasks)
-        agent_list, swarm_list = list(agent_metrics), list(swarm_metrics)
-        health_list, alert_list, event_list = list(health_events), list(alerts), list(agent_events)
-        keys = self._keys
+        batch = Batch(
+            tasks=inserts.as_task_columns(tasks),
+            task_rollups=task_rollups,
+            agent_metrics=list(agent_metrics),
+            swarm_metrics=list(swarm_metrics),
+            health_events=list(health_events),
+            alerts=list(alerts),
+            agent_events=list(agent_events),
+        )
         with self._transaction(operation, write=True) as conn:
-            inserts.apply_agent_events(conn, event_list)
-            inserts.insert_tasks(conn, keys, rows, self._rollups, task_rollups)
-            inserts.insert_agent_metrics(conn, keys, agent_list)
-            inserts.insert_swarm_metrics(conn, swarm_list)
-            inserts.insert_health_events(conn, keys, health_list)
-            inserts.insert_alerts(conn, keys, alert_list)
+            self._insert(conn, batch)
+
+    def store(self, batch: Batch) -> None:
+        """Store a :class:`~storage.batch.Batch` in ONE transaction (see :meth:`store_batch`)."""
+        with self._transaction("store", write=True) as conn:
+            self._insert(conn, batch)
+
+    def store_isolating(self, batch: Batch, now: float) -> list[Quarantined]:
+        """Store a batch in one transaction, keeping back the items whose data is refused.
+
+        The whole batch is tried first. If it fails for a reason of its data
+        (see :func:`storage.quarantine.is_data_error`), it is split, inside
+        the same transaction, until the items at fault are found: each part
+        is stored under a savepoint, and a part refused with one item left is
+        that item. The items refused go to the ``quarantine`` table with
+        their error, at ``now``; everything else is stored, once. So one
+        hostile row costs about two stores of the batch, never the batch.
+
+        Returns:
+            The records of the items quarantined (empty when all were stored).
+
+        Raises:
+            StorageError: the database refused the transaction (locked,
+                read-only, full, ...); nothing of the batch was stored, nor
+                quarantined: retry it.
+        """
+        with self._transaction("store", write=True) as conn:
+            try:
+                self._attempt(conn, batch)
+                return []
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                first_error = exc
+            refused: list[Quarantined] = []
+            self._isolate(conn, batch, first_error, now, refused)
+            insert_quarantined(conn, refused)
+            return refused
+
+    def _attempt(self, conn: sqlite3.Connection, batch: Batch) -> None:
+        """Insert under a savepoint: on failure nothing of ``batch`` is left, and it raises."""
+        conn.execute("SAVEPOINT part")
+        try:
+            self._insert(conn, batch)
+        except BaseException:
+            self._keys.forget()  # the caches may hold what was just rolled back
+            self._rollups.forget()
+            if not conn.in_transaction:
+                # SQLite rolled back the whole transaction (it does after some errors): no
+                # part of the batch may be stored on its own, so it is retried whole
+                error = sys.exc_info()[1]
+                raise StorageError("store", f"the transaction was rolled back: {error}") from error
+            try:
+                conn.execute("ROLLBACK TO part")
+                conn.execute("RELEASE part")
+            except sqlite3.Error:
+                pass  # the original error says more
+            raise
+        conn.execute("RELEASE part")
+
+    def _isolate(
+        self,
+        conn: sqlite3.Connection,
+        batch: Batch,
+        error: Exception,
+        now: float,
+        refused: list[Quarantined],
+    ) -> None:
+        """Store what ``batch`` (refused with ``error``) holds, except the items at fault."""
+        single = batch.single()
+        if single is not None:
+            refused.append(quarantined(single[0], single[1], error, now))
+            return
+        for part in batch.halves():
+            try:
+                self._attempt(conn, part)
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                if len(refused) >= _MAX_QUARANTINE_SPLITS:
+                    # a batch of mostly bad items: quarantine the rest one by one, without splitting
+                    self._each(conn, part, now, refused)
+                else:
+                    self._isolate(conn, part, exc, now, refused)
+
+    def _each(self, conn: sqlite3.Connection, batch: Batch, now: float, refused: list[Quarantined]) -> None:
+        """Store the items of ``batch`` one at a time, quarantining every one refused."""
+        single = batch.single()
+        if single is not None:
+            try:
+                self._attempt(conn, batch)
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                refused.append(quarantined(single[0], single[1], exc, now))
+            return
+        for part in batch.halves():
+            self._each(conn, part, now, refused)
+
+    def _insert(self, conn: sqlite3.Connection, batch: Batch) -> None:
+        keys = self._keys
+        inserts.apply_agent_events(conn, batch.agent_events)
+        inserts.insert_tasks(conn, keys, batch.tasks, self._rollups, batch.task_rollups)
+        inserts.insert_agent_metrics(conn, keys, batch.agent_metrics)
+        inserts.insert_swarm_metrics(conn, batch.swarm_metrics)
+        inserts.insert_health_events(conn, keys, batch.health_events)
+        inserts.insert_alerts(conn, keys, batch.alerts)
+        if batch.quarantined:
+            insert_quarantined(conn, batch.quarantined)
+
+    def store_quarantined(self, records: Iterable[Quarantined]) -> None:
+        """Keep items refused before storage (by the aggregator, say) in the quarantine table."""
+        listed = list(records)
+        with self._transaction("store_quarantined", write=True) as conn:
+            insert_quarantined(conn, listed)
 
     def store_task_metric(self, metric: TaskMetric) -> None:
         """Store one task metric (see :meth:`store_batch`)."""

@@ -55,7 +55,7 @@ def row(
     metadata: dict[str, Any] | None = None,
 ) -> TaskRow:
     """A TaskRow with defaults."""
-    return (task_id, agent_id, duration_ms, result, tokens_used, files_changed, timestamp, metadata)
+    return TaskRow(task_id, agent_id, duration_ms, result, tokens_used, files_changed, timestamp, metadata)
 
 
 def agent_metric(

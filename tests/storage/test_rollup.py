@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import MetricsStorage, StorageError, TaskRow, TaskSummary
-from storage.rollup import SWARM_KEY, group_by_minute
+from storage import MetricsStorage, StorageError, TaskColumns, TaskRow, TaskSummary
+from storage.rollup import SUMMARY_PAYS_AT, SWARM_KEY, group_by_minute, summaries_pay, summarise
 
 from .builders import T0, row
 
@@ -157,5 +157,39 @@ def test_rows_group_by_agent_and_exact_minute() -> None:
     """A row just before a minute boundary belongs to the earlier minute."""
     before = math.nextafter(T0 + 60.0, 0.0)  # the float just below T0 + 60
     groups = group_by_minute([1, 1, 2, 1], [T0 + 59.5, before, T0 + 1, T0 + 60.0])
-    minute = int(T0 // 60)
-    assert groups == {(1, minute): [0, 1], (2, minute): [2], (1, minute + 1): [3]}
+    minute = int(T0 // 60) * 60
+    assert groups == {(1, minute): [0, 1], (2, minute): [2], (1, minute + 60): [3]}
+
+
+def test_summaries_made_by_a_caller_give_the_same_rollups_as_the_storage_s_own(
+    tmp_path: Path,
+) -> None:
+    """The one summariser: rows stored with summaries from group_by_minute + summarise (the
+    aggregator's path) leave exactly the rollups the storage makes from the rows alone."""
+    rows = random_rows(3000, seed=11, span=2 * 3600, agents=4)
+    with_summaries, alone = tmp_path / "given.db", tmp_path / "alone.db"
+    with MetricsStorage(with_summaries) as given, MetricsStorage(alone) as plain:
+        for i in range(0, len(rows), 500):
+            part = rows[i : i + 500]
+            columns = TaskColumns.from_rows(part)
+            groups = group_by_minute(columns.agent_ids, columns.timestamps)
+            summaries = summarise(
+                groups, (columns.durations, columns.results, columns.tokens, columns.files)
+            )
+            assert all(start % 60 == 0 for _, start in summaries)  # keyed (agent, minute_start)
+            given.store_batch(tasks=columns, task_rollups=summaries)
+            plain.store_batch(tasks=part)
+    given_buckets, own_buckets = stored_buckets(with_summaries), stored_buckets(alone)
+    assert given_buckets.keys() == own_buckets.keys()
+    for bucket, summary in given_buckets.items():  # (sums may differ in the last bit)
+        mine, theirs = dict(summary.to_stats()), dict(own_buckets[bucket].to_stats())
+        assert mine.pop("results_breakdown") == theirs.pop("results_breakdown")
+        assert mine == pytest.approx(theirs)
+    assert_rollups_match(with_summaries, rows)
+
+
+def test_summaries_pay_from_sixteen_rows_a_group() -> None:
+    """One threshold for every level: a single group always, else 16 rows a group on average."""
+    assert summaries_pay(1, 1)
+    assert summaries_pay(SUMMARY_PAYS_AT * 10, 10)
+    assert not summaries_pay(SUMMARY_PAYS_AT * 10 - 1, 10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from messages import AlertSeverity, HealthState, TaskResult
-from storage import AgentRecord, task_row
+from storage import AgentRecord, TaskColumns, TaskRow, task_row
 from storage.rows import (
     alert_from_row,
     dump_metadata,
@@ -71,3 +71,18 @@ def test_agent_record_defaults_to_an_unregistered_agent() -> None:
     record = AgentRecord(agent_id="a1")
     assert (record.registered_at, record.unregistered_at, record.interval_ms) == (None, None, None)
     assert record.metadata == {}
+
+
+def test_a_task_row_names_its_fields_and_columns_hold_them_in_order() -> None:
+    """TaskRow is the one declaration of the layout: by name, as a tuple, and as columns."""
+    metric = task(metadata={"k": 1})
+    row = task_row(metric)
+    assert (row.task_id, row.agent_id, row.result, row.metadata) == ("t1", "a1", "success", {"k": 1})
+    columns = TaskColumns.from_rows([row, tuple(row)])
+    assert columns.row(1) == row and type(columns.row(1)) is TaskRow
+    assert columns.rows() == [row, row]
+    assert columns.take([1]).task_ids == ("t1",)
+    assert TaskRow._fields == (
+        "task_id", "agent_id", "duration_ms", "result", "tokens_used", "files_changed",
+        "timestamp", "metadata",
+    )

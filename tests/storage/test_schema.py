@@ -73,7 +73,7 @@ def header(path: Path) -> tuple[int, int, list[str]]:
 def test_migrations_are_numbered_in_order() -> None:
     """MIGRATIONS[i] brings the schema to version i + 1; the last is SCHEMA_VERSION."""
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
-    assert SCHEMA_VERSION == MIGRATIONS[-1].version == 2
+    assert SCHEMA_VERSION == MIGRATIONS[-1].version == 3
 
 
 def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None:
@@ -86,6 +86,7 @@ def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None
         "agents",
         "alerts",
         "health_events",
+        "quarantine",
         "swarm_metrics",
         "task_metrics",
         "task_rollup_hour",
