@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+from actors.errors import SystemStopped
 from messages import (
     MAX_ID_LENGTH,
     AgentMetric,
@@ -86,6 +87,7 @@ class TelemetryChannel:
         self._buffer: collections.deque[Any] = collections.deque()
         self._known_ids: set[str] = set()
         self._notified = False
+        self._closed = False
         self.dropped = 0
         self.accepted = 0
         self.record_task: RecordTask = self._fast_record_task()
@@ -161,6 +163,8 @@ class TelemetryChannel:
         metadata: Any,
     ) -> None:
         """The slow path: every rule with its precise error, then the append."""
+        if self._closed:
+            raise SystemStopped("the system has been shut down: the metric was not recorded")
         check_id("task_id", task_id)
         check_id("agent_id", agent_id)
         check_millis("duration_ms", duration_ms)
@@ -179,6 +183,8 @@ class TelemetryChannel:
         if len(self._known_ids) >= _KNOWN_IDS_LIMIT:
             self._known_ids.clear()
         self._known_ids.add(agent_id)
+        if self._closed:  # closed meanwhile: the id must not open the fast path again
+            self._known_ids.discard(agent_id)
         self._buffer.append(
             (task_id, agent_id, float(duration_ms), value, tokens_used, files_changed,
              self._time(), metadata)
@@ -192,6 +198,8 @@ class TelemetryChannel:
         Raises:
             InvalidMessage: the message is not telemetry this channel carries.
         """
+        if self._closed:
+            raise SystemStopped("the system has been shut down: the metric was not recorded")
         if type(message) not in (TaskMetric, AgentMetric, SwarmMetric):
             raise InvalidMessage(
                 "message", message, "must be a TaskMetric, AgentMetric or SwarmMetric"
@@ -200,6 +208,20 @@ class TelemetryChannel:
         buffer.append(message)
         if len(buffer) >= self._batch_size and not self._notified:
             self._batch_ready()
+
+    def close(self) -> None:
+        """Refuse every later metric with :class:`SystemStopped`; what is buffered stays.
+
+        The fast path admits only ids in the known set: emptied, every call
+        takes the slow path, which raises. Nothing is added to the fast path.
+        """
+        self._closed = True
+        self._known_ids.clear()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
 
     def _batch_ready(self) -> None:
         self._notified = True

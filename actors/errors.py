@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import SwarmPulseError
 
-__all__ = ["MonitoringDisabled", "SystemStopped", "UnknownAgent"]
+__all__ = ["MonitoringDisabled", "ShutdownIncomplete", "SystemStopped", "UnknownAgent"]
 
 
 class UnknownAgent(SwarmPulseError, KeyError):
@@ -28,3 +28,20 @@ class MonitoringDisabled(SwarmPulseError, RuntimeError):
 
 class SystemStopped(SwarmPulseError, RuntimeError):
     """The system has been shut down; start a new one."""
+
+
+class ShutdownIncomplete(SwarmPulseError, TimeoutError):
+    """Some steps of a shutdown failed or timed out; the others were done.
+
+    Call ``shutdown()`` again to retry the steps not done.
+
+    Attributes:
+        steps: the names of the steps not done.
+    """
+
+    def __init__(self, steps: list[str]) -> None:
+        self.steps = list(steps)
+        super().__init__(steps)
+
+    def __str__(self) -> str:
+        return f"shutdown incomplete, not done: {', '.join(self.steps)}; call shutdown() again"

@@ -1,4 +1,4 @@
-"""The health reporter: alerts from transitions, alert callbacks, rendered reports."""
+"""The health reporter: alerts from transitions, rendered reports; callbacks go to a runner."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pykka
 
+from actors.callbacks import CallbackRunner
 from actors.pending import PendingWrites
 from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
@@ -30,7 +31,7 @@ _SEVERITY = {
 
 @dataclass(slots=True)
 class ReporterState:
-    """Alerts and callbacks; outlives any one reporter."""
+    """Alerts and the alert callbacks; outlives any one reporter, which alone touches it."""
 
     recent: collections.deque[Alert] = field(default_factory=lambda: collections.deque(maxlen=200))
     enabled: bool = True
@@ -38,8 +39,6 @@ class ReporterState:
         default_factory=dict
     )
     alerts: int = 0
-    callback_calls: int = 0
-    callback_errors: int = 0
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -61,12 +60,14 @@ def alert_for(event: HealthChanged) -> Alert:
 
 
 class HealthReporter(SupervisedActor):
-    """Raises alerts, runs alert callbacks on its own thread, renders reports.
+    """Raises alerts, hands events to the callback runner, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
     :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
-    :class:`Crash`. Queues every alert for storage. A callback that raises is
-    logged and counted, never propagated.
+    :class:`Crash`. Queues every alert for storage. It never calls user code:
+    for each transition it queues the alert callbacks of the new state on the
+    :class:`CallbackRunner`, and every transition and alert for the
+    subscribers, so a slow or raising callback never delays a report.
     """
 
     kind = "reporter"
@@ -77,19 +78,26 @@ class HealthReporter(SupervisedActor):
         supervisor: pykka.ActorRef[Any] | None,
         state: ReporterState,
         pending: PendingWrites,
+        runner: CallbackRunner,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.state = state
         self.pending = pending
+        self.runner = runner
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
         match message:
             case HealthChanged():
-                self._record(alert_for(message))
-                self._callbacks(message)
+                alert = alert_for(message)
+                self._record(alert)
+                if self.state.enabled:
+                    self.runner.run(self.state.callbacks.get(message.current, ()), message)
+                self.runner.publish(message)
+                self.runner.publish(alert)
             case Alert():
                 self._record(message)
+                self.runner.publish(message)
             case ConfigureAlerts(enabled=bool() as enabled, callbacks=dict() as callbacks) if (
                 table := _callback_table(callbacks)
             ) is not None:
@@ -113,18 +121,6 @@ class HealthReporter(SupervisedActor):
         self.state.recent.append(alert)
         self.state.alerts += 1
         self.pending.add("alerts", alert)
-
-    def _callbacks(self, event: HealthChanged) -> None:
-        state = self.state
-        if not state.enabled:
-            return
-        for callback in state.callbacks.get(event.current, ()):
-            state.callback_calls += 1
-            try:
-                callback(event)
-            except Exception:
-                state.callback_errors += 1
-                logger.exception("alert callback %r raised on %r", callback, event)
 
 
 def _callback_table(

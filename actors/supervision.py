@@ -70,6 +70,9 @@ class SupervisedActor(pykka.ThreadingActor):
     """
 
     kind: ClassVar[str] = "actor"
+    # A program that never shuts its system down must still be able to exit; the
+    # system's exit hook stops the actors before the interpreter ends.
+    use_daemon_thread = True
 
     def __init__(self, *, supervisor: pykka.ActorRef[Any] | None) -> None:
         super().__init__()

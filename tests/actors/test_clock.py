@@ -388,7 +388,7 @@ def test_system_close_joins_the_thread_and_is_idempotent() -> None:
     clock = SystemClock()
     handle = clock.call_later(60.0, lambda: None)
     threads = [t for t in threading.enumerate() if t.name == "swarmpulse-clock"]
-    assert len(threads) == 1 and not threads[0].daemon
+    assert len(threads) == 1 and threads[0].daemon  # a daemon: it never holds up exit
     clock.close()
     assert not threads[0].is_alive()
     assert handle.cancelled
