@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
 
-from actors import ManualClock, SwarmSystem, UnknownAgent
-from messages import HealthState
+from actors import ManualClock, SwarmSystem, UnknownAgent, start_system
+from actors.testing import EventRecorder
+from messages import HealthChanged, HealthState, UnregisterAgent
+from messages.requests import Transition
 from tests.events import EventLog
 
 
@@ -179,3 +182,134 @@ def test_concurrent_heartbeats_from_many_threads_are_all_counted(
     stats = system.get_monitoring_stats()
     assert stats["heartbeat_monitor"]["total_heartbeats"] == 800
     assert all(len(system.get_heartbeat_history(f"agent-{i}")) == 100 for i in range(8))
+
+
+# Timing correctness: shared deadlines, determinism, incarnations, state ownership
+
+
+def _stored(db_path: str, agent_id: str) -> list[tuple[str, str, float, float]]:
+    """(previous, current, at, heartbeat_age_ms) of an agent's stored transitions, in stored order."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return list(conn.execute(
+            "SELECT e.previous_state, e.current_state, e.at, e.heartbeat_age_ms FROM health_events "
+            "AS e JOIN agents AS a ON a.agent_key = e.agent_key WHERE a.agent_id = ? ORDER BY e.id",
+            (agent_id,),
+        ))
+    finally:
+        conn.close()
+
+
+def test_critical_and_failed_sharing_a_deadline_share_its_time_on_the_real_clock(db_path: str) -> None:
+    """failure_threshold=2: CRITICAL and FAILED are stamped alike, in order, and uptime is < 100%."""
+    swarm = start_system(db_path, heartbeat_interval_ms=20, failure_threshold=2)
+    try:
+        recorder = EventRecorder()
+        swarm.subscribe(recorder)
+        swarm.register_agent("a")
+        failed = recorder.wait_for_transition("a", "failed")
+        critical = recorder.wait_for_transition("a", "critical")
+        assert critical.at == failed.at
+        assert recorder.states("a") == [
+            ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
+        ]
+        # while it stays FAILED, the time since the shared deadline counts as down
+        assert swarm.get_agent_uptime("a") < 100.0
+        assert [row[:2] for row in _stored(db_path, "a")] == recorder.states("a")
+    finally:
+        swarm.shutdown()
+
+
+def test_register_then_advance_fires_the_new_deadline_every_time(
+    system: SwarmSystem, clock: ManualClock
+) -> None:
+    """300 times: an advance right after register_agent degrades it, and every view agrees;
+    right after unregister_agent its timer is gone."""
+    timers = clock.pending
+    for n in range(300):
+        system.register_agent("a")
+        clock.advance(1.0)
+        assert system.check_agent_health("a") is HealthState.DEGRADED, n
+        assert system.get_unhealthy_agents() == ["a"], n
+        assert [a.health_state for a in system.snapshot().agents] == [HealthState.DEGRADED], n
+        system.unregister_agent("a")
+        assert clock.pending == timers, n
+
+
+def test_transitions_of_an_earlier_registration_are_dropped(
+    system: SwarmSystem, clock: ManualClock, db_path: str
+) -> None:
+    """A transition tagged with an old incarnation is neither taken, stored nor sent to callbacks."""
+    recorder = EventRecorder()
+    system.subscribe(recorder)
+    system.register_agent("a")
+    system.unregister_agent("a")
+    system.register_agent("a")  # the second registration: incarnation 2
+    stale = HealthChanged(agent_id="a", previous=HealthState.HEALTHY,
+                          current=HealthState.DEGRADED, at=clock.time(), heartbeat_age_ms=1000.0)
+    system.coordinator.tell(Transition(incarnation=1, seq=1, event=stale))
+    clock.advance(1.0)  # the live registration's own transition, after the stale one
+    recorder.wait_for_transition("a", "degraded")
+    system.flush()
+    assert len(recorder.transitions("a")) == 1
+    assert len(_stored(db_path, "a")) == 1
+
+
+def test_transitions_arrive_as_messages_not_by_reading_the_trackers_state(
+    system: SwarmSystem, clock: ManualClock
+) -> None:
+    """The coordinator's view of health is what it was told: a Transition changes it."""
+    system.register_agent("a")
+    told = HealthChanged(agent_id="a", previous=HealthState.HEALTHY,
+                         current=HealthState.CRITICAL, at=clock.time(), heartbeat_age_ms=0.0)
+    system.coordinator.tell(Transition(incarnation=1, seq=1, event=told))
+    assert [a.health_state for a in system.snapshot().agents] == [HealthState.CRITICAL]
+    assert system.check_agent_health("a") is HealthState.HEALTHY  # the tracker's own, untouched
+
+
+def test_thousands_of_register_unregister_cycles_take_no_stale_transition(db_path: str) -> None:
+    """3,000 cycles on the real clock, each registration with another interval than the one
+    before, unregistered (by a tell) once its first transition is seen: every registration's
+    stored transitions form one chain from HEALTHY, never mixed with the previous one's (the
+    interval shows in each event's heartbeat age), and the subscribers get exactly those."""
+    swarm = start_system(db_path, failure_threshold=2)
+    seen = threading.Condition()
+    multiple = {"degraded": 1, "critical": 2, "failed": 2}
+    tags: list[int] = []  # the interval of each delivered transition, from its heartbeat age
+
+    def count(event: object) -> None:
+        if isinstance(event, HealthChanged):
+            with seen:
+                tags.append(round(event.heartbeat_age_ms / multiple[event.current.value]))
+                seen.notify_all()
+
+    swarm.subscribe(count)
+    try:
+        intervals = (1, 2)  # ms; FAILED after 2 or 4 ms
+        for n in range(3000):
+            with seen:
+                before = len(tags)
+            swarm.register_agent("a", interval_ms=intervals[n % 2])
+            with seen:  # a transition of this registration (the one before had the other interval)
+                assert seen.wait_for(lambda: intervals[n % 2] in tags[before:], timeout=10)
+            swarm.coordinator.tell(UnregisterAgent(agent_id="a"))  # its tracker may run on a while
+        swarm.flush()
+        stored = _stored(db_path, "a")
+        with seen:  # every stored transition reaches the subscribers too
+            assert seen.wait_for(lambda: len(tags) >= len(stored), timeout=10)
+            assert len(tags) == len(stored)
+        runs: list[list[tuple[str, str, float, float]]] = []
+        last_interval = None
+        for row in stored:
+            interval = round(row[3] / multiple[row[1]])
+            if interval != last_interval:
+                runs.append([])
+                last_interval = interval
+            runs[-1].append(row)
+        for run in runs:
+            assert run[0][0] == "healthy", run
+            for before, after in zip(run, run[1:]):
+                assert after[0] == before[1], run
+        assert len(runs) == 3000
+    finally:
+        swarm.shutdown()
