@@ -308,8 +308,8 @@ def test_thousands_of_register_unregister_cycles_take_no_stale_transition(db_pat
             runs[-1].append(row)
         for run in runs:
             assert run[0][0] == "healthy", run
-            for before, after in zip(run, run[1:]):
-                assert after[0] == before[1], run
+            for earlier, later in zip(run, run[1:]):
+                assert later[0] == earlier[1], run
         assert len(runs) == 3000
     finally:
         swarm.shutdown()
