@@ -34,6 +34,7 @@ import logging
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -48,40 +49,14 @@ DEFAULT_CALLBACK_TIMEOUT: Final = 5.0
 """Seconds one callback may run before it is reported and the next one starts."""
 
 
-class _Worker:
-    """A daemon thread that calls what it is handed, one call at a time."""
-
-    def __init__(self, runner: CallbackRunner, name: str) -> None:
-        self._runner = runner
-        self._calls: queue.SimpleQueue[tuple[Listener, Any, threading.Event] | None] = (
-            queue.SimpleQueue()
-        )
-        self.thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self.thread.start()
-
-    def call(self, fn: Listener, event: Any) -> threading.Event:
-        """Start ``fn(event)``; the returned event is set when it has returned."""
-        done = threading.Event()
-        self._calls.put((fn, event, done))
-        return done
-
-    def retire(self) -> None:
-        """End the thread once its current call (if any) has returned."""
-        self._calls.put(None)
-
-    def _work(self) -> None:
-        while (job := self._calls.get()) is not None:
-            fn, event, done = job
-            try:
-                fn(event)
-            except BaseException:  # noqa: BLE001 - user code may raise SystemExit too
-                self._runner._failed(fn, event)  # noqa: SLF001
-            finally:
-                done.set()
-
-
 class CallbackRunner:
     """Calls listeners with events on its own threads, each call within a budget.
+
+    One worker thread takes the queued calls in order and makes them; a
+    watchdog thread wakes when the running call's budget ends. A call still
+    running then is reported, and its worker is left to finish it alone: a new
+    worker takes the calls after it. Queueing costs a queue put, and a call no
+    more than a clock read around it.
 
     Thread-safe: :meth:`run` and :meth:`publish` only queue, and return at once.
 
@@ -100,31 +75,39 @@ class CallbackRunner:
         self.timeout = float(timeout)
         self._name = name
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[tuple[Sequence[Listener], Any] | None] = queue.SimpleQueue()
+        self._watch = threading.Condition(self._lock)
+        self._calls: queue.SimpleQueue[tuple[Listener, Any] | None] = queue.SimpleQueue()
         self._subscribers: dict[int, Listener] = {}
         self._tokens = itertools.count()
-        self._workers = itertools.count()
-        self._worker: _Worker | None = None
-        self._abandoned: list[_Worker] = []
+        self._names = itertools.count()
+        # the running call: (worker generation, call number, start, fn), set by the worker;
+        # cleared by it, or by the watchdog as it hands over, under the lock
+        self._generation = 0
+        self._running: tuple[int, int, float, Listener] | None = None
         self._closed = False
+        self._finished = threading.Event()
         self.calls = 0
         self.errors = 0
         self.timeouts = 0
-        self._thread = threading.Thread(target=self._dispatch, name=name, daemon=True)
-        self._thread.start()
+        self._worker = self._start_worker()
+        self._watchdog = threading.Thread(target=self._watch_calls, name=f"{name}-watchdog", daemon=True)
+        self._watchdog.start()
 
     # Queueing (any thread)
 
     def run(self, listeners: Sequence[Listener], event: Any) -> None:
         """Queue a call of each of ``listeners`` with ``event``, in order."""
-        if listeners and not self._closed:
-            self._jobs.put((tuple(listeners), event))
+        if self._closed:
+            return
+        put = self._calls.put
+        for fn in listeners:
+            put((fn, event))
 
     def publish(self, event: Any) -> None:
         """Queue a call of every subscriber with ``event``."""
-        with self._lock:
-            listeners = tuple(self._subscribers.values())
-        self.run(listeners, event)
+        listeners = tuple(self._subscribers.values())  # a copy: unsubscribing may run meanwhile
+        if listeners:
+            self.run(listeners, event)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every published event; returns the function that stops it.
@@ -150,56 +133,83 @@ class CallbackRunner:
         return len(self._subscribers)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Run the calls already queued, then stop; idempotent.
+        """Make the calls already queued, then stop; idempotent.
 
         Args:
             timeout: seconds to wait for the queued calls; None waits for them all
                 (each is bounded by the runner's budget anyway).
 
         Returns:
-            True once the runner's thread has ended; False if queued calls were
-            still running after ``timeout`` (call again to wait more).
+            True once every queued call has been made or given up as over budget;
+            False if some were still queued after ``timeout`` (call again to wait more).
         """
-        with self._lock:
+        with self._watch:
             if not self._closed:
                 self._closed = True
-                self._jobs.put(None)
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+                self._calls.put(None)
+        if not self._finished.wait(timeout):
+            return False
+        with self._watch:
+            self._watch.notify_all()
+        self._watchdog.join(timeout)
+        return not self._watchdog.is_alive()
 
-    # The dispatching thread
+    # The threads
 
-    def _dispatch(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            listeners, event = job
-            for fn in listeners:
-                self._call(fn, event)
-        with self._lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.retire()
-
-    def _call(self, fn: Listener, event: Any) -> None:
-        worker = self._worker
-        if worker is None:
-            worker = self._worker = _Worker(self, f"{self._name}-{next(self._workers)}")
-        with self._lock:
-            self.calls += 1
-        if worker.call(fn, event).wait(self.timeout):
-            return
-        # Over budget: leave it to finish on its own thread; the next call gets a new one.
-        worker.retire()
-        self._worker = None
-        with self._lock:
-            self.timeouts += 1
-            self._abandoned = [w for w in self._abandoned if w.thread.is_alive()]
-            self._abandoned.append(worker)
-            running = len(self._abandoned)
-        logger.error(
-            "callback %r is still running %.1f s after it was called with %r; the "
-            "callbacks after it go on without it (%d over budget still running)",
-            fn, self.timeout, event, running,
+    def _start_worker(self) -> threading.Thread:
+        self._generation += 1
+        worker = threading.Thread(
+            target=self._work, args=(self._generation,), name=f"{self._name}-{next(self._names)}",
+            daemon=True,
         )
+        worker.start()
+        return worker
+
+    def _work(self, generation: int) -> None:
+        calls = self._calls
+        clock = time.monotonic
+        number = 0
+        while (call := calls.get()) is not None:
+            fn, event = call
+            number += 1
+            self._running = (generation, number, clock(), fn)
+            if self._running[1] == 1:
+                with self._watch:
+                    self._watch.notify_all()  # a new worker: the watchdog watches it
+            self.calls += 1
+            try:
+                fn(event)
+            except BaseException:  # noqa: BLE001 - user code may raise SystemExit too
+                self._failed(fn, event)
+            with self._lock:  # against the watchdog: either it hands over, or this goes on
+                if self._generation != generation:
+                    return  # over budget: another worker has taken over
+                self._running = None
+        self._finished.set()
+
+    def _watch_calls(self) -> None:
+        """Wake when the running call's budget ends; hand the queue on if it is still running."""
+        with self._watch:
+            while not (self._closed and self._finished.is_set()):
+                running = self._running
+                if running is None or running[0] != self._generation:
+                    self._watch.wait(self.timeout)
+                    continue
+                left = running[2] + self.timeout - time.monotonic()
+                if left > 0:
+                    self._watch.wait(left)
+                    continue
+                if self._running != running:
+                    continue
+                # over budget: its worker finishes it alone, a new one takes the rest
+                self.timeouts += 1
+                self._running = None
+                self._worker = self._start_worker()
+                logger.error(
+                    "callback %r is still running %.1f s after it was called; the calls "
+                    "after it go on without it (%d over budget so far)",
+                    running[3], self.timeout, self.timeouts,
+                )
 
     def _failed(self, fn: Listener, event: Any) -> None:
         with self._lock:
