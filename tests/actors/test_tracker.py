@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -232,6 +233,9 @@ def test_register_then_advance_fires_the_new_deadline_every_time(
         assert system.check_agent_health("a") is HealthState.DEGRADED, n
         assert system.get_unhealthy_agents() == ["a"], n
         assert [a.health_state for a in system.snapshot().agents] == [HealthState.DEGRADED], n
+        if n % 50 == 0:
+            report = json.loads(system.generate_report("json"))
+            assert report["health_distribution"]["degraded"] == 1, n
         system.unregister_agent("a")
         assert clock.pending == timers, n
 
