@@ -752,8 +752,8 @@ class SwarmSystem:
         Each step (stop the trackers, flush, stop each service, the callbacks, the
         clock, close the file) is tried even when one before it failed; calling
         ``shutdown`` again retries only the steps not done. Calls from several
-        threads at once all return once the first has finished: everything is
-        stored by then. Idempotent.
+        threads at once wait for the first and return once it has finished:
+        everything is stored by then. Idempotent.
 
         Args:
             timeout: seconds each step may wait.
@@ -762,37 +762,38 @@ class SwarmSystem:
             ShutdownIncomplete: (a TimeoutError) some step failed or timed out;
                 ``.steps`` names them. The others were done.
         """
-        if not self._lock.acquire(timeout=timeout):
-            raise ShutdownIncomplete(["wait for the shutdown already running"])
-        try:
-            self._closed = True
-            self.telemetry.close()
-            _running.discard(self)
-            failed: list[str] = []
-            for name, step in self._shutdown_steps():
-                if name in self._done:
-                    continue
-                try:
-                    done = step(timeout)
-                except Exception:
-                    logger.exception("shutdown step %r failed", name)
-                    done = False
-                if done is False:
-                    failed.append(name)
-                else:
-                    self._done.add(name)
-        finally:
-            self._lock.release()
+        with self._lock:  # a second caller waits for the first (each step is bounded)
+            self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float) -> None:
+        """One pass over the shutdown steps not done yet; the caller holds the lock."""
+        self._closed = True
+        self.telemetry.close()
+        _running.discard(self)
+        failed: list[str] = []
+        for name, step in self._shutdown_steps():
+            if name in self._done:
+                continue
+            try:
+                done = step(timeout)
+            except Exception:
+                logger.exception("shutdown step %r failed", name)
+                done = False
+            if done is False:
+                failed.append(name)
+            else:
+                self._done.add(name)
         if failed:
             raise ShutdownIncomplete(failed)
 
     def _shutdown_steps(self) -> list[tuple[str, Callable[[float], bool | None]]]:
         """The steps of a shutdown in order; one that returns False is not done."""
 
-        def stop(kind: str) -> Callable[[float], bool]:
-            def step(timeout: float) -> bool:
-                self.services.get(kind).stop(timeout=timeout)
-                return True
+        def stop(kind: str) -> Callable[[float], None]:
+            def step(timeout: float) -> None:
+                # False (it was dead already: given up) is done too; a Timeout is not
+                ref = self.coordinator if kind == "coordinator" else self.services.get(kind)
+                ref.stop(timeout=timeout)
 
             return step
 
@@ -804,7 +805,7 @@ class SwarmSystem:
             ("callbacks", self.callbacks.close),
             ("aggregator", stop("aggregator")),
             ("writer", stop("writer")),
-            ("coordinator", lambda t: bool(self.coordinator.stop(timeout=t)) or True),
+            ("coordinator", stop("coordinator")),
             ("dispatcher", lambda t: self.dispatcher.shutdown(timeout=t)),
             ("clock", self._release_clock),
             ("storage", self._close_storage),
