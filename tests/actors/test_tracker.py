@@ -6,9 +6,12 @@ import json
 import sqlite3
 import threading
 
+import pykka
 import pytest
 
-from actors import ManualClock, SwarmSystem, UnknownAgent, start_system
+from actors import Dispatcher, HeartbeatTracker, ManualClock, SwarmSystem, UnknownAgent, start_system
+from actors.history import HeartbeatHistory
+from actors.tracker import StallLedger, TrackerState
 from actors.testing import EventRecorder
 from messages import HealthChanged, HealthState, UnregisterAgent
 from messages.requests import Transition
@@ -317,3 +320,42 @@ def test_thousands_of_register_unregister_cycles_take_no_stale_transition(db_pat
         assert len(runs) == 3000
     finally:
         swarm.shutdown()
+
+
+class _FakeCoordinator(pykka.ThreadingActor):
+    """Stands in for the coordinator: keeps what a tracker tells it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[object] = []
+
+    def on_receive(self, message: object) -> object:
+        if message == "told":
+            return list(self.told)
+        self.told.append(message)
+        return None
+
+
+def test_a_tracker_alone_tells_numbered_transitions_of_its_incarnation(clock: ManualClock) -> None:
+    """Started with a fake coordinator: its deadline is armed as it starts, and each transition
+    travels as a Transition with the registration's incarnation and the next sequence number."""
+    dispatcher = Dispatcher(workers=1)
+    coordinator = _FakeCoordinator.start()
+    try:
+        state = TrackerState(
+            agent_id="a", incarnation=7, interval=1.0, threshold=2, last_mono=clock.monotonic(),
+            last_wall=clock.time(), stall_mark=0.0, history=HeartbeatHistory(4),
+        )
+        HeartbeatTracker.start(
+            dispatcher=dispatcher, state=state, clock=clock, ledger=StallLedger(),
+            coordinator=coordinator,
+        )
+        clock.advance(2.0)  # DEGRADED at 1 s; CRITICAL and FAILED share the deadline at 2 s
+        told = coordinator.ask("told", timeout=10)
+        assert [(t.incarnation, t.seq, t.event.current.value) for t in told] == [
+            (7, 1, "degraded"), (7, 2, "critical"), (7, 3, "failed"),
+        ]
+        assert told[1].event.at == told[2].event.at == clock.time()
+    finally:
+        dispatcher.shutdown()
+        coordinator.stop()
