@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 
 import pykka
 import pytest
 
-from actors import Dispatcher, HeartbeatTracker, ManualClock, SwarmSystem, UnknownAgent, start_system
+from actors import (
+    Dispatcher,
+    HeartbeatTracker,
+    ManualClock,
+    PooledActor,
+    SwarmSystem,
+    TimerHandle,
+    UnknownAgent,
+    start_system,
+)
 from actors.history import HeartbeatHistory
 from actors.tracker import StallLedger, TrackerState
 from actors.testing import EventRecorder
@@ -359,3 +369,66 @@ def test_a_tracker_alone_tells_numbered_transitions_of_its_incarnation(clock: Ma
     finally:
         dispatcher.shutdown()
         coordinator.stop()
+
+
+class _Busy(PooledActor):
+    """Holds the dispatcher's only worker until released, as a long handler would."""
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, tuple):
+            holding, release = message
+            holding.set()
+            release.wait(10)
+        return None
+
+
+class _SignallingClock(ManualClock):
+    """A manual clock that says when a deadline's callback (a tracker's ask) has been made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fired = threading.Event()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
+        def call() -> object:
+            result = callback()
+            self.fired.set()
+            return result
+
+        return super().call_at(when, call)
+
+
+def test_a_deadline_of_the_old_registration_handled_after_re_registering_is_dropped(
+    db_path: str,
+) -> None:
+    """The old tracker handles its deadline only after the agent unregistered and registered
+    again (its worker was busy): that transition is not taken for the new registration."""
+    clock = _SignallingClock()
+    swarm = start_system(db_path, clock=clock, heartbeat_interval_ms=1000, workers=1)
+    recorder = EventRecorder()
+    swarm.subscribe(recorder)
+    holding, release = threading.Event(), threading.Event()
+    advanced = threading.Thread(target=clock.advance, args=(1.0,))
+    try:
+        swarm.register_agent("a")
+        _Busy.start(dispatcher=swarm.dispatcher).tell((holding, release))
+        assert holding.wait(10)  # trackers wait from now on
+        advanced.start()  # the old tracker's deadline falls due; it waits for the worker
+        assert clock.fired.wait(10)  # its CheckDeadline is in its mailbox, before any stop
+        swarm.coordinator.tell(UnregisterAgent(agent_id="a"))
+        swarm.register_agent("a")  # the new registration, before the old tracker ran again
+        release.set()  # the old tracker now handles its deadline, then its stop
+        advanced.join(10)
+        assert swarm.check_agent_health("a") is HealthState.HEALTHY
+        assert [a.health_state for a in swarm.snapshot().agents] == [HealthState.HEALTHY]
+        clock.advance(1.0)  # the new registration's own first deadline
+        recorder.wait_for_transition("a", "degraded")
+        swarm.flush()
+        assert [row[:2] for row in _stored(db_path, "a")] == [("healthy", "degraded")]
+        assert recorder.states("a") == [("healthy", "degraded")]
+    finally:
+        release.set()
+        if advanced.ident is not None:
+            advanced.join(10)
+        swarm.shutdown()
+        clock.close()
