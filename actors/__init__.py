@@ -1,27 +1,31 @@
 """The actor system: heartbeat trackers, coordinator, aggregator, writer, reporter."""
 
+from actors.callbacks import CallbackRunner
 from actors.channel import TelemetryChannel
 from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
 from actors.coordinator import SwarmCoordinator, SystemConfig
-from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
+from actors.errors import MonitoringDisabled, ShutdownIncomplete, SystemStopped, UnknownAgent
 from actors.aggregator import MetricsAggregator
 from actors.report import render_json, render_markdown, sparkline
 from actors.reporter import HealthReporter
 from actors.runtime import Dispatcher, PooledActor
-from actors.system import TOPOLOGIES, SwarmSystem, start_system
+from actors.system import TOPOLOGIES, Event, SwarmSystem, start_system
 from actors.tracker import HeartbeatTracker
 from actors.writer import StorageWriter
 
 __all__ = [
     "TOPOLOGIES",
+    "CallbackRunner",
     "Clock",
     "Dispatcher",
+    "Event",
     "HealthReporter",
     "HeartbeatTracker",
     "ManualClock",
     "MetricsAggregator",
     "MonitoringDisabled",
     "PooledActor",
+    "ShutdownIncomplete",
     "StorageWriter",
     "SwarmCoordinator",
     "SwarmSystem",

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+from actors.errors import SystemStopped
 from messages import (
     MAX_ID_LENGTH,
     AgentMetric,
@@ -84,6 +85,7 @@ class TelemetryChannel:
         self._buffer: collections.deque[Any] = collections.deque()
         self._known_ids: set[str] = set()
         self._notified = False
+        self._closed = False
         self.dropped = 0
         self.accepted = 0
         self.record_task: RecordTask = self._fast_record_task()
@@ -166,6 +168,8 @@ class TelemetryChannel:
         metadata: Any,
     ) -> None:
         """The slow path: build the :class:`TaskMetric` (its rules, its errors), then append."""
+        if self._closed:
+            raise SystemStopped("the system has been shut down: the metric was not recorded")
         if metadata is None:
             metadata = {}
         elif type(metadata) is dict:
@@ -178,6 +182,8 @@ class TelemetryChannel:
         if len(self._known_ids) >= _KNOWN_IDS_LIMIT:
             self._known_ids.clear()
         self._known_ids.add(metric.agent_id)
+        if self._closed:  # closed meanwhile: the id must not open the fast path again
+            self._known_ids.discard(metric.agent_id)
         self._buffer.append(
             (metric.task_id, metric.agent_id, metric.duration_ms, metric.result.value,
              metric.tokens_used, metric.files_changed, metric.timestamp, metric.metadata or None)
@@ -191,6 +197,8 @@ class TelemetryChannel:
         Raises:
             InvalidMessage: the message is not telemetry this channel carries.
         """
+        if self._closed:
+            raise SystemStopped("the system has been shut down: the metric was not recorded")
         if type(message) not in (TaskMetric, AgentMetric, SwarmMetric):
             raise InvalidMessage(
                 "message", message, "must be a TaskMetric, AgentMetric or SwarmMetric"
@@ -199,6 +207,20 @@ class TelemetryChannel:
         buffer.append(message)
         if len(buffer) >= self._batch_size and not self._notified:
             self._batch_ready()
+
+    def close(self) -> None:
+        """Refuse every later metric with :class:`SystemStopped`; what is buffered stays.
+
+        The fast path admits only ids in the known set: emptied, every call
+        takes the slow path, which raises. Nothing is added to the fast path.
+        """
+        self._closed = True
+        self._known_ids.clear()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
 
     def _batch_ready(self) -> None:
         self._notified = True

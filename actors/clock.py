@@ -24,9 +24,18 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
+__all__ = [
+    "MAX_STALL_THRESHOLD",
+    "MIN_STALL_THRESHOLD",
+    "STALL_FRACTION",
+    "Clock",
+    "ManualClock",
+    "SystemClock",
+    "TimerHandle",
+    "stall_threshold_for",
+]
 
 logger = logging.getLogger("swarmpulse.clock")
 
@@ -120,6 +129,10 @@ class Clock(Protocol):
         """
         ...
 
+    def set_shortest_deadline(self, seconds: float) -> None:
+        """Be told the shortest failure deadline in force, so a pause that long is a stall."""
+        ...
+
     def close(self) -> None:
         """Cancel every timer and stop the clock's thread; idempotent."""
         ...
@@ -179,6 +192,9 @@ class _ClockBase:
 
     def check_stall(self) -> None:
         """Report a stall not yet reported; a stall is only ever simulated here, so nothing."""
+
+    def set_shortest_deadline(self, seconds: float) -> None:
+        """Be told the shortest failure deadline in force; only a real clock needs it."""
 
     def close(self) -> None:
         """Cancel every pending timer; later `call_*` raise RuntimeError. Idempotent."""
@@ -292,46 +308,101 @@ class _ClockBase:
 
 _MAX_STALL_REPORTS = 3  # stalls reported back to back, at most (listeners that are always slow)
 
+MAX_STALL_THRESHOLD: Final = 2.0
+"""The longest lateness of the default `SystemClock` that is not a stall, in seconds."""
+MIN_STALL_THRESHOLD: Final = 0.05
+"""The shortest: below it, ordinary scheduling jitter of a busy process would count."""
+STALL_FRACTION: Final = 0.5
+"""The default threshold's share of the shortest failure deadline in force."""
+
+
+def stall_threshold_for(deadline: float) -> float:
+    """The default stall threshold that protects a failure deadline of `deadline` seconds.
+
+    Half the deadline, within [`MIN_STALL_THRESHOLD`, `MAX_STALL_THRESHOLD`]: a pause
+    of the monitor long enough to convict an agent is then always seen as a stall.
+
+    Example:
+        >>> stall_threshold_for(0.6), stall_threshold_for(15.0)
+        (0.3, 2.0)
+    """
+    return min(MAX_STALL_THRESHOLD, max(MIN_STALL_THRESHOLD, deadline * STALL_FRACTION))
+
 
 class SystemClock(_ClockBase):
     """Real time, with one scheduler thread for every timer.
 
-    The thread, named "swarmpulse-clock" and not a daemon, starts on the first timer
-    and is joined by `close`, which every owner must call. It waits on a condition until
+    The thread, named "swarmpulse-clock" (a daemon thread, so a program that never
+    closes its clock can still exit), starts on the first timer and is joined by
+    `close`, which every owner must call. It waits on a condition until
     the earliest deadline (woken early by an earlier timer) and at least every
-    `watchdog_interval`. Waking later than expected by more than `stall_threshold`
+    `watchdog_interval`. Waking later than expected by more than the stall threshold
     (the process was stopped, or the GIL or a slow callback held it up) is a stall:
     the listeners get its length before the timers that fell due during it fire.
     Callback errors are logged on "swarmpulse.clock" and counted; return values ignored.
 
+    The default threshold follows the deadlines it protects: it is
+    `stall_threshold_for` the shortest failure deadline in force (half of it,
+    between 50 ms and 2 s), which the system tells it through
+    `set_shortest_deadline` as agents register. Against 200 ms beats and a failure
+    threshold of 3 (a 0.6 s deadline) a pause of more than 0.3 s is a stall.
+
     Args:
         watchdog_interval: Longest wait of the scheduler thread, in seconds.
-        stall_threshold: Lateness, in seconds, beyond which a wake-up is a stall.
+        stall_threshold: Lateness, in seconds, beyond which a wake-up is a stall;
+            None (the default) derives it from the shortest failure deadline
+            (2 s until one is set).
+        monotonic: The monotonic time source (`time.monotonic`); a test passes
+            its own to test stall detection without real time.
+        wall: The wall time source (`time.time`).
     """
 
-    def __init__(self, *, watchdog_interval: float = 0.25, stall_threshold: float = 2.0) -> None:
-        if not watchdog_interval > 0 or not stall_threshold > 0:
+    def __init__(
+        self,
+        *,
+        watchdog_interval: float = 0.25,
+        stall_threshold: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if not watchdog_interval > 0 or not (stall_threshold is None or stall_threshold > 0):
             raise ValueError("watchdog_interval and stall_threshold must be positive")
         super().__init__()
         self._watchdog = watchdog_interval
-        self._threshold = stall_threshold
+        self._fixed_threshold = stall_threshold
+        self._threshold = MAX_STALL_THRESHOLD if stall_threshold is None else stall_threshold
+        self._mono = monotonic
+        self._wall = wall
         self._thread: threading.Thread | None = None
-        self._expected = time.monotonic()  # when the thread expects to be running again
+        self._expected = monotonic()  # when the thread expects to be running again
         # held while a stall is detected and reported, so that whoever asks next
         # finds the listeners told (taken before _cond, never after)
         self._stall_lock = threading.RLock()
-        # The builtins themselves: every recorded metric reads the time, and a
+        # The sources themselves: every recorded metric reads the time, and a
         # method wrapping time.time costs 80 ns more than the builtin.
-        self.time = time.time  # type: ignore[method-assign]
-        self.monotonic = time.monotonic  # type: ignore[method-assign]
+        self.time = wall  # type: ignore[method-assign]
+        self.monotonic = monotonic  # type: ignore[method-assign]
 
     def time(self) -> float:
-        """Return `time.time()`."""
-        return time.time()
+        """Return the wall time source's time (`time.time()` by default)."""
+        return self._wall()
 
     def monotonic(self) -> float:
-        """Return `time.monotonic()`."""
-        return time.monotonic()
+        """Return the monotonic time source's time (`time.monotonic()` by default)."""
+        return self._mono()
+
+    @property
+    def stall_threshold(self) -> float:
+        """The lateness, in seconds, beyond which a wake-up of the scheduler is a stall."""
+        return self._threshold
+
+    def set_shortest_deadline(self, seconds: float) -> None:
+        """Derive the default stall threshold from the shortest failure deadline in force.
+
+        A threshold given to the constructor stays as given.
+        """
+        if self._fixed_threshold is None and seconds > 0:
+            self._threshold = stall_threshold_for(seconds)
 
     def check_stall(self) -> None:
         """Report a stall if the scheduler thread is overdue by more than the threshold.
@@ -340,20 +411,21 @@ class SystemClock(_ClockBase):
         after SIGCONT another thread may run first, and must not see the pause as
         silence. A stall is reported once, by whoever sees it first.
         """
+        mono = self._mono
         with self._stall_lock:
             with self._cond:
                 if self._thread is None or self._closed:
                     return
-                now = time.monotonic()
+                now = mono()
                 late = now - self._expected
                 if late <= self._threshold:
                     return
                 self._expected = now
             for _ in range(_MAX_STALL_REPORTS):
-                started = time.monotonic()
+                started = mono()
                 self._report_stall(late)
                 with self._cond:  # the listeners' own time is not silence ...
-                    after = time.monotonic()
+                    after = mono()
                     self._expected = max(self._expected, after)
                 # ... but a stop while they ran (a second SIGSTOP right after the
                 # first) is a stall of its own: report it too
@@ -370,20 +442,21 @@ class SystemClock(_ClockBase):
 
     def _scheduled(self, earliest: bool) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="swarmpulse-clock")
+            self._thread = threading.Thread(target=self._run, name="swarmpulse-clock", daemon=True)
             self._thread.start()
         elif earliest:
             self._cond.notify()
 
     def _run(self) -> None:
+        mono = self._mono
         with self._cond:
-            self._expected = time.monotonic()
+            self._expected = mono()
         while True:
             self.check_stall()  # told before any timer that fell due during the stall fires
             with self._cond:
                 if self._closed:
                     return
-                now = time.monotonic()
+                now = mono()
                 handle = self._pop_due(now)
                 if handle is None:
                     earliest = self._earliest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -49,6 +50,7 @@ from messages.requests import (
     StallDetected,
     StopTrackers,
     SwarmSnapshot,
+    Transition,
 )
 
 __all__ = ["Services", "SwarmCoordinator", "SystemConfig"]
@@ -109,33 +111,55 @@ class Services:
 
 @dataclass(slots=True)
 class _Agent:
+    """What the coordinator knows of one registration; only the coordinator touches it.
+
+    ``state`` belongs to the running tracker: the coordinator reads it only
+    after that tracker has died. Health, last beat and beat count are the
+    coordinator's own, kept from the beats it routes and the transitions it is sent.
+    """
+
     state: TrackerState
     registered_at: float
     intensity: RestartIntensity
+    incarnation: int
+    deadline: float  # seconds of silence until FAILED
     tracker: pykka.ActorRef[Any] | None = None
     held: list[Any] = field(default_factory=list)
     given_up: bool = False
     last_mono: float = 0.0
+    last_wall: float = 0.0
+    heartbeats: int = 0
+    health: HealthState = HealthState.HEALTHY
+    seq: int = 0  # the last transition taken
 
 
 class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     """Registers agents, routes heartbeats, and supervises every other actor.
 
-    Accepts :class:`RegisterAgent` and :class:`UnregisterAgent` (reply bool),
+    Accepts :class:`RegisterAgent` (reply bool, once the tracker's first
+    deadline is armed), :class:`UnregisterAgent` (reply bool, or a future that
+    resolves to True once the tracker has stopped and its timer is cancelled),
     :class:`RegisterAgents` (reply a list of bool),
     :class:`Heartbeat` (reply bool: False for an unknown agent),
     :class:`GetStatus` and :class:`GetHistory` (reply a future from the
     tracker), :class:`Flush` (reply the writer's, once what it forwarded is
     stored), :class:`Snapshot`, :class:`StopTrackers`, and from its children
-    :class:`HealthChanged`, :class:`ChildFailed`, :class:`Redeliver` and
+    :class:`Transition`, :class:`ChildFailed`, :class:`Redeliver` and
     :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
     sends transitions and alerts to the reporter, and what it stores to the
     writer as :class:`~actors.pending.WriteBatch` (it forwards a child's too,
     held while the writer restarts); forwards telemetry sent to it to the
-    aggregator.
+    aggregator. A transition of an earlier registration of the same id (its
+    incarnation is not the current one) is dropped and counted in
+    ``stale_transitions``.
+
+    Each registration's failure deadline is told to the clock
+    (:meth:`Clock.set_shortest_deadline`), so that a real clock knows which
+    pause of the monitor would convict an agent.
     """
 
     kind = "coordinator"
+    use_daemon_thread = True  # see SupervisedActor: the exit hook stops it first
 
     def __init__(
         self,
@@ -165,6 +189,12 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         self.unknown_messages = 0
         self.tracker_restarts = 0
         self.stalls = 0
+        self.stale_transitions = 0
+        self._incarnations = itertools.count(1)
+        # failure deadlines in force -> how many registrations have each
+        self._deadlines: dict[float, int] = {}
+        self._shortest = config.heartbeat_interval_ms / 1000.0 * config.failure_threshold
+        self.clock.set_shortest_deadline(self._shortest)
 
     def on_start(self) -> None:
         """Start the writer, the aggregator and the reporter, in that order."""
@@ -176,8 +206,8 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         match message:
             case Heartbeat():
                 return self._heartbeat(message)
-            case HealthChanged():
-                self._health_changed(message)
+            case Transition(incarnation=int() as incarnation, seq=int() as seq, event=HealthChanged() as event):
+                self._transition(incarnation, seq, event)
             case RegisterAgent():
                 events: list[AgentRegistered] = []
                 done = self._register(message, events)
@@ -241,8 +271,10 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         interval_ms = message.interval_ms or config.heartbeat_interval_ms
         threshold = message.failure_threshold or config.failure_threshold
         now, wall = self.clock.monotonic(), self.clock.time()
+        incarnation = next(self._incarnations)
         state = TrackerState(
             agent_id=message.agent_id,
+            incarnation=incarnation,
             interval=interval_ms / 1000.0,
             threshold=threshold,
             last_mono=now,
@@ -254,9 +286,13 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             state=state,
             registered_at=wall,
             intensity=RestartIntensity(config.max_restarts, config.restart_period),
+            incarnation=incarnation,
+            deadline=state.boundary(HealthState.FAILED),
             last_mono=now,
+            last_wall=wall,
         )
         self.agents[message.agent_id] = agent
+        self._deadline_added(agent.deadline)
         if config.enable_monitoring:
             agent.tracker = self._spawn_tracker(state)
         events.append(
@@ -279,14 +315,35 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             coordinator=self.actor_ref,
         )
 
-    def _unregister(self, agent_id: str) -> bool:
+    def _unregister(self, agent_id: str) -> bool | pykka.Future[bool]:
         agent = self.agents.pop(agent_id, None)
         if agent is None:
             return False
-        if agent.tracker is not None:
-            agent.tracker.stop(block=False)
+        self._deadline_removed(agent.deadline)
         self._store(Batch(agent_events=(AgentUnregistered(agent_id=agent_id, at=self.clock.time()),)))
-        return True
+        if agent.tracker is None:
+            return True
+        # The reply waits for the tracker's on_stop, which cancels its timer.
+        return agent.tracker.stop(block=False).map(lambda _stopped: True)
+
+    def _deadline_added(self, deadline: float) -> None:
+        self._deadlines[deadline] = self._deadlines.get(deadline, 0) + 1
+        if deadline < self._shortest:
+            self._shortest = deadline
+            self.clock.set_shortest_deadline(deadline)
+
+    def _deadline_removed(self, deadline: float) -> None:
+        left = self._deadlines[deadline] - 1
+        if left:
+            self._deadlines[deadline] = left
+            return
+        del self._deadlines[deadline]
+        if deadline <= self._shortest:
+            config = self.config
+            default = config.heartbeat_interval_ms / 1000.0 * config.failure_threshold
+            shortest = min(self._deadlines, default=default)
+            self._shortest = min(shortest, default)
+            self.clock.set_shortest_deadline(self._shortest)
 
     def _heartbeat(self, message: Heartbeat) -> bool:
         agent = self.agents.get(message.agent_id)
@@ -297,16 +354,18 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         # A pause of the process that just ended is counted before the stamp, so it is
         # grace for the beats stamped before it, and none for this one.
         self.clock.check_stall()
-        now = self.clock.monotonic()
+        now, wall = self.clock.monotonic(), self.clock.time()
         agent.last_mono = now
+        agent.last_wall = wall
         if agent.given_up or not self.config.enable_monitoring:
             return True
+        agent.heartbeats += 1
         self._to_tracker(
             agent,
             Beat(
                 agent_id=message.agent_id,
                 mono=now,
-                wall=self.clock.time(),
+                wall=wall,
                 sent_at=message.timestamp,
                 metadata=message.metadata,
                 stall_mark=self.ledger.total,
@@ -331,25 +390,34 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             return None
         if agent.tracker is not None and not agent.given_up:
             return agent.tracker.ask(message, block=False)
+        # given up: its last tracker is dead, so its state is the coordinator's again
         if isinstance(message, GetHistory):
             return list(agent.state.history)
         state = agent.state
         return HealthStatus(
             agent_id=agent_id,
-            health_state=state.health,
-            last_heartbeat=state.last_wall,
+            health_state=agent.health,
+            last_heartbeat=agent.last_wall,
             heartbeat_age_ms=max(0.0, (self.clock.monotonic() - agent.last_mono) * 1000.0),
             interval_ms=round(state.interval * 1000),
             failure_threshold=state.threshold,
-            heartbeats=state.heartbeats,
+            heartbeats=agent.heartbeats,
         )
 
     # Health events
 
-    def _health_changed(self, event: HealthChanged) -> None:
+    def _transition(self, incarnation: int, seq: int, event: HealthChanged) -> None:
+        """Take a tracker's transition, unless it is of an earlier registration."""
         agent = self.agents.get(event.agent_id)
-        if agent is None:
+        if agent is None or agent.incarnation != incarnation or seq <= agent.seq:
+            self.stale_transitions += 1
+            logger.debug("dropped a transition of an earlier registration: %r", event)
             return
+        agent.seq = seq
+        self._health_changed(agent, event)
+
+    def _health_changed(self, agent: _Agent, event: HealthChanged) -> None:
+        agent.health = event.current
         self._store(Batch(health_events=(event,)))
         self._to_service("reporter", event)
 
@@ -422,16 +490,16 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             return
         agent.given_up = True
         agent.tracker = None
-        state = agent.state
+        state = agent.state  # its last tracker is dead: the state is ours again
         wall = self.clock.time()
         age_ms = max(0.0, (now - agent.last_mono) * 1000.0)
-        for step in _ORDER[state.health.severity + 1 :]:
+        for step in _ORDER[agent.health.severity + 1 :]:
             event = HealthChanged(
-                agent_id=failure.name, previous=state.health, current=step, at=wall,
+                agent_id=failure.name, previous=agent.health, current=step, at=wall,
                 heartbeat_age_ms=age_ms,
             )
             state.health = step
-            self._health_changed(event)
+            self._health_changed(agent, event)
         self._to_service(
             "reporter",
             Alert(
@@ -484,11 +552,11 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             agents=[
                 AgentSnapshot(
                     agent_id=agent_id,
-                    health_state=agent.state.health,
-                    last_heartbeat=agent.state.last_wall,
+                    health_state=agent.health,
+                    last_heartbeat=agent.last_wall,
                     heartbeat_age_ms=max(0.0, (now - agent.last_mono) * 1000.0),
                     registered_at=agent.registered_at,
-                    heartbeats=agent.state.heartbeats,
+                    heartbeats=agent.heartbeats,
                 )
                 for agent_id, agent in self.agents.items()
             ],

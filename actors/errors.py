@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import SwarmPulseError
 
-__all__ = ["MonitoringDisabled", "SystemStopped", "UnknownAgent", "UnknownMessage"]
+__all__ = ["MonitoringDisabled", "ShutdownIncomplete", "SystemStopped", "UnknownAgent", "UnknownMessage"]
 
 
 class UnknownAgent(SwarmPulseError, KeyError):
@@ -54,3 +54,20 @@ def _rebuild_unknown_message(actor: str, message_type: str) -> UnknownMessage:
     error = UnknownMessage(actor, None)
     error.message_type = message_type
     return error
+
+
+class ShutdownIncomplete(SwarmPulseError, TimeoutError):
+    """Some steps of a shutdown failed or timed out; the others were done.
+
+    Call ``shutdown()`` again to retry the steps not done.
+
+    Attributes:
+        steps: the names of the steps not done.
+    """
+
+    def __init__(self, steps: list[str]) -> None:
+        self.steps = list(steps)
+        super().__init__(steps)
+
+    def __str__(self) -> str:
+        return f"shutdown incomplete, not done: {', '.join(self.steps)}; call shutdown() again"

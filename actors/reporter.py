@@ -1,4 +1,4 @@
-"""The health reporter: alerts from transitions, alert callbacks, rendered reports."""
+"""The health reporter: alerts from transitions, rendered reports; callbacks go to a runner."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pykka
 
+from actors.callbacks import CallbackRunner
 from actors.pending import ServiceStarted, WriteBatch
 from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
@@ -31,7 +32,7 @@ _SEVERITY = {
 
 @dataclass(slots=True)
 class ReporterState:
-    """Alerts and callbacks; outlives any one reporter."""
+    """Alerts and the alert callbacks; outlives any one reporter, which alone touches it."""
 
     recent: collections.deque[Alert] = field(default_factory=lambda: collections.deque(maxlen=200))
     enabled: bool = True
@@ -39,8 +40,6 @@ class ReporterState:
         default_factory=dict
     )
     alerts: int = 0
-    callback_calls: int = 0
-    callback_errors: int = 0
     unknown_messages: int = 0
 
 
@@ -63,14 +62,16 @@ def alert_for(event: HealthChanged) -> Alert:
 
 
 class HealthReporter(SupervisedActor):
-    """Raises alerts, runs alert callbacks on its own thread, renders reports.
+    """Raises alerts, hands events to the callback runner, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
     :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
     :class:`Crash`. Sends every alert to be stored (as a
     :class:`~actors.pending.WriteBatch`, through its supervisor, which holds it
-    while the writer restarts). A callback that raises is
-    logged and counted, never propagated.
+    while the writer restarts). It never calls user code: for each transition
+    it queues the alert callbacks of the new state on the
+    :class:`CallbackRunner`, and every transition and alert for the
+    subscribers, so a slow or raising callback never delays a report.
     """
 
     kind = "reporter"
@@ -80,18 +81,25 @@ class HealthReporter(SupervisedActor):
         *,
         supervisor: pykka.ActorRef[Any] | None,
         state: ReporterState,
+        runner: CallbackRunner,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.state = state
+        self.runner = runner
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
         match message:
             case HealthChanged():
-                self._record(alert_for(message))
-                self._callbacks(message)
+                alert = alert_for(message)
+                self._record(alert)
+                if self.state.enabled:
+                    self.runner.run(self.state.callbacks.get(message.current, ()), message)
+                self.runner.publish(message)
+                self.runner.publish(alert)
             case Alert():
                 self._record(message)
+                self.runner.publish(message)
             case ConfigureAlerts(enabled=bool() as enabled, callbacks=dict() as callbacks) if (
                 table := _callback_table(callbacks)
             ) is not None:
@@ -123,18 +131,6 @@ class HealthReporter(SupervisedActor):
         self.state.alerts += 1
         if self.supervisor is not None:
             self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
-
-    def _callbacks(self, event: HealthChanged) -> None:
-        state = self.state
-        if not state.enabled:
-            return
-        for callback in state.callbacks.get(event.current, ()):
-            state.callback_calls += 1
-            try:
-                callback(event)
-            except Exception:
-                state.callback_errors += 1
-                logger.exception("alert callback %r raised on %r", callback, event)
 
 
 def _callback_table(

@@ -230,7 +230,9 @@ class Dispatcher:
     """A fixed pool of worker threads that run `PooledActor`s.
 
     Args:
-        workers: number of worker threads (non-daemon), started at once.
+        workers: number of worker threads, started at once. They are daemon
+            threads, so that a program that never shuts its system down can still
+            exit (the system's exit hook stops the actors first).
         name: prefix of the worker thread names, `f"{name}-worker-{i}"`.
         throughput: messages an actor may handle before yielding its worker.
         dead_letters: called with `(ref, message)` for every tell that no actor
@@ -265,7 +267,7 @@ class Dispatcher:
         self._closed = False
         self._workers_stopped = False
         self._threads = tuple(
-            threading.Thread(target=self._work, name=f"{name}-worker-{i}", daemon=False)
+            threading.Thread(target=self._work, name=f"{name}-worker-{i}", daemon=True)
             for i in range(workers)
         )
         for thread in self._threads:

@@ -112,6 +112,10 @@ class SupervisedActor(CountsUnknown, pykka.ThreadingActor):
     the inbox goes back to the supervisor as one :class:`Redeliver`.
     """
 
+    # A program that never shuts its system down must still be able to exit; the
+    # system's exit hook stops the actors before the interpreter ends.
+    use_daemon_thread = True
+
     def __init__(self, *, supervisor: pykka.ActorRef[Any] | None) -> None:
         super().__init__()
         self.supervisor = supervisor

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
@@ -12,10 +15,11 @@ from typing import Any, Final
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
 from actors.channel import TelemetryChannel
 from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
-from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
+from actors.errors import MonitoringDisabled, ShutdownIncomplete, SystemStopped, UnknownAgent
 from actors.pending import Backlog, CountUnacked
 from actors.reporter import HealthReporter, ReporterState
 from actors.runtime import Dispatcher
@@ -24,6 +28,7 @@ from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
     AgentReport,
+    Alert,
     Crash,
     HealthChanged,
     HealthReport,
@@ -61,7 +66,7 @@ from messages.requests import (
 )
 from storage import MetricsStorage, UnknownAgentRecord
 
-__all__ = ["TOPOLOGIES", "SwarmSystem", "start_system"]
+__all__ = ["EXIT_TIMEOUT", "TOPOLOGIES", "Event", "SwarmSystem", "start_system"]
 
 logger = logging.getLogger("swarmpulse.system")
 
@@ -72,6 +77,11 @@ _ALERT_SEVERITY: Final = {
     HealthState.FAILED: "critical",
 }
 ASK_TIMEOUT: Final = 30.0
+EXIT_TIMEOUT: Final = 30.0
+"""Seconds each step of the shutdown at interpreter exit may take."""
+
+Event = HealthChanged | Alert
+"""What :meth:`SwarmSystem.subscribe` listeners are given."""
 MAX_HISTORY: Final = 1_000_000
 MAX_WORKERS: Final = 256
 
@@ -89,6 +99,7 @@ def start_system(
     flush_interval: float = 0.1,
     workers: int = 2,
     max_pending: int = 2_000_000,
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -106,6 +117,9 @@ def start_system(
         workers: threads shared by all heartbeat trackers.
         max_pending: metrics and events kept while storage is unwritable; past
             it the oldest are dropped and counted in ``get_monitoring_stats()``.
+        callback_timeout: seconds one alert callback or subscriber may run (5 by
+            default). One still running then is logged and counted
+            (``callback_timeouts``), and the next ones run without waiting for it.
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -133,6 +147,11 @@ def start_system(
         raise InvalidMessage("max_pending", max_pending, "must be a positive integer")
     if clock is not None:  # the fast path stamps metrics with clock.time() unchecked
         _check_clock(clock)
+    if (
+        type(callback_timeout) not in (int, float)
+        or not 0 < callback_timeout < math.inf
+    ):
+        raise InvalidMessage("callback_timeout", callback_timeout, "must be a positive number of seconds")
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -142,14 +161,18 @@ def start_system(
         enable_monitoring=enable_monitoring,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
-                       workers=workers, max_pending=max_pending)
+                       workers=workers, max_pending=max_pending, callback_timeout=callback_timeout)
 
 
 class SwarmSystem:
     """A running swarmpulse: actor refs plus blocking methods; a context manager.
 
     Use :func:`start_system` to make one. Methods are safe to call from any
-    thread except from inside one of the system's own actors.
+    thread except from inside one of the system's own actors. After
+    :meth:`shutdown` has begun, every method raises :class:`SystemStopped`
+    at once. A system still running when the interpreter exits is shut down
+    then (flushing what it accepted), so a program that never calls
+    :meth:`shutdown` still exits with its metrics stored.
     """
 
     def __init__(
@@ -161,12 +184,14 @@ class SwarmSystem:
         flush_interval: float,
         workers: int,
         max_pending: int = 2_000_000,
+        callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._own_clock = clock is None
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
+        self._done: set[str] = set()  # the shutdown steps done so far
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
         self.ledger = StallLedger()
         # Each owned by one actor (the backlog and writer_stats by the writer, the
@@ -179,6 +204,7 @@ class SwarmSystem:
             history_size=config.history_size, max_unacked=max(2 * max_pending, 100_000)
         )
         self.reporter_state = ReporterState()
+        self.callbacks = CallbackRunner(callback_timeout)
         self.telemetry = TelemetryChannel(self.clock.time, self._notify_aggregator)
         self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
         services = self.services
@@ -192,7 +218,9 @@ class SwarmSystem:
                 supervisor=sup, channel=self.telemetry, state=self.aggregate,
                 writer=services.get("writer"), time=self.clock.time,
             ),
-            "reporter": lambda sup: HealthReporter.start(supervisor=sup, state=self.reporter_state),
+            "reporter": lambda sup: HealthReporter.start(
+                supervisor=sup, state=self.reporter_state, runner=self.callbacks,
+            ),
         }
         self.coordinator = SwarmCoordinator.start(
             config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
@@ -202,8 +230,10 @@ class SwarmSystem:
         self.clock.add_stall_listener(self._on_stall)
         self._tick = self.clock.call_every(flush_interval, self._on_tick)
         if config.enable_monitoring:
-            # The hot path: the bound method of the channel, no extra frame.
+            # The hot path: the bound method of the channel, no extra frame. After
+            # shutdown the channel refuses it with SystemStopped.
             self.record_task_metric = self.telemetry.record_task  # type: ignore[method-assign]
+        _running.add(self)
 
     # Actor refs of the supervised services (they change when one is restarted)
 
@@ -302,7 +332,13 @@ class SwarmSystem:
         files_changed: int = 0,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Record a finished task (a no-op with monitoring off); never blocks."""
+        """Record a finished task (a no-op with monitoring off); never blocks.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.TaskMetric`.
+            SystemStopped: the system has been shut down.
+        """
+        self._check_open()
         if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
             self.telemetry.record_task(
                 task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata
@@ -319,6 +355,7 @@ class SwarmSystem:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Record a finished task as a success or a failure."""
+        self._check_open()
         if type(success) is not bool:
             raise InvalidMessage("success", success, "must be True or False")
         self.record_task_metric(
@@ -330,6 +367,7 @@ class SwarmSystem:
         self, agent_id: str, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
     ) -> None:
         """Record a gauge about one agent (latest value plus history)."""
+        self._check_open()
         metric = AgentMetric(
             agent_id=agent_id, metric_type=metric_type, value=value, timestamp=self.clock.time(),
             metadata=_copy(metadata),
@@ -341,6 +379,7 @@ class SwarmSystem:
         self, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
     ) -> None:
         """Record a gauge about the whole swarm (topology_health, message_throughput, ...)."""
+        self._check_open()
         metric = SwarmMetric(
             swarm_id=self.config.swarm_id, metric_type=metric_type, value=value,
             timestamp=self.clock.time(), metadata=_copy(metadata),
@@ -447,9 +486,16 @@ class SwarmSystem:
     ) -> None:
         """Turn alert callbacks on or off and set one per health state.
 
-        A callback runs on the reporter's thread with the :class:`HealthChanged`
-        event; an exception in it is logged and counted, never propagated.
+        A callback is called with the :class:`HealthChanged` event of each
+        transition into its state, on the system's callback thread, never on an
+        actor's: callbacks run one at a time, in the order of the transitions.
+        Whatever one raises (``SystemExit`` and ``KeyboardInterrupt`` too) is
+        logged and counted in ``get_monitoring_stats()["alerts"]["callback_errors"]``;
+        one still running after ``callback_timeout`` seconds is logged and counted
+        in ``callback_timeouts``, and the next ones run without it. A slow callback
+        never delays a report.
         """
+        self._check_open()
         table: dict[HealthState, Any] = {}
         if type(enabled) is not bool:
             raise InvalidMessage("enabled", enabled, "must be True or False")
@@ -464,6 +510,37 @@ class SwarmSystem:
                 raise InvalidMessage("callbacks", fn, "values must be callable")
             table[key] = fn
         self._ask_service("reporter", ConfigureAlerts(enabled=enabled, callbacks=table))
+
+    def subscribe(self, listener: Callable[[Event], object]) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`HealthChanged` and :class:`Alert` from now on.
+
+        Each transition is delivered as its ``HealthChanged`` followed by the
+        ``Alert`` it raised; other alerts (a stall of the monitor, a service given
+        up) as an ``Alert``. Listeners run like alert callbacks, with the same
+        protections (see :meth:`configure_alerts`), whether alerts are enabled
+        or not.
+
+        Returns:
+            A function that unsubscribes the listener; calling it again, or after
+            shutdown, does nothing.
+
+        Raises:
+            InvalidMessage: ``listener`` is not callable.
+            SystemStopped: the system has been shut down.
+
+        Example:
+            ```py
+            with start_system() as swarm:
+                seen = []
+                unsubscribe = swarm.subscribe(seen.append)
+                ...
+                unsubscribe()
+            ```
+        """
+        self._check_open()
+        if not callable(listener):
+            raise InvalidMessage("listener", listener, "must be callable")
+        return self.callbacks.subscribe(listener)
 
     def get_agent_uptime(
         self, agent_id: str, start_time: Any = None, end_time: Any = None
@@ -581,7 +658,9 @@ class SwarmSystem:
             },
             "alerts": {
                 "total": self.reporter_state.alerts,
-                "callback_errors": self.reporter_state.callback_errors,
+                "callback_calls": self.callbacks.calls,
+                "callback_errors": self.callbacks.errors,
+                "callback_timeouts": self.callbacks.timeouts,
             },
         }
 
@@ -685,7 +764,7 @@ class SwarmSystem:
         self._check_open()
         self._flush(timeout)
 
-    def _flush(self, timeout: float) -> None:
+    def _flush(self, timeout: float, *, closing: bool = False) -> None:
         """Drain, then wait for the writer; again while the aggregator waits for acknowledgements.
 
         The coordinator's Flush reaches the writer after every batch it forwarded
@@ -696,9 +775,9 @@ class SwarmSystem:
         """
         deadline = time.monotonic() + timeout
         while True:
-            self._ask_service("aggregator", Drain(), timeout)
+            self._ask_service("aggregator", Drain(), timeout, closing=closing)
             self._flush_writer(timeout)
-            if not self._ask_service("aggregator", CountUnacked(), timeout):
+            if not self._ask_service("aggregator", CountUnacked(), timeout, closing=closing):
                 return
             if "writer" in self.services.failed or time.monotonic() > deadline:
                 return
@@ -717,30 +796,106 @@ class SwarmSystem:
         raise pykka.ActorDeadError("the writer did not come back")
 
     def shutdown(self, timeout: float = ASK_TIMEOUT) -> None:
-        """Stop every actor in order, flushing all accepted metrics first; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._tick.cancel()
+        """Store every accepted metric, then stop every actor and thread of the system.
+
+        From the moment it begins, every other method raises :class:`SystemStopped`.
+        Each step (stop the trackers, flush, stop each service, the callbacks, the
+        clock, close the file) is tried even when one before it failed; calling
+        ``shutdown`` again retries only the steps not done. Calls from several
+        threads at once wait for the first and return once it has finished:
+        everything is stored by then. Idempotent.
+
+        Args:
+            timeout: seconds each step may wait.
+
+        Raises:
+            ShutdownIncomplete: (a TimeoutError) some step failed or timed out;
+                ``.steps`` names them. The others were done.
+        """
+        with self._lock:  # a second caller waits for the first (each step is bounded)
+            self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float) -> None:
+        """One pass over the shutdown steps not done yet; the caller holds the lock."""
+        self._closed = True
+        self.telemetry.close()
+        _running.discard(self)
+        failed: list[str] = []
+        for name, step in self._shutdown_steps():
+            if name in self._done:
+                continue
+            try:
+                done = step(timeout)
+            except Exception:
+                logger.exception("shutdown step %r failed", name)
+                done = False
+            if done is False:
+                failed.append(name)
+            else:
+                self._done.add(name)
+        if failed:
+            raise ShutdownIncomplete(failed)
+
+    def _shutdown_steps(self) -> list[tuple[str, Callable[[float], bool | None]]]:
+        """The steps of a shutdown in order; one that returns False is not done."""
+
+        def stop(kind: str) -> Callable[[float], None]:
+            def step(timeout: float) -> None:
+                # False (it was dead already: given up) is done too; a Timeout is not
+                ref = self.coordinator if kind == "coordinator" else self.services.get(kind)
+                ref.stop(timeout=timeout)
+
+            return step
+
+        return [
+            ("tick", lambda _t: self._tick.cancel()),
+            ("trackers", self._stop_trackers),
+            ("flush", self._final_flush),
+            ("reporter", stop("reporter")),
+            ("callbacks", self.callbacks.close),
+            ("aggregator", stop("aggregator")),
+            ("writer", stop("writer")),
+            ("coordinator", stop("coordinator")),
+            ("dispatcher", lambda t: self.dispatcher.shutdown(timeout=t)),
+            ("clock", self._release_clock),
+            ("storage", self._close_storage),
+        ]
+
+    def _stop_trackers(self, timeout: float) -> None:
+        if "coordinator" not in self._done:
+            _resolve(self.coordinator.ask(StopTrackers(), timeout=timeout), timeout)
+        self.dispatcher.shutdown(timeout=timeout)
+
+    def _final_flush(self, timeout: float) -> None:
+        """Everything accepted, into SQLite; a record that raced the close is taken too."""
+        if {"aggregator", "writer"} & (self._done | self.services.failed):
+            # given up (failed_services says so), or a retry after they were stopped
+            # anyway: nothing can store them now
+            logger.error("shutdown: %d metrics were not stored", len(self.telemetry) + len(self.pending))
+            return
         try:
-            self._ask_coordinator(StopTrackers())
-            self.dispatcher.shutdown(timeout=timeout)
-            self._flush(timeout)
+            for _ in range(3):
+                self._flush(timeout, closing=True)
+                if not len(self.telemetry):
+                    return
         except Exception:
-            logger.exception(
+            logger.error(
                 "shutdown could not flush: %d metrics were not stored",
                 len(self.telemetry) + len(self.pending),
             )
-        finally:
-            for kind in ("reporter", "aggregator", "writer"):
-                self.services.get(kind).stop(timeout=timeout)
-            self.coordinator.stop(timeout=timeout)
-            self.dispatcher.shutdown(timeout=timeout)
-            self.clock.remove_stall_listener(self._on_stall)
-            if self._own_clock:
-                self.clock.close()
-            self.storage.close()
+            raise
+
+    def _release_clock(self, timeout: float) -> None:
+        self.clock.remove_stall_listener(self._on_stall)
+        if self._own_clock:
+            self.clock.close()
+
+    def _close_storage(self, timeout: float) -> bool:
+        """Close the file, once the writer that uses its connection has stopped."""
+        if "writer" not in self._done:
+            return False
+        self.storage.close()
+        return True
 
     def __enter__(self) -> SwarmSystem:
         return self
@@ -760,12 +915,20 @@ class SwarmSystem:
             raise SystemStopped("the system has been shut down")
 
     def _ask_coordinator(self, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
-        if self._closed and not isinstance(message, StopTrackers):
-            raise SystemStopped("the system has been shut down")
+        self._check_open()
         return _resolve(self.coordinator.ask(message, timeout=timeout), timeout)
 
-    def _ask_service(self, kind: str, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
-        """Ask a supervised service, waiting out a restart if it is between incarnations."""
+    def _ask_service(
+        self, kind: str, message: Any, timeout: float = ASK_TIMEOUT, *, closing: bool = False
+    ) -> Any:
+        """Ask a supervised service, waiting out a restart if it is between incarnations.
+
+        Raises:
+            SystemStopped: the system is shut down (unless ``closing``: the
+                shutdown's own requests).
+        """
+        if not closing:
+            self._check_open()
         for _ in range(50):
             ref = self.services.get(kind)
             try:
@@ -779,6 +942,7 @@ class SwarmSystem:
         raise pykka.ActorDeadError(f"the {kind} did not come back")
 
     def _query(self, method: str, **kwargs: Any) -> Any:
+        self._check_open()
         return self._ask_service("writer", Query(method=method, kwargs=kwargs))
 
     def _notify_aggregator(self) -> None:
@@ -811,6 +975,27 @@ class SwarmSystem:
                 )
             except pykka.ActorDeadError:
                 pass
+
+
+_running: weakref.WeakSet[SwarmSystem] = weakref.WeakSet()
+"""Systems started and not yet shut down; weak, so that the hook keeps none alive."""
+
+
+def _shutdown_at_exit() -> None:
+    """Shut down every system still running as the interpreter exits.
+
+    Every thread of a system is a daemon thread, so the interpreter reaches its
+    exit hooks (a program that never called ``shutdown``, or one ended by
+    Ctrl-C); the threads still run then, and this stores what was accepted.
+    """
+    for system in list(_running):
+        try:
+            system.shutdown(timeout=EXIT_TIMEOUT)
+        except Exception:
+            logger.exception("shutting down a system at exit failed")
+
+
+atexit.register(_shutdown_at_exit)
 
 
 def _resolve(result: Any, timeout: float) -> Any:

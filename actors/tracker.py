@@ -21,6 +21,7 @@ from messages.requests import (
     GetHistory,
     GetStatus,
     HealthStatus,
+    Transition,
 )
 
 __all__ = ["HeartbeatTracker", "StallLedger", "TrackerState"]
@@ -51,11 +52,15 @@ class StallLedger:
 class TrackerState:
     """What a tracker knows; it outlives any one tracker, so a restart keeps it.
 
-    The coordinator owns it and hands it to each incarnation of the tracker;
-    only the live incarnation changes it.
+    It has one owner at a time. The coordinator makes it at registration and
+    hands it to the tracker it starts, which alone reads and changes it from
+    then on; the coordinator takes it back only when that tracker has died
+    (it reported :class:`ChildFailed`), to hand it to the next one. What the
+    coordinator knows of an agent while the tracker runs comes in messages.
     """
 
     agent_id: str
+    incarnation: int
     interval: float
     threshold: int
     last_mono: float
@@ -65,6 +70,7 @@ class TrackerState:
     health: HealthState = HealthState.HEALTHY
     heartbeats: int = 0
     generation: int = 0
+    seq: int = 0  # transitions made so far in this registration
     timer: TimerHandle | None = field(default=None, repr=False)
 
     def boundary(self, state: HealthState) -> float:
@@ -83,8 +89,13 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
 
     Accepts :class:`Beat` (routed heartbeats), :class:`CheckDeadline` (its own
     timer), :class:`GetStatus`, :class:`GetHistory` and :class:`Crash`. Sends
-    :class:`HealthChanged` to the coordinator for every transition, in order,
-    no state skipped, and :class:`ChildFailed` when it raises.
+    :class:`Transition` (a :class:`HealthChanged` tagged with the registration's
+    incarnation and a sequence number) to the coordinator for every transition,
+    in order, no state skipped, and :class:`ChildFailed` when it raises.
+
+    Its first timer is armed as it is made, on the thread that starts it (the
+    coordinator's), so the deadline is set when the registration returns: a
+    manual clock advanced right after it fires it.
     """
 
     kind = "tracker"
@@ -103,9 +114,8 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         self.clock = clock
         self.ledger = ledger
         self.coordinator = coordinator
-
-    def on_start(self) -> None:
-        """Catch up with any deadline missed while restarting, then arm the timer."""
+        # Before the actor runs: nothing else touches the state yet, and the timer
+        # only sends this actor a message, which waits in its mailbox until it starts.
         self._catch_up()
         self._arm()
 
@@ -191,32 +201,46 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         state = self.state
         if now is None:
             now = self.clock.monotonic()
-        wall_now = None
+        wall_offset = None
         while state.health is not HealthState.FAILED:
             following = _ORDER[state.health.severity + 1]
             deadline = self._deadline(following)
             if now < deadline:
                 return
-            if wall_now is None:
+            if wall_offset is None:
                 # Before convicting: a pause of the whole process that the clock's
                 # thread has not reported yet is grace, not silence.
                 self.clock.check_stall()
                 deadline = self._deadline(following)
                 if now < deadline:
                     return
-                wall_now = self.clock.time()
-            at = wall_now - (self.clock.monotonic() - deadline)
-            self._emit(state.health, following, at, (deadline - state.last_mono) * 1000.0)
+                # One reading of both clocks for every transition found here:
+                # transitions that share a deadline share its time.
+                wall_offset = self.clock.time() - self.clock.monotonic()
+            self._emit(state.health, following, wall_offset + deadline,
+                       (deadline - state.last_mono) * 1000.0)
 
     def _emit(self, previous: HealthState, current: HealthState, at: float, age_ms: float) -> None:
-        self.state.health = current
+        """Tell the coordinator, numbering the transition in its registration's sequence.
+
+        ``at`` is the wall clock of the moment the state began, jumps included;
+        readers order one agent's events by that sequence (their insertion
+        order), never by time, which a wall clock jump can turn back.
+        """
+        state = self.state
+        state.health = current
+        state.seq += 1
         self.coordinator.tell(
-            HealthChanged(
-                agent_id=self.state.agent_id,
-                previous=previous,
-                current=current,
-                at=at,
-                heartbeat_age_ms=age_ms,
+            Transition(
+                incarnation=state.incarnation,
+                seq=state.seq,
+                event=HealthChanged(
+                    agent_id=state.agent_id,
+                    previous=previous,
+                    current=current,
+                    at=at,
+                    heartbeat_age_ms=age_ms,
+                ),
             )
         )
 

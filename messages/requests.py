@@ -13,6 +13,7 @@ import msgspec
 
 from messages.base import Message
 from messages.enums import HealthState
+from messages.events import HealthChanged
 
 __all__ = [
     "Beat",
@@ -33,6 +34,7 @@ __all__ = [
     "StopTrackers",
     "SwarmSnapshot",
     "AgentSnapshot",
+    "Transition",
     "Wake",
 ]
 
@@ -179,3 +181,16 @@ class RenderReport(Message, tag="render_report", kw_only=True, frozen=True):
 
     format: str
     data: Any
+
+
+class Transition(Message, tag="transition", kw_only=True, frozen=True):
+    """Tracker -> coordinator: a health transition of one registration of an agent.
+
+    ``incarnation`` numbers the registration (the coordinator gives each a new
+    one); a transition of an earlier registration of the same id is dropped.
+    ``seq`` numbers the registration's transitions from 1, in the order made.
+    """
+
+    incarnation: int
+    seq: int
+    event: HealthChanged

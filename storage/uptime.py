@@ -26,6 +26,9 @@ def agent_uptime(
     of the window is the ``current`` of the last transition at or before it
     (and after the registration), HEALTHY if there is none; each transition
     inside the window changes the state from its ``at`` on. Computed exactly.
+    One agent's transitions are taken in the order they were stored (their
+    sequence), never re-sorted by time: two that share a deadline share their
+    ``at``, and a wall clock jump may turn ``at`` back.
 
     Args:
         conn: a connection, inside a read transaction.
@@ -50,7 +53,7 @@ def agent_uptime(
         return 100.0
     row = conn.execute(
         "SELECT current_state FROM health_events WHERE agent_key = ? AND at >= ? AND at <= ? "
-        "ORDER BY at DESC, id DESC LIMIT 1",
+        "ORDER BY id DESC LIMIT 1",
         (key, registered_at, low),
     ).fetchone()
     state = _HEALTHY if row is None else row[0]
@@ -58,12 +61,12 @@ def agent_uptime(
     since = low
     for at, current in conn.execute(
         "SELECT at, current_state FROM health_events WHERE agent_key = ? AND at > ? AND at < ? "
-        "ORDER BY at, id",
+        "ORDER BY id",
         (key, low, high),
     ):
         if state == _FAILED:
-            failed += at - since
-        state, since = current, at
+            failed += max(0.0, at - since)
+        state, since = current, max(since, at)
     if state == _FAILED:
         failed += high - since
     return 100.0 * (1.0 - failed / (high - low))

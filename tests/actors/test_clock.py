@@ -388,7 +388,7 @@ def test_system_close_joins_the_thread_and_is_idempotent() -> None:
     clock = SystemClock()
     handle = clock.call_later(60.0, lambda: None)
     threads = [t for t in threading.enumerate() if t.name == "swarmpulse-clock"]
-    assert len(threads) == 1 and not threads[0].daemon
+    assert len(threads) == 1 and threads[0].daemon  # a daemon: it never holds up exit
     clock.close()
     assert not threads[0].is_alive()
     assert handle.cancelled
@@ -451,5 +451,66 @@ def test_system_stall_while_listeners_run_is_reported_too() -> None:
         release.set()
         assert second.wait(WAIT), lengths
         assert lengths[0] >= 0.15 and lengths[1] >= 0.25, lengths
+    finally:
+        clock.close()
+
+
+class _SteppedTime:
+    """A monotonic source the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_system_clock_reads_the_time_sources_it_is_given() -> None:
+    """monotonic() and time() come from the injected sources, and so do timer deadlines."""
+    mono, wall = _SteppedTime(), _SteppedTime()
+    wall.now = 1_700_000_000.0
+    clock = SystemClock(monotonic=mono, wall=wall)
+    try:
+        assert (clock.monotonic(), clock.time()) == (100.0, 1_700_000_000.0)
+        handle = clock.call_later(5.0, lambda: None)
+        assert handle.when == 105.0
+    finally:
+        clock.close()
+
+
+def test_default_stall_threshold_is_half_the_shortest_failure_deadline() -> None:
+    """Derived from the deadline it is told (within 50 ms .. 2 s); a given threshold stays."""
+    clock = SystemClock()
+    assert clock.stall_threshold == 2.0
+    clock.set_shortest_deadline(0.6)
+    assert clock.stall_threshold == pytest.approx(0.3)
+    clock.set_shortest_deadline(0.01)
+    assert clock.stall_threshold == pytest.approx(0.05)
+    clock.set_shortest_deadline(3600.0)
+    assert clock.stall_threshold == 2.0
+    fixed = SystemClock(stall_threshold=0.7)
+    fixed.set_shortest_deadline(0.6)
+    assert fixed.stall_threshold == 0.7
+
+
+def test_system_stall_is_detected_without_real_time() -> None:
+    """A jump of the injected source past the derived threshold is reported once, with its length."""
+    mono = _SteppedTime()
+    clock = SystemClock(monotonic=mono)  # the thread expects to run again within 0.25 s
+    clock.set_shortest_deadline(0.6)
+    stalls: list[float] = []
+    clock.add_stall_listener(stalls.append)
+    try:
+        clock.call_later(600.0, lambda: None)  # starts the thread; it waits in real time
+        clock.check_stall()
+        assert stalls == []
+        mono.now += 0.25  # under the threshold: not a stall
+        clock.check_stall()
+        assert stalls == []
+        mono.now += 1.0
+        clock.check_stall()
+        clock.check_stall()
+        assert len(stalls) == 1 and 1.0 <= stalls[0] <= 1.25  # late by the pause, less its wait
+        assert clock.stalls == 1
     finally:
         clock.close()

@@ -71,7 +71,6 @@ def test_wall_clock_jumps_cause_no_false_failures(
 BEATERS = 100
 INTERVAL_MS = 200  # beaters: FAILED after 3 x 200 ms of silence
 SILENT_INTERVAL_MS = 1000  # the silent agent: DEGRADED 1 s, CRITICAL 2 s, FAILED 3 s
-STALL_THRESHOLD = 0.5  # the child's SystemClock calls a wake-up this late a stall
 STOP_SECONDS = 1.0  # each SIGSTOP: longer than both the beaters' deadline and the threshold
 STOPS = 3
 
@@ -81,9 +80,8 @@ from actors import SystemClock, start_system
 from messages import HealthState, Heartbeat
 from messages.requests import Query
 
-beaters, interval_ms, silent_ms, threshold = (
-    int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
-clock = SystemClock(stall_threshold=threshold, watchdog_interval=0.05)
+beaters, interval_ms, silent_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+clock = SystemClock(watchdog_interval=0.05)  # the default threshold: from the deadlines
 system = start_system(None, clock=clock, heartbeat_interval_ms=interval_ms, failure_threshold=3)
 out = threading.Lock()
 silent_failed = threading.Event()
@@ -142,9 +140,7 @@ clock.close()
 def test_a_stalled_monitor_convicts_nobody_on_resume(child: Callable[..., Child]) -> None:
     """SIGSTOP the monitor longer than the failure deadline: no beating agent is convicted,
     the silent one fails a full deadline after the stall, and the stall is reported."""
-    process = child(
-        CHILD, str(BEATERS), str(INTERVAL_MS), str(SILENT_INTERVAL_MS), str(STALL_THRESHOLD)
-    )
+    process = child(CHILD, str(BEATERS), str(INTERVAL_MS), str(SILENT_INTERVAL_MS))
     process.next_of("ready")
     process.send("ping")
     process.next_of("pong")  # the beaters have been beating a while
@@ -203,7 +199,7 @@ def test_a_stall_noticed_first_by_a_heartbeat_convicts_nobody() -> None:
     This is the race SIGSTOP/SIGCONT leaves to chance (which thread runs first on
     resume), made certain: the clock thread is held in a timer callback.
     """
-    clock = SystemClock(stall_threshold=0.3, watchdog_interval=0.05)
+    clock = SystemClock(watchdog_interval=0.05)  # the default threshold: 0.3 s for 0.6 s deadlines
     system = start_system(None, clock=clock, heartbeat_interval_ms=200, failure_threshold=3)
     transitions = Transitions()
     try:
@@ -239,7 +235,7 @@ def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
     """A heartbeat stamped before a stall but handled after it (it waited in the tracker's
     mailbox) keeps the stall as grace for the silence that follows it: the next heartbeat,
     after the stall, finds the agent HEALTHY."""
-    clock = SystemClock(stall_threshold=0.3, watchdog_interval=0.05)
+    clock = SystemClock(watchdog_interval=0.05)  # the default threshold: 0.3 s for 0.6 s deadlines
     system = start_system(
         None, clock=clock, heartbeat_interval_ms=200, failure_threshold=3, workers=1
     )
@@ -267,5 +263,52 @@ def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
     finally:
         clock_free.set()
         worker_free.set()
+        system.shutdown()
+        clock.close()
+
+
+class _PausableTime:
+    """A monotonic time source the test moves: a pause of the monitor without real time."""
+
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_one_second_pause_against_200_ms_beats_is_a_stall_for_the_default_clock() -> None:
+    """The default SystemClock (only its time source injected): the shortest failure deadline
+    (0.6 s) sets its threshold, so a 1 s pause is a stall and none of 20 agents is convicted."""
+    time_source = _PausableTime()
+    clock = SystemClock(monotonic=time_source)
+    system = start_system(None, clock=clock, heartbeat_interval_ms=200, failure_threshold=3)
+    try:
+        assert clock.stall_threshold == pytest.approx(0.3)
+        agents = [f"agent-{i}" for i in range(20)]
+        system.register_agents(agents)
+        for agent in agents:
+            system.update_agent_heartbeat(agent)
+        time_source.now += 1.0  # the whole monitor was paused for a second
+        states = {system.check_agent_health(agent) for agent in agents}
+        assert states <= {HealthState.HEALTHY, HealthState.DEGRADED}, states
+        assert system.get_monitoring_stats()["heartbeat_monitor"]["stalls"] >= 1
+    finally:
+        system.shutdown()
+        clock.close()
+
+
+def test_a_shorter_deadline_registered_lowers_the_default_threshold() -> None:
+    """An agent registered with a shorter deadline than the default protects it too."""
+    clock = SystemClock()
+    system = start_system(None, clock=clock, heartbeat_interval_ms=5000)
+    try:
+        assert clock.stall_threshold == pytest.approx(2.0)  # 15 s deadlines: at most 2 s
+        system.register_agent("fast", interval_ms=100, failure_threshold=2)
+        assert clock.stall_threshold == pytest.approx(0.1)
+        system.unregister_agent("fast")
+        system.snapshot()
+        assert clock.stall_threshold == pytest.approx(2.0)
+    finally:
         system.shutdown()
         clock.close()

@@ -532,11 +532,6 @@ def test_any_heartbeat_or_registration_told_to_the_coordinator_is_refused_or_kep
     assert system.coordinator.proxy().unknown_messages.get(timeout=WAIT) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the coordinator does not forward telemetry yet (issue 10, section 5: another branch)",
-    raises=AssertionError,
-)
 def test_a_task_metric_told_to_the_coordinator_is_stored(running: SwarmSystem, db_path: str) -> None:
     """A TaskMetric an agent actor tells the coordinator is forwarded and stored."""
     system = running

@@ -1,0 +1,142 @@
+"""Helpers for testing code that uses swarmpulse, as ``structlog.testing`` is for structlog.
+
+* :class:`ManualClock`: time that moves only when the test calls ``advance``;
+  each deadline that falls due has taken effect when ``advance`` returns.
+* :class:`EventRecorder`: records every :class:`HealthChanged` and :class:`Alert`
+  it is given, as a subscriber (``swarm.subscribe(recorder)``) or as an alert
+  callback, and lets a test wait for one with a timeout instead of sleeping.
+
+Example:
+    ```py
+    from actors import start_system
+    from actors.testing import EventRecorder, ManualClock
+
+    clock = ManualClock()
+    with start_system(clock=clock, heartbeat_interval_ms=1000) as swarm:
+        recorder = EventRecorder()
+        swarm.subscribe(recorder)
+        swarm.register_agent("coder")
+        clock.advance(1.0)
+        event = recorder.wait_for_transition("coder", "degraded")
+        assert event.heartbeat_age_ms == 1000.0
+    clock.close()
+    ```
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from actors.clock import ManualClock
+from messages import Alert, HealthChanged, HealthState
+
+__all__ = ["EventRecorder", "ManualClock"]
+
+DEFAULT_WAIT = 10.0
+"""Seconds the ``wait_for`` methods wait before they raise TimeoutError."""
+
+
+class EventRecorder:
+    """Keeps every event it is called with, in order; thread-safe.
+
+    Call it with anything; :meth:`transitions` and :meth:`alerts` pick the
+    :class:`HealthChanged` and :class:`Alert` events out.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[Any] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, event: Any) -> None:
+        """Record ``event`` and wake whoever waits for one."""
+        with self._changed:
+            self._events.append(event)
+            self._changed.notify_all()
+
+    @property
+    def events(self) -> list[Any]:
+        """Every event recorded so far, oldest first (a copy)."""
+        with self._changed:
+            return list(self._events)
+
+    def transitions(self, agent_id: str | None = None) -> list[HealthChanged]:
+        """The health transitions recorded (of one agent, if given), oldest first."""
+        return [
+            e for e in self.events
+            if isinstance(e, HealthChanged) and (agent_id is None or e.agent_id == agent_id)
+        ]
+
+    def alerts(self, agent_id: str | None = None) -> list[Alert]:
+        """The alerts recorded (about one agent, or ``"*"`` for the swarm, if given)."""
+        return [
+            e for e in self.events
+            if isinstance(e, Alert) and (agent_id is None or e.agent_id == agent_id)
+        ]
+
+    def states(self, agent_id: str) -> list[tuple[str, str]]:
+        """(previous, current) state names of one agent's transitions, in order."""
+        return [(e.previous.value, e.current.value) for e in self.transitions(agent_id)]
+
+    def clear(self) -> None:
+        """Forget every event recorded so far."""
+        with self._changed:
+            self._events.clear()
+
+    def wait_for(
+        self,
+        predicate: Callable[[Any], bool] = lambda _event: True,
+        *,
+        count: int = 1,
+        timeout: float = DEFAULT_WAIT,
+    ) -> list[Any]:
+        """Block until ``count`` recorded events satisfy ``predicate``; return those.
+
+        Raises:
+            TimeoutError: fewer had been recorded after ``timeout`` seconds.
+        """
+        with self._changed:
+            found: list[Any] = []
+
+            def enough() -> bool:
+                found[:] = [e for e in self._events if predicate(e)]
+                return len(found) >= count
+
+            if not self._changed.wait_for(enough, timeout=timeout):
+                raise TimeoutError(
+                    f"{len(found)} of {count} matching events within {timeout} s; "
+                    f"recorded: {self._events!r}"
+                )
+            return list(found)
+
+    def wait_for_transition(
+        self, agent_id: str, current: HealthState | str, *, timeout: float = DEFAULT_WAIT
+    ) -> HealthChanged:
+        """Block until the agent's transition into ``current`` is recorded; return it.
+
+        Raises:
+            TimeoutError: there was none after ``timeout`` seconds.
+            ValueError: ``current`` is no health state.
+        """
+        state = HealthState(current)
+        found = self.wait_for(
+            lambda e: isinstance(e, HealthChanged) and e.agent_id == agent_id and e.current is state,
+            timeout=timeout,
+        )
+        event: HealthChanged = found[0]
+        return event
+
+    def wait_for_alert(
+        self, agent_id: str, *, timeout: float = DEFAULT_WAIT
+    ) -> Alert:
+        """Block until an alert about ``agent_id`` (``"*"``: the swarm) is recorded; return it.
+
+        Raises:
+            TimeoutError: there was none after ``timeout`` seconds.
+        """
+        found = self.wait_for(
+            lambda e: isinstance(e, Alert) and e.agent_id == agent_id, timeout=timeout
+        )
+        alert: Alert = found[0]
+        return alert
