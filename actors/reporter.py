@@ -11,9 +11,9 @@ from typing import Any
 import pykka
 
 from actors.pending import PendingWrites
-from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
+from messages.render import render_json, render_markdown
 from messages.requests import ConfigureAlerts, Query, RenderReport
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]

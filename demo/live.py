@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from actors import sparkline
+from messages import sparkline
 from demo.frame import Frame
 from messages import HealthChanged, HealthState
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
-from actors import SwarmSystem, render_json, render_markdown, start_system
+from actors import SwarmSystem, start_system
 from demo.faults import FaultPlan, FaultStep
 from demo.frame import capture
 from demo.live import QuietView, RunInfo, View, relay_logs
 from demo.swarm import Swarm
 from demo.tasks import Tally, TaskQueue, agent_roster
-from messages import HealthReport, HealthState
+from messages import HealthReport, HealthState, render_json, render_markdown
 from storage import MetricsStorage
 
 __all__ = ["RunOptions", "RunResult", "count_tasks", "run"]
@@ -53,6 +53,7 @@ class RunResult:
         markdown: the report rendered as Markdown.
         elapsed: seconds the swarm ran.
         interrupted: stopped early by Ctrl-C (or the ``stop`` event).
+        signal: the number of the signal that stopped it (SIGINT, SIGTERM, SIGHUP), or None.
         recorded_tasks: task metrics the agents recorded.
         recorded_agent_metrics: agent gauges the agents recorded.
         recorded_swarm_metrics: swarm gauges the run recorded.
@@ -87,6 +88,7 @@ class RunResult:
     crash_heartbeats_counted: int | None
     db_path: str
     report_path: str
+    signal: int | None = None
 
 
 class _Stop:
@@ -95,6 +97,7 @@ class _Stop:
     def __init__(self, event: threading.Event | None) -> None:
         self.event = event if event is not None else threading.Event()
         self.signalled = False
+        self.signum: int | None = None
 
     def __bool__(self) -> bool:
         return self.signalled or self.event.is_set()
@@ -115,8 +118,9 @@ def _signals(stop: _Stop) -> Iterator[None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.signalled:
             os.write(2, b"second interrupt: exiting now, without the report\n")
-            os._exit(130)
+            os._exit(128 + signum)
         stop.signalled = True
+        stop.signum = signum
 
     names = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: the terminal closed; not on Windows
     signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
@@ -203,6 +207,7 @@ def run(options: RunOptions, view: View | None = None,
         crash_heartbeats_before=outcome.crash_before, crash_heartbeats_sent=outcome.crash_sent,
         crash_heartbeats_counted=outcome.crash_counted,
         db_path=os.path.abspath(options.db_path), report_path=os.path.abspath(options.report_path),
+        signal=halt.signum,
     )
 
 

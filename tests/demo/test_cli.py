@@ -52,7 +52,7 @@ def test_report_prints_markdown_from_the_database_alone(
 ) -> None:
     """Health bars, the failed agent, alerts and per-agent sparklines, with no swarm running."""
     out, _ = _ok(capsys, ["report", "--db", known_db])
-    assert out.startswith("# Swarm health report: known\\-swarm")
+    assert out.startswith("# Swarm health report: known-swarm")
     assert "failed    |███████" in out
     assert "| gamma | failed | n/a |" in out
     assert "agent gamma is failed" in out
@@ -289,8 +289,15 @@ def test_an_error_from_python_m_demo_is_one_line_and_exit_2(tmp_path: Path) -> N
     ]
 
 
-def test_ctrl_c_stops_the_run_cleanly_with_the_report_written(tmp_path: Path) -> None:
-    """SIGINT mid-run: exit 0, every metric stored, the Markdown printed, the JSON written."""
+@pytest.mark.parametrize(("sig", "status", "said"), [
+    (signal.SIGINT, 130, "interrupted by SIGINT (Ctrl-C)"),
+    (signal.SIGTERM, 143, "terminated by SIGTERM"),
+], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_cleanly_and_sets_the_exit_status(
+    tmp_path: Path, sig: signal.Signals, status: int, said: str
+) -> None:
+    """SIGINT mid-run: every metric stored, the Markdown printed, the JSON written, then exit
+    status 130 said on stderr; SIGTERM the same with 143."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "demo", "run", "--agents", "3", "--duration", "60",
          "--interval-ms", "200", "--seed", "1"],
@@ -300,15 +307,66 @@ def test_ctrl_c_stops_the_run_cleanly_with_the_report_written(tmp_path: Path) ->
         assert proc.stdout is not None
         first = proc.stdout.readline()  # not a terminal: plain log lines
         assert "START" in first
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 0, err
+    assert proc.returncode == status, err
     assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"python -m demo: {said}: stopped cleanly, every metric stored and the report "
+        f"written; exit status {status}")
     assert "interrupted: stopping cleanly" in out
-    assert "# Swarm health report: demo\\-swarm" in out
-    assert "stopped by Ctrl-C" in out
+    assert "# Swarm health report: demo-swarm" in out
+    assert ("stopped by Ctrl-C" if sig == signal.SIGINT else "stopped by SIGTERM") in out
     assert (tmp_path / "swarm_report.json").exists() and (tmp_path / "swarm_metrics.db").exists()
+
+
+_SIGNAL_DURING = """
+import os, signal, sys
+import demo.cli
+
+def command(args):
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    signal.pause()  # the signal arrives while the command runs
+    return 0
+
+demo.cli._COMMANDS["stats"] = command
+sys.exit(demo.cli.main(["stats"], prog="swarmpulse"))
+"""
+
+
+@pytest.mark.parametrize(("name", "status", "said"), [
+    ("SIGINT", 130, "interrupted by SIGINT (Ctrl-C)"),
+    ("SIGTERM", 143, "terminated by SIGTERM"),
+])
+def test_a_signal_during_a_reading_command_sets_the_exit_status(
+    tmp_path: Path, name: str, status: int, said: str
+) -> None:
+    """Ctrl-C or SIGTERM while report/query/stats runs: one line saying so, 130 or 143."""
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_DURING, name], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert done.stderr.strip().splitlines() == [f"swarmpulse: {said}; exit status {status}"]
+
+
+_NO_ACTORS = """
+import sys
+from demo.cli import main
+for argv in (["report"], ["report", "--format", "json"], ["query", "--format", "csv"],
+             ["stats", "--by-agent"]):
+    assert main([*argv, "--db", sys.argv[1]]) == 0, argv
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("actors", "pykka"))
+print("loaded:", loaded, file=sys.stderr)
+sys.exit(1 if loaded else 0)
+"""
+
+
+def test_the_commands_that_read_a_database_never_import_the_actor_system(known_db: str) -> None:
+    """report, query and stats render from storage and messages alone: no actors, no pykka."""
+    done = subprocess.run([sys.executable, "-c", _NO_ACTORS, known_db], env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "# Swarm health report: known-swarm" in done.stdout
