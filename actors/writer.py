@@ -25,6 +25,8 @@ READS: Final = frozenset(
         "query_task_metrics",
         "query_agent_metrics",
         "query_swarm_metrics",
+        "latest_agent_metrics",
+        "latest_swarm_metrics",
         "query_health_events",
         "query_alerts",
         "task_stats",

@@ -16,6 +16,7 @@ from actors import SwarmSystem, start_system
 from demo.faults import FaultPlan, FaultStep
 from demo.frame import capture
 from demo.live import QuietView, RunInfo, View, relay_logs
+from demo.stored import stored_metrics
 from demo.swarm import Swarm
 from demo.tasks import Tally, TaskQueue, agent_roster
 from messages import HealthReport, HealthState, render_json, render_markdown
@@ -186,14 +187,15 @@ def run(options: RunOptions, view: View | None = None,
     with _signals(halt), start_system(
         options.db_path, swarm_id=options.swarm_id, topology_type=options.topology,
         heartbeat_interval_ms=options.interval_ms, failure_threshold=options.failure_threshold,
-    ) as system:
+    ) as system, MetricsStorage(options.db_path, readonly=True, create=False) as reader:
         started_at = system.clock.time()
         view.start(RunInfo(agents=options.agents, duration=options.duration,
                            interval_ms=options.interval_ms, seed=seed,
                            db_path=options.db_path, started_at=started_at))
         try:
             with relay_logs(view, started_at):
-                outcome = _swarm_run(system, options, plan, queue, tally, halt, view)
+                outcome = _swarm_run(system, reader, started_at, options, plan, queue, tally,
+                                     halt, view)
         finally:
             view.close()
     stored = _stored_counts(options.db_path, started_at)
@@ -224,6 +226,8 @@ class _Outcome:
 
 def _swarm_run(
     system: SwarmSystem,
+    reader: MetricsStorage,
+    started_at: float,
     options: RunOptions,
     plan: FaultPlan,
     queue: TaskQueue,
@@ -267,7 +271,7 @@ def _swarm_run(
                 last_tasks = _record_swarm_gauges(system, tally, options, last_tasks)
             if elapsed >= next_frame:
                 next_frame += _FRAME_EVERY
-                view.frame(capture(system, elapsed, options.duration))
+                view.frame(capture(system, elapsed, options.duration, reader, started_at))
             wake = min(next_frame, next_metrics, options.duration,
                        pending[0].at if pending else options.duration)
             halt.wait(max(0.0, wake - (clock.monotonic() - start)))
@@ -277,7 +281,8 @@ def _swarm_run(
                                        "(interrupt again to quit at once, without it)")
         queue.close()
         swarm.stop_work()
-        view.frame(capture(system, elapsed, options.duration))
+        system.flush()  # the last frame shows everything, as the summary does
+        view.frame(capture(system, elapsed, options.duration, reader, started_at))
         report = system.report_data()
         markdown = render_markdown(report)
         _write_atomically(options.report_path, render_json(report))
@@ -327,9 +332,8 @@ def _stored_counts(path: str, since: float) -> tuple[int, int, int]:
     removes the WAL files, which a read-only one cannot.
     """
     with MetricsStorage(path, create=False) as storage:
-        return (
-            storage.task_stats(start_time=since)["total_tasks"],
-            len(storage.query_agent_metrics(start_time=since)),
-            len(storage.query_swarm_metrics(start_time=since)),
-        )
+        tasks = storage.task_stats(start_time=since)["total_tasks"]
+        agent_gauges = len(storage.query_agent_metrics(start_time=since))
+        total = stored_metrics(storage, since)  # what the live view showed, by one definition
+        return tasks, agent_gauges, total - tasks - agent_gauges
 

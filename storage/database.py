@@ -17,7 +17,7 @@ from storage.rollup import Rollups
 
 __all__ = ["DEFAULT_EXACT_MAX_ROWS", "Database"]
 
-DEFAULT_EXACT_MAX_ROWS: Final = 20_000
+DEFAULT_EXACT_MAX_ROWS: Final = 1_000
 """``task_stats`` computes exactly from rows when a range holds at most this many."""
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Final
 
-from messages import AlertSeverity, InvalidMessage, TaskResult, to_epoch
+from messages import AgentMetric, AlertSeverity, InvalidMessage, SwarmMetric, TaskResult, to_epoch
 from storage.keys import AgentKeys
 from storage.rows import (
     SWARM_AGENT_ID,
@@ -27,6 +27,8 @@ __all__ = [
     "agents",
     "check_limit",
     "enum_value",
+    "latest_agent_metrics",
+    "latest_swarm_metrics",
     "select",
     "time_bound",
 ]
@@ -192,3 +194,59 @@ def agents(conn: sqlite3.Connection) -> list[AgentRecord]:
 def agent_ids(conn: sqlite3.Connection) -> list[str]:
     """Return the id of every agent the database has seen, sorted."""
     return [row[0] for row in conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")]
+
+
+def _range(column: str, start: float | None, end: float | None) -> tuple[list[str], list[object]]:
+    conditions: list[str] = []
+    params: list[object] = []
+    if start is not None:
+        conditions.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        conditions.append(f"{column} < ?")
+        params.append(end)
+    return conditions, params
+
+
+def latest_agent_metrics(
+    conn: sqlite3.Connection,
+    keys: AgentKeys,
+    agent_id: str | None,
+    start: float | None,
+    end: float | None,
+) -> list[AgentMetric]:
+    """Return the latest row of each (agent, metric type) in [start, end), by agent and type.
+
+    SQLite gives the other columns of a query with one ``max()`` the values
+    of the row where the maximum was found (of equal timestamps, any one).
+    """
+    conditions, params = _range("timestamp", start, end)
+    key = agent_filter(conn, keys, agent_id)
+    if key is _NO_MATCH or key == SWARM_AGENT_ID:
+        return []
+    if key is not None:
+        conditions.append("agent_key = ?")
+        params.append(key)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = conn.execute(
+        "SELECT a.agent_id, l.metric_type, l.value, l.timestamp, l.metadata FROM ("
+        "SELECT agent_key, metric_type, value, max(timestamp) AS timestamp, metadata "
+        f"FROM agent_metrics{where} GROUP BY agent_key, metric_type"
+        ") AS l JOIN agents AS a ON a.agent_key = l.agent_key ORDER BY a.agent_id, l.metric_type",
+        params,
+    )
+    return [agent_metric_from_row(row) for row in rows]
+
+
+def latest_swarm_metrics(
+    conn: sqlite3.Connection, start: float | None, end: float | None
+) -> list[SwarmMetric]:
+    """Return the latest swarm gauge row of each metric type in [start, end), by type."""
+    conditions, params = _range("timestamp", start, end)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = conn.execute(
+        "SELECT swarm_id, metric_type, value, max(timestamp), metadata "
+        f"FROM swarm_metrics{where} GROUP BY metric_type ORDER BY metric_type",
+        params,
+    )
+    return [swarm_metric_from_row(row) for row in rows]
