@@ -370,3 +370,27 @@ def test_the_commands_that_read_a_database_never_import_the_actor_system(known_d
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "# Swarm health report: known-swarm" in done.stdout
+
+
+def test_paths_with_a_tilde_mean_home(
+    capsys: pytest.CaptureFixture[str], known_db: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--db ~/x.db reads the file x.db of the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "x.db").write_bytes(Path(known_db).read_bytes())
+    out, _ = _ok(capsys, ["stats", "--db", "~/x.db", "--format", "json"])
+    assert json.loads(out)["total_tasks"] == 6
+
+
+def test_start_system_expands_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """start_system('~/s.db') writes the home folder's s.db."""
+    from actors import start_system
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with start_system("~/s.db") as system:
+        system.record_task_metric("t", "a", 1.0, "success")
+        system.flush()
+    with MetricsStorage(tmp_path / "s.db", readonly=True) as storage:
+        assert len(storage.query_task_metrics()) == 1
