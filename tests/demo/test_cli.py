@@ -394,3 +394,38 @@ def test_start_system_expands_a_tilde(tmp_path: Path, monkeypatch: pytest.Monkey
         system.flush()
     with MetricsStorage(tmp_path / "s.db", readonly=True) as storage:
         assert len(storage.query_task_metrics()) == 1
+
+
+def test_an_empty_database_reads_as_nothing_yet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No agent and no task: the report and stats say so, not 0% success or 'all healthy'."""
+    from actors import start_system
+
+    path = str(tmp_path / "empty.db")
+    start_system(path).shutdown()
+    out, _ = _ok(capsys, ["report", "--db", path])
+    assert "No agents yet." in out and "No tasks recorded yet." in out
+    assert "Success rate" not in out and "healthy." not in out and "0.0%" not in out
+    out, _ = _ok(capsys, ["stats", "--db", path])
+    assert "no tasks yet" in out and "0.0" not in out
+
+
+def test_an_agent_without_tasks_shows_no_rates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An agent registered and beating but with no task: '-' for its success and p95."""
+    from actors import ManualClock, start_system
+
+    path = str(tmp_path / "idle.db")
+    clock = ManualClock(start=1_700_000_000.0)
+    with start_system(path, clock=clock) as system:
+        system.register_agent("idle-1")
+        clock.advance(0.5)
+    clock.close()
+    out, _ = _ok(capsys, ["report", "--db", path])
+    assert "| idle-1 | healthy | 100.0% | 0 | - | - |" in out
+    assert "None: all 1 agents are healthy." in out
+    out, _ = _ok(capsys, ["stats", "--by-agent", "--db", path])
+    idle = next(line for line in out.splitlines() if line.startswith("idle-1"))
+    assert idle.split()[1:4] == ["0", "-", "-"] and "no tasks yet" in idle

@@ -222,3 +222,20 @@ def test_text_that_starts_a_line_cannot_open_a_block(text: str) -> None:
     tokens = parser.parse("para\n\n" + escape_markdown(text, line_start=True) + "\n")
     assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"] * 2
     assert tokens[4].content and _inline_text(tokens[4]) == text
+
+
+def test_the_in_process_report_of_nothing_reads_as_nothing_yet() -> None:
+    """A new system: no agents, no tasks, no gauges, each said in words."""
+    clock = ManualClock()
+    swarm = start_system(None, clock=clock)
+    try:
+        empty = swarm.generate_report()
+        swarm.register_agent("idle-1")
+        idle = swarm.generate_report()
+    finally:
+        swarm.shutdown()
+        clock.close()
+    assert empty.count("No agents yet.") == 3 and "No tasks recorded yet." in empty
+    assert "None recorded yet." in empty
+    assert "Success rate" not in empty and "every agent is healthy" not in empty
+    assert "| idle-1 | healthy | 100.0% | 0 | - | - |" in idle
