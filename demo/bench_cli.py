@@ -123,7 +123,8 @@ def run_cli_bench(sizes: Sizes, workdir: str) -> GroupResult:
     per_command: dict[str, dict[str, float]] = {}
     for name, argv in COMMANDS.items():
         full = [*argv, "--db", path]
-        run_cli(full)  # warm the page cache, as a user's second command finds it
+        if sizes.mode != "smoke":
+            run_cli(full)  # warm the page cache, as a user's second command finds it
         seconds, peak_mb = run_cli(full)
         per_command[name] = {"s": seconds, "mb": peak_mb}
     result = GroupResult()
