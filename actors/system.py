@@ -73,6 +73,8 @@ _ALERT_SEVERITY: Final = {
 ASK_TIMEOUT: Final = 30.0
 MAX_HISTORY: Final = 1_000_000
 MAX_WORKERS: Final = 256
+REPORT_SLICES: Final = 20
+"""Slices of a report's sparklines (the command line's stored report draws as many)."""
 
 
 def start_system(
@@ -669,9 +671,9 @@ class SwarmSystem:
     def report_data(self) -> HealthReport:
         """Everything a report shows, gathered from the actors and SQLite.
 
-        Health comes from the trackers; every task figure, uptime and gauge
-        comes from what is stored, through the same storage reads as the
-        command line's report of the file, so the two show the same numbers.
+        Health comes from the trackers; every task figure, uptime, gauge and
+        sparkline comes from what is stored, through the same storage reads as
+        the command line's report of the file, so the two show the same numbers.
         """
         self.flush()
         snapshot = self.snapshot()
@@ -680,10 +682,12 @@ class SwarmSystem:
             gauges.setdefault(metric.agent_id, []).append(
                 Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp)
             )
+        span = self._query("task_span", agent_id=None)
+        low, high = span if span is not None else (snapshot.at, snapshot.at)
         agents = []
         for a in snapshot.agents:
-            perf = self._ask_service(
-                "aggregator", Query(method="agent_performance", kwargs={"agent_id": a.agent_id})
+            durations, counts = self._query(
+                "task_series", low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES
             )
             stats = self._query("task_stats", agent_id=a.agent_id, start_time=None, end_time=None)
             uptime = self._query("agent_uptime", agent_id=a.agent_id, start_time=None,
@@ -699,8 +703,8 @@ class SwarmSystem:
                     avg_duration_ms=stats["avg_duration_ms"],
                     p95_duration_ms=stats["p95_duration_ms"],
                     total_tokens=stats["total_tokens"],
-                    duration_series=perf["duration_series"],
-                    throughput_series=perf["throughput_series"],
+                    duration_series=durations,
+                    throughput_series=counts,
                     gauges=gauges.get(a.agent_id, []),
                 )
             )

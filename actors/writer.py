@@ -27,6 +27,8 @@ READS: Final = frozenset(
         "query_swarm_metrics",
         "latest_agent_metrics",
         "latest_swarm_metrics",
+        "task_span",
+        "task_series",
         "query_health_events",
         "query_alerts",
         "task_stats",

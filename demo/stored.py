@@ -10,7 +10,7 @@ from storage import AgentRecord, MetricsStorage
 
 __all__ = ["check_agent", "open_database", "stored_metrics", "stored_report"]
 
-_SLICES = 20
+_SLICES = 20  # as many as the in-process report (actors.system.REPORT_SLICES)
 _ALERTS = 50
 
 

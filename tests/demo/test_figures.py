@@ -23,8 +23,8 @@ def _cli(argv: list[str]) -> dict:  # type: ignore[type-arg]
 
 def test_every_view_shows_the_same_numbers(tmp_path: Path) -> None:
     """The in-process report, the live view's frame, the CLI's report and its stats agree on
-    tasks, success rate, p95 and tokens, for the swarm and for each agent; the frame's
-    metrics stored count is the one the run's summary uses."""
+    tasks, success rate, p95 and tokens, for the swarm and for each agent (the two reports on
+    the sparklines too); the frame's metrics stored count is the one the run's summary uses."""
     path = str(tmp_path / "same.db")
     clock = ManualClock(start=1_700_000_000.0)
     system = start_system(path, clock=clock)
@@ -63,6 +63,9 @@ def test_every_view_shows_the_same_numbers(tmp_path: Path) -> None:
                                 a["total_tokens"]) for a in report["agents"]}
 
     assert agents(in_process) == agents(cli_report)
+    sparklines = [{a["agent_id"]: (a["duration_series"], a["throughput_series"])
+                   for a in report["agents"]} for report in (in_process, cli_report)]
+    assert sparklines[0] == sparklines[1] and sum(sparklines[0]["a"][1]) == 7
     assert {r.agent_id: (r.tasks, r.success_rate, r.p95_ms) for r in frame.agents} == {
         k: v[:3] for k, v in agents(in_process).items()}
     assert {k: (v["total_tasks"], v["success_rate"], v["p95_duration_ms"], v["total_tokens"])

@@ -173,7 +173,7 @@ def _visible(text: str) -> str:
     return flat
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(agent_id=any_text, message=any_text, gauge=any_text, swarm_id=any_text)
 def test_any_text_in_a_cell_stays_in_its_cell(agent_id: str, message: str, gauge: str,
                                                 swarm_id: str) -> None:
