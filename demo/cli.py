@@ -401,11 +401,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             namespace.prog = name
             return _COMMANDS[namespace.command](namespace)
     except UsageError as exc:
-        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        _error(f"{exc.prog}: error: {exc}")
     except SwarmPulseError as exc:  # ours, and the storage's: NotOurDatabase, SchemaTooNew, ...
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        _error(f"{name}: error: {exc}")
     except OSError as exc:
-        print(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        _error(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         print(f"{name}: {_signal_words(signal.SIGINT)}; exit status "
               f"{EXIT_SIGNAL_BASE + signal.SIGINT}", file=sys.stderr)
@@ -415,6 +415,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
               f"{EXIT_SIGNAL_BASE + exc.signum}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + exc.signum
     return EXIT_USAGE
+
+
+def _error(line: str) -> None:
+    """One line on stderr: an error names what the user gave, which may hold anything."""
+    print(for_terminal(line), file=sys.stderr)
 
 
 class Terminated(BaseException):

@@ -191,3 +191,11 @@ def test_a_report_printed_to_a_terminal_is_neutralised(hostile_db: str, fmt: str
     assert ("\u202etxt.exe" in piped.stdout.decode()) is (fmt == "json")
     if fmt == "json":  # the TTY's escapes are JSON escapes: it still decodes, to the id
         assert json.loads(text)["agents"][0]["agent_id"] == HOSTILE_ID
+
+
+def test_an_error_line_neutralises_what_it_quotes(hostile_db: str) -> None:
+    """An unknown agent's error lists the known ids: as escapes, on one line."""
+    code, out, err = _run(["stats", "--db", hostile_db, "--agent", "nobody\u202e"])
+    assert code == 2 and out == ""
+    assert not [c for c in RAW if c in err] and len(err.strip().splitlines()) == 1
+    assert "known agents: evil\\u001b]8;;" in err
