@@ -62,7 +62,7 @@ def _harmless_flanking(char: str, before: str, after: str) -> bool:
     right-flanking; an underscore inside a word never opens or closes one.
     Beyond the text's ends lies whatever the document puts there: unknown.
     """
-    if before.isspace() and after.isspace():  # (at either end of the text: unknown, so not)
+    if before.isspace() and after.isspace():  # "" (an end of the text) is not a space
         return True
     return char == "_" and before.isalnum() and after.isalnum()
 
@@ -71,14 +71,15 @@ def escape_markdown(text: str, *, line_start: bool = False) -> str:
     """Return ``text`` as inline Markdown that reads as exactly ``text``.
 
     Line breaks and control characters become spaces, bidi controls are shown
-    as ``\\u202e``-style escapes. Then a character is escaped only where it
+    as ``\u202e``-style escapes. Then a character is escaped only where it
     would act: ``|`` (a table cell's end), backticks, ``[`` (links and images;
-    with it escaped, ``]``, ``!`` and ``(`` do nothing), ``<`` as ``&lt;`` (HTML
-    tags, comments, autolinks), ``&`` as ``&amp;`` where it starts an entity reference, ``*``, ``_``
-    and ``~`` unless their neighbours keep them from opening or closing
-    emphasis, ``\\`` before punctuation or at the end, and a ``#`` run that would close a
-    heading. With ``line_start``, the text begins a line: a leading list,
-    heading, quote or setext marker is escaped too.
+    with it escaped, ``]``, ``!`` and ``(`` do nothing), ``<`` as ``&lt;``
+    (HTML tags, comments, autolinks), ``&`` as ``&amp;`` where it starts an
+    entity reference, ``*``, ``_`` and ``~`` unless their neighbours keep them
+    from opening or closing emphasis, ``\`` before punctuation or at the end,
+    and a ``#`` run that would close a heading. With ``line_start``, the text
+    begins a line: a leading list, heading, quote or setext marker is escaped
+    too.
 
     Args:
         text: user data.
