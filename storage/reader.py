@@ -211,7 +211,8 @@ class Reader(Database):
             raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
         start = queries.time_bound("low", low)
         end = queries.time_bound("high", high)
-        assert start is not None and end is not None
+        if start is None or end is None:
+            raise InvalidMessage("low" if start is None else "high", None, "must be a time")
         with self._transaction("task_series", write=False) as conn:
             key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
             if key is None:
