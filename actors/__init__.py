@@ -6,7 +6,6 @@ from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
 from actors.coordinator import SwarmCoordinator, SystemConfig
 from actors.errors import MonitoringDisabled, ShutdownIncomplete, SystemStopped, UnknownAgent
 from actors.aggregator import MetricsAggregator
-from actors.report import render_json, render_markdown, sparkline
 from actors.reporter import HealthReporter
 from actors.runtime import Dispatcher, PooledActor
 from actors.system import TOPOLOGIES, Event, SwarmSystem, start_system
@@ -35,8 +34,5 @@ __all__ = [
     "TelemetryChannel",
     "TimerHandle",
     "UnknownAgent",
-    "render_json",
-    "render_markdown",
-    "sparkline",
     "start_system",
 ]

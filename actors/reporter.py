@@ -12,9 +12,9 @@ import pykka
 
 from actors.callbacks import CallbackRunner
 from actors.pending import ServiceStarted, WriteBatch
-from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
+from messages.render import render_json, render_markdown
 from messages.requests import ConfigureAlerts, Query, RenderReport
 from storage import Batch
 

@@ -30,6 +30,7 @@ from messages import (
     AgentReport,
     Alert,
     Crash,
+    Gauge,
     HealthChanged,
     HealthReport,
     HealthState,
@@ -84,6 +85,8 @@ Event = HealthChanged | Alert
 """What :meth:`SwarmSystem.subscribe` listeners are given."""
 MAX_HISTORY: Final = 1_000_000
 MAX_WORKERS: Final = 256
+REPORT_SLICES: Final = 20
+"""Slices of a report's sparklines (the command line's stored report draws as many)."""
 
 
 def start_system(
@@ -364,28 +367,92 @@ class SwarmSystem:
         )
 
     def record_agent_metric(
-        self, agent_id: str, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
+        self,
+        agent_id: str,
+        metric_type: str,
+        value: float,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        timestamp: Any = None,
     ) -> None:
-        """Record a gauge about one agent (latest value plus history)."""
+        """Record a gauge about one agent (latest value plus history).
+
+        Args:
+            timestamp: when it was measured (epoch s or datetime); None for now.
+        """
         self._check_open()
         metric = AgentMetric(
-            agent_id=agent_id, metric_type=metric_type, value=value, timestamp=self.clock.time(),
+            agent_id=agent_id, metric_type=metric_type, value=value,
+            timestamp=self.clock.time() if timestamp is None else timestamp,
             metadata=_copy(metadata),
         )
         if self.config.enable_monitoring:
             self.telemetry.send(metric)
 
     def record_swarm_metric(
-        self, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
+        self,
+        metric_type: str,
+        value: float,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        timestamp: Any = None,
     ) -> None:
-        """Record a gauge about the whole swarm (topology_health, message_throughput, ...)."""
+        """Record a gauge about the whole swarm (topology_health, message_throughput, ...).
+
+        Args:
+            timestamp: when it was measured (epoch s or datetime); None for now.
+        """
         self._check_open()
         metric = SwarmMetric(
             swarm_id=self.config.swarm_id, metric_type=metric_type, value=value,
-            timestamp=self.clock.time(), metadata=_copy(metadata),
+            timestamp=self.clock.time() if timestamp is None else timestamp,
+            metadata=_copy(metadata),
         )
         if self.config.enable_monitoring:
             self.telemetry.send(metric)
+
+    def get_agent_metrics(
+        self,
+        agent_id: str,
+        metric_type: str | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
+    ) -> list[AgentMetric]:
+        """The agent's stored gauges in [start_time, end_time), oldest first.
+
+        Everything recorded before the call is stored first.
+
+        Args:
+            agent_id: the agent.
+            metric_type: only this gauge, or every one.
+            start_time: inclusive start (epoch s or datetime), None for the beginning.
+            end_time: exclusive end, None for no end.
+        """
+        check_id("agent_id", agent_id)
+        if metric_type is not None:
+            check_id("metric_type", metric_type)
+        self.flush()
+        result: list[AgentMetric] = self._query(
+            "query_agent_metrics", agent_id=agent_id, metric_type=metric_type,
+            start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
+        )
+        return result
+
+    def get_swarm_metrics(
+        self, metric_type: str | None = None, start_time: Any = None, end_time: Any = None
+    ) -> list[SwarmMetric]:
+        """The swarm's stored gauges in [start_time, end_time), oldest first.
+
+        Everything recorded before the call is stored first.
+        """
+        if metric_type is not None:
+            check_id("metric_type", metric_type)
+        self.flush()
+        result: list[SwarmMetric] = self._query(
+            "query_swarm_metrics", metric_type=metric_type,
+            start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
+        )
+        return result
 
     # Health
 
@@ -448,13 +515,21 @@ class SwarmSystem:
             raise InvalidMessage("min_state", min_state, f"must be one of: {allowed}") from None
         return [a.agent_id for a in self.snapshot().agents if a.health_state.severity >= floor]
 
-    def get_heartbeat_history(self, agent_id: str) -> list[dict[str, Any]]:
-        """The agent's recent heartbeats, oldest first ([] with monitoring off)."""
+    def get_heartbeat_history(
+        self, agent_id: str, start_time: Any = None, end_time: Any = None
+    ) -> list[dict[str, Any]]:
+        """The agent's recent heartbeats in [start_time, end_time), oldest first.
+
+        ``timestamp`` is when the beat was received (epoch s); at most
+        ``history_size`` beats are kept. [] with monitoring off.
+        """
         check_id("agent_id", agent_id)
+        start, end = _time(start_time, "start_time"), _time(end_time, "end_time")
         records = self._ask_tracker(GetHistory(agent_id=agent_id)) or []
         return [
             {"timestamp": r.received_at, "sent_at": r.sent_at, "metadata": dict(r.metadata)}
             for r in records
+            if (start is None or r.received_at >= start) and (end is None or r.received_at < end)
         ]
 
     def _distribution(self, snapshot: SwarmSnapshot) -> dict[str, int]:
@@ -692,14 +767,27 @@ class SwarmSystem:
         }
 
     def report_data(self) -> HealthReport:
-        """Everything a report shows, gathered from the actors and SQLite."""
+        """Everything a report shows, gathered from the actors and SQLite.
+
+        Health comes from the trackers; every task figure, uptime, gauge and
+        sparkline comes from what is stored, through the same storage reads as
+        the command line's report of the file, so the two show the same numbers.
+        """
         self.flush()
         snapshot = self.snapshot()
+        gauges: dict[str, list[Gauge]] = {}
+        for metric in self._query("latest_agent_metrics", start_time=None, end_time=None):
+            gauges.setdefault(metric.agent_id, []).append(
+                Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp)
+            )
+        span = self._query("task_span", agent_id=None)
+        low, high = span if span is not None else (snapshot.at, snapshot.at)
         agents = []
         for a in snapshot.agents:
-            perf = self._ask_service(
-                "aggregator", Query(method="agent_performance", kwargs={"agent_id": a.agent_id})
+            durations, counts = self._query(
+                "task_series", low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES
             )
+            stats = self._query("task_stats", agent_id=a.agent_id, start_time=None, end_time=None)
             uptime = self._query("agent_uptime", agent_id=a.agent_id, start_time=None,
                                  end_time=None, now=snapshot.at)
             agents.append(
@@ -708,16 +796,21 @@ class SwarmSystem:
                     health_state=a.health_state.value,
                     heartbeat_age_ms=a.heartbeat_age_ms,
                     uptime_pct=float(uptime),
-                    tasks_completed=perf["tasks_completed"],
-                    success_rate=perf["success_rate"],
-                    avg_duration_ms=perf["avg_duration_ms"],
-                    p95_duration_ms=perf["p95_duration_ms"],
-                    total_tokens=perf["total_tokens_used"],
-                    duration_series=perf["duration_series"],
-                    throughput_series=perf["throughput_series"],
+                    tasks_completed=stats["total_tasks"],
+                    success_rate=stats["success_rate"],
+                    avg_duration_ms=stats["avg_duration_ms"],
+                    p95_duration_ms=stats["p95_duration_ms"],
+                    total_tokens=stats["total_tokens"],
+                    duration_series=durations,
+                    throughput_series=counts,
+                    gauges=gauges.get(a.agent_id, []),
                 )
             )
         alerts = self._ask_service("reporter", Query(method="recent_alerts", kwargs={"limit": 50}))
+        swarm_gauges = [
+            Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
+            for m in self._query("latest_swarm_metrics", start_time=None, end_time=None)
+        ]
         return HealthReport(
             swarm_id=self.config.swarm_id,
             timestamp=snapshot.at,
@@ -725,8 +818,10 @@ class SwarmSystem:
             agent_count=len(snapshot.agents),
             health_distribution=self._distribution(snapshot),
             agents=agents,
-            task_stats=self.get_task_stats(),
+            task_stats=dict(self._query("task_stats", agent_id=None, start_time=None,
+                                        end_time=None)),
             alerts=alerts,
+            swarm_gauges=swarm_gauges,
         )
 
     def generate_report(self, format: str = "markdown") -> str:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from demo.bench_cli import run_cli_bench
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -47,6 +48,7 @@ GROUPS: Final[dict[str, Group]] = {
     "memory": run_memory,
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
+    "cli": run_cli_bench,
 }
 """Every group of figures, in the order they run."""
 
@@ -74,6 +76,8 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
     ("process_rss_growth_mb", "MB", None, None),
+    ("cli_report_s_1m", "s", "<=", 0.5),
+    ("cli_report_mb_1m", "MB", "<=", 60.0),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 
@@ -183,9 +187,38 @@ def render_table(figures: dict[str, float | None], sizes: Sizes) -> str:
     return "\n".join(lines)
 
 
+def _refuse_output(path: str) -> str | None:
+    """Why the JSON report cannot be written to ``path``, or None when it can.
+
+    Tried for real before the run (an empty file is created, then removed if it
+    was not there), so a run of minutes never ends in a path it cannot write.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{path} is a folder"
+    if not os.path.isdir(folder):
+        return f"no folder {folder}"
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        os.remove(path)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; returns the exit status (1 when a group failed)."""
+    """Run the benchmark; returns the exit status (1 when a group failed, 2 for a bad option)."""
     args = _parser().parse_args(argv)
+    if args.json:
+        args.json = os.path.expanduser(args.json)
+        reason = _refuse_output(args.json)
+        if reason is not None:
+            print(f"python -m demo bench: error: cannot write --json {args.json}: {reason}",
+                  file=sys.stderr)
+            return 2
     if args.worker is not None:
         if args.out is None:
             raise SystemExit("--worker needs --out")

@@ -10,24 +10,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, cast
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
-from actors import render_json, render_markdown
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
-from demo.live import LiveView, LogView, QuietView, View
-from demo.simulation import RunOptions, RunResult, count_tasks, run
 from demo.stored import check_agent, open_database, stored_report
 from demo.timeexpr import time_range
-from messages import SwarmPulseError, TaskResult
+from messages import SwarmPulseError, TaskResult, for_terminal, render_json, render_markdown
+
+if TYPE_CHECKING:  # the demo run needs the actor system; the other commands never import it
+    from demo.live import View
+    from demo.simulation import RunResult
 
 __all__ = ["build_parser", "main"]
 
 PROG = "swarmpulse"
 EXIT_USAGE = 2
+EXIT_SIGNAL_BASE = 128
+"""A command ended by a signal exits with 128 + its number: 130 for SIGINT, 143 for SIGTERM."""
 _DEFAULT_DB = "swarm_metrics.db"
 _DEFAULT_REPORT = "swarm_report.json"
 _DEFAULT_LIMIT = 1000
@@ -73,6 +80,11 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _path(text: str) -> str:
+    """A file path as given, with ``~`` expanded."""
+    return os.path.expanduser(text)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -100,9 +112,9 @@ def _add_run_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     option("--seed", value=None, type=_whole(0), metavar="N",
            help="seed of the one random generator: the same seed gives the same agents, "
                 "faults and task sequence (default: random, printed)")
-    option("--db", value=_DEFAULT_DB, metavar="PATH",
+    option("--db", value=_DEFAULT_DB, metavar="PATH", type=_path,
            help=f"SQLite database to write; an existing one is appended to (default: {_DEFAULT_DB})")
-    option("--report", value=_DEFAULT_REPORT, metavar="PATH",
+    option("--report", value=_DEFAULT_REPORT, metavar="PATH", type=_path,
            help=f"where to write the JSON health report (default: {_DEFAULT_REPORT})")
     option("--no-live", value=False, action="store_true",
            help="plain log lines instead of the live table (automatic when stdout is not a terminal)")
@@ -118,7 +130,7 @@ def _add_time_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=_DEFAULT_DB, metavar="PATH",
+    parser.add_argument("--db", default=_DEFAULT_DB, metavar="PATH", type=_path,
                         help=f"the metrics database to read (default: {_DEFAULT_DB})")
     parser.add_argument("--agent", metavar="ID", help="only this agent")
 
@@ -178,6 +190,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _choose_view(quiet: bool, no_live: bool) -> View:
+    from demo.live import LiveView, LogView, QuietView
+
     if quiet:
         return QuietView()
     if no_live or not sys.stdout.isatty():
@@ -194,6 +208,8 @@ def _check_writable_dir(path: str, what: str) -> None:
 
 
 def _command_run(args: argparse.Namespace) -> int:
+    from demo.simulation import RunOptions, count_tasks, run
+
     _check_writable_dir(args.db, "database")
     _check_writable_dir(args.report, "report")
     options = RunOptions(agents=args.agents, duration=args.duration, interval_ms=args.interval_ms,
@@ -217,16 +233,50 @@ def _command_run(args: argparse.Namespace) -> int:
         result.recorded_agent_metrics - result.stored_agent_metrics) + (
         result.recorded_swarm_metrics - result.stored_swarm_metrics)
     if missing:
-        print(f"{PROG}: error: {missing} recorded metrics are missing from the database",
+        print(f"{args.prog}: error: {missing} recorded metrics are missing from the database",
               file=sys.stderr)
         return 1
+    if result.signal is not None:
+        status = EXIT_SIGNAL_BASE + result.signal
+        print(f"{args.prog}: {_signal_words(result.signal)}: stopped cleanly, every metric stored "
+              f"and the report written; exit status {status}", file=sys.stderr)
+        return status
     return 0
+
+
+def _signal_words(signum: int) -> str:
+    """``interrupted by SIGINT (Ctrl-C)``, ``terminated by SIGTERM``, ..."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    if signum == signal.SIGINT:
+        return f"interrupted by {name} (Ctrl-C)"
+    if signum == getattr(signal, "SIGTERM", None):
+        return f"terminated by {name}"
+    return f"stopped by {name}"
+
+
+def _emit(text: str, stream: TextIO | None = None, end: str = "\n") -> None:
+    """Print command output; on a terminal, with every control and bidi character neutralised.
+
+    A database may hold any text (another program may have written it), and a
+    terminal acts on ESC sequences and bidi overrides; a pipe or a file gets
+    the text verbatim.
+    """
+    out = stream if stream is not None else sys.stdout
+    if out.isatty():
+        text = for_terminal(text, keep_newlines=True)
+    print(text, end=end, file=out, flush=True)
 
 
 def _summary(result: RunResult) -> list[str]:
     """What the run did, in a few sentences."""
     stored = result.stored_tasks + result.stored_agent_metrics + result.stored_swarm_metrics
-    how = "stopped by Ctrl-C after" if result.interrupted else "ran for"
+    if result.signal is not None and result.signal != signal.SIGINT:
+        how = f"stopped by {signal.Signals(result.signal).name} after"
+    else:
+        how = "stopped by Ctrl-C after" if result.interrupted else "ran for"
     lines = [
         f"The swarm {how} {result.elapsed:.1f} s (seed {result.seed}): {result.recorded_tasks} "
         f"task metrics, {result.recorded_agent_metrics} agent gauges and "
@@ -259,8 +309,10 @@ def _command_report(args: argparse.Namespace) -> int:
         if args.agent is not None:
             check_agent(storage, args.agent)
         report = stored_report(storage, start=start, end=end, agent_id=args.agent, now=now)
-    print(render_markdown(report) if args.format == "markdown" else render_json(report),
-          end="" if args.format == "markdown" else "\n")
+    if args.format == "markdown":
+        _emit(render_markdown(report), end="")
+    else:
+        _emit(render_json(report))
     return 0
 
 
@@ -277,7 +329,7 @@ def _command_query(args: argparse.Namespace) -> int:
     if more:
         tasks = tasks[:limit]
     formats = {"table": tasks_table, "json": tasks_json, "csv": tasks_csv}
-    print(formats[args.format](tasks), flush=True)
+    _emit(formats[args.format](tasks))
     if more:
         print(f"(the first {limit} matching tasks, oldest first; --limit 0 shows them all)",
               file=sys.stderr)
@@ -298,9 +350,9 @@ def _command_stats(args: argparse.Namespace) -> int:
             stats = {name: dict(storage.task_stats(start_time=start, end_time=end,
                                                    agent_id=args.agent))}
     if args.format == "json":
-        print(stats_json(stats if args.by_agent else next(iter(stats.values()))))
+        _emit(stats_json(stats if args.by_agent else next(iter(stats.values()))))
     else:
-        print(stats_table(stats))
+        _emit(stats_table(stats))
     return 0
 
 
@@ -341,18 +393,70 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if args[:1] == ["bench"]:
         return _command_bench(args[1:], name)
     try:
-        try:
-            namespace = build_parser(name).parse_args(args)
-        except SystemExit as exc:  # --help
-            return exc.code if isinstance(exc.code, int) else 0
-        return _COMMANDS[namespace.command](namespace)
+        with _terminate_as_exception():
+            try:
+                namespace = build_parser(name).parse_args(args)
+            except SystemExit as exc:  # --help
+                return exc.code if isinstance(exc.code, int) else 0
+            namespace.prog = name
+            return _COMMANDS[namespace.command](namespace)
     except UsageError as exc:
-        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        _error(f"{exc.prog}: error: {exc}")
     except SwarmPulseError as exc:  # ours, and the storage's: NotOurDatabase, SchemaTooNew, ...
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        _error(f"{name}: error: {exc}")
     except OSError as exc:
-        print(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        _error(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}")
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{name}: {_signal_words(signal.SIGINT)}; exit status "
+              f"{EXIT_SIGNAL_BASE + signal.SIGINT}", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signal.SIGINT
+    except Terminated as exc:
+        print(f"{name}: {_signal_words(exc.signum)}; exit status "
+              f"{EXIT_SIGNAL_BASE + exc.signum}", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + exc.signum
     return EXIT_USAGE
+
+
+def _error(line: str) -> None:
+    """One line on stderr: an error names what the user gave, which may hold anything."""
+    print(for_terminal(line), file=sys.stderr)
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) arrived while a command ran: unwinds it like Ctrl-C does.
+
+    Attributes:
+        signum: the signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread.
+
+    The demo run installs its own handlers on top (it stops cleanly first).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    names = ("SIGTERM", "SIGHUP")
+    signals = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in signals:
+        if previous[sig] == signal.SIG_DFL:
+            signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+

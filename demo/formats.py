@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -11,7 +10,8 @@ from typing import Any
 
 import msgspec
 
-from messages import TaskMetric
+from messages import TaskMetric, for_terminal, format_utc
+from messages.render import NOTHING
 
 __all__ = ["stats_json", "stats_table", "tasks_csv", "tasks_json", "tasks_table", "utc"]
 
@@ -29,14 +29,17 @@ _STAT_COLUMNS = (
     ("Tokens", "total_tokens", "{:d}"),
     ("Files", "total_files_changed", "{:d}"),
 )
+_COUNTS = frozenset({"total_tasks", "total_tokens", "total_files_changed"})
 
 
 def utc(timestamp: float) -> str:
-    """Epoch seconds as ``2024-05-01 12:00:00.123`` (UTC)."""
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """Epoch seconds as ``2024-05-01 12:00:00.123`` (UTC); any stored value, never raising."""
+    return format_utc(timestamp, millis=True)
 
 
 def _align(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    """An aligned table; every cell made safe for a terminal (a table is for one)."""
+    rows = [[for_terminal(cell) for cell in row] for row in rows]
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -82,9 +85,13 @@ def tasks_json(tasks: Sequence[TaskMetric]) -> str:
 def stats_table(stats: Mapping[str, Mapping[str, Any]]) -> str:
     """Task statistics as an aligned table, one row per key (an agent, or ``all agents``)."""
     header = ("Agent", *(title for title, _, _ in _STAT_COLUMNS), "Results")
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, s in stats.items():
         breakdown = ", ".join(f"{k} {v}" for k, v in s.get("results_breakdown", {}).items() if v)
+        if not s.get("total_tasks"):  # nothing yet: no rate or duration to show
+            figures = ["0" if key in _COUNTS else NOTHING for _, key, _ in _STAT_COLUMNS]
+            rows.append((name, *figures, "no tasks yet"))
+            continue
         rows.append((name, *(fmt.format(s[key]) for _, key, fmt in _STAT_COLUMNS), breakdown))
     return _align(header, rows, right=set(range(1, len(_STAT_COLUMNS) + 1)))
 

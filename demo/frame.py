@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from actors import SwarmSystem
+from demo.stored import stored_metrics
 from messages import HealthState
+from storage import MetricsStorage
 
 __all__ = ["AgentRow", "Frame", "capture"]
 
@@ -41,22 +43,39 @@ class Frame:
     distribution: dict[str, int]
 
 
-def capture(system: SwarmSystem, elapsed: float, duration: float) -> Frame:
-    """Ask the running system for everything a frame shows (a few quick asks)."""
+def capture(
+    system: SwarmSystem, elapsed: float, duration: float, stored: MetricsStorage,
+    since: float | None = None,
+) -> Frame:
+    """Ask the running system for health, and its database for every figure a frame shows.
+
+    Task figures and the count of metrics stored come from the same storage
+    reads as the reports and the command line (of what is committed so far,
+    at most one flush interval behind), so a number reads the same in every
+    view; health, heartbeats and the sparkline series come from the actors.
+
+    Args:
+        system: the running system.
+        elapsed: seconds into the run.
+        duration: the run's length.
+        stored: the system's database, opened read-only beside it.
+        since: when the run started (epoch s): the metrics stored count from
+            then; None counts the whole file.
+    """
     snapshot = system.snapshot()
-    stats = system.get_task_stats()
-    monitoring = system.get_monitoring_stats()
+    stats = stored.task_stats()
     rows = []
     for agent in snapshot.agents:
         perf = system.get_agent_performance(agent.agent_id)
+        mine = stored.task_stats(agent_id=agent.agent_id)
         rows.append(
             AgentRow(
                 agent_id=agent.agent_id,
                 state=agent.health_state,
                 heartbeat_age_ms=agent.heartbeat_age_ms,
-                tasks=perf["tasks_completed"],
-                success_rate=perf["success_rate"],
-                p95_ms=perf["p95_duration_ms"],
+                tasks=mine["total_tasks"],
+                success_rate=mine["success_rate"],
+                p95_ms=mine["p95_duration_ms"],
                 duration_series=list(perf["duration_series"]),
                 throughput_series=list(perf["throughput_series"]),
             )
@@ -72,7 +91,7 @@ def capture(system: SwarmSystem, elapsed: float, duration: float) -> Frame:
         success_rate=stats["success_rate"],
         p95_ms=stats["p95_duration_ms"],
         tokens=stats["total_tokens"],
-        stored=monitoring.get("metrics_collector", {}).get("stored", 0),
+        stored=stored_metrics(stored, since),
         heartbeats=snapshot.total_heartbeats,
         tracker_restarts=snapshot.tracker_restarts,
         distribution=distribution,

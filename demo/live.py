@@ -17,7 +17,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from actors import sparkline
+from messages import for_terminal, sparkline
+from messages.render import format_ms, format_rate
 from demo.frame import Frame
 from messages import HealthChanged, HealthState
 
@@ -116,7 +117,7 @@ class LogView:
     def _line(self, elapsed: float, kind: str, text: str) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
         with self._lock:
-            print(f"[+{elapsed:6.2f}s] {kind:<8} {text}", file=stream, flush=True)
+            print(for_terminal(f"[+{elapsed:6.2f}s] {kind:<8} {text}"), file=stream, flush=True)
 
     def start(self, info: RunInfo) -> None:
         """Say what is about to run."""
@@ -139,8 +140,9 @@ class LogView:
             return
         self._next_status += _STATUS_EVERY
         counts = ", ".join(f"{n} {state}" for state, n in frame.distribution.items())
-        self._line(frame.elapsed, "STATUS", f"{frame.tasks} tasks, {frame.success_rate:.1f}% "
-                                            f"success, p95 {frame.p95_ms:.0f} ms; agents: {counts}")
+        if not frame.agents:
+            counts = "none yet"
+        self._line(frame.elapsed, "STATUS", f"{_tasks_summary(frame, 'success')}; agents: {counts}")
 
     def close(self) -> None:
         """Nothing to close."""
@@ -173,7 +175,7 @@ class LiveView:
         started = self._info.started_at if self._info else event.at
         line = Text(f"  +{max(0.0, event.at - started):6.2f}s ", no_wrap=True, overflow="ellipsis")
         line.append(f"{_LEVEL[event.current]:<8}", style=_STYLE[event.current])
-        line.append(f" {describe(event)}")
+        line.append(f" {for_terminal(describe(event))}")
         with self._lock:
             self._events.append(line)
 
@@ -181,7 +183,7 @@ class LiveView:
         """Keep it for the alerts panel."""
         line = Text(f"  +{elapsed:6.2f}s ", no_wrap=True, overflow="ellipsis")
         line.append(f"{kind:<8}", style="bold magenta" if kind == "FAULT" else "dim")
-        line.append(f" {text}")
+        line.append(f" {for_terminal(text)}")
         with self._lock:
             self._events.append(line)
 
@@ -215,19 +217,19 @@ class LiveView:
         table.add_column("Task duration")
         for row in frame.agents:
             table.add_row(
-                row.agent_id,
+                Text(for_terminal(row.agent_id)),
                 Text(row.state.value, style=_STYLE[row.state]),
                 f"{row.heartbeat_age_ms / 1000:.1f} s",
                 str(row.tasks),
-                f"{row.success_rate:.0f}",
-                f"{row.p95_ms:.0f}",
-                sparkline(row.duration_series),
+                format_rate(row.success_rate, row.tasks, digits=0).rstrip("%"),
+                format_ms(row.p95_ms, row.tasks),
+                sparkline(row.duration_series) if row.tasks else "no tasks yet",
             )
         dist = frame.distribution
         totals = Text(no_wrap=True, overflow="ellipsis")
         totals.append("Swarm  ", style="bold")
-        totals.append(f"{frame.tasks} tasks, {frame.success_rate:.1f}% ok, p95 {frame.p95_ms:.0f} ms, "
-                      f"{frame.tokens:,} tokens, {frame.stored} rows stored")
+        totals.append(f"{_tasks_summary(frame, 'ok')}, {frame.tokens:,} tokens, "
+                      f"{frame.stored:,} metrics stored")
         health = Text(no_wrap=True, overflow="ellipsis")
         health.append("Health ", style="bold")
         for state in HealthState:
@@ -241,7 +243,16 @@ class LiveView:
             events = list(self._events)[-room:]
         alerts: list[RenderableType] = [Text("Recent alerts", style="bold")]
         alerts.extend(events or [Text("  none yet", style="dim")])
+        if not frame.agents:
+            return Group(title, Text("No agents yet.", style="dim"), totals, health, *alerts)
         return Group(title, table, totals, health, *alerts)
+
+
+def _tasks_summary(frame: Frame, ok: str) -> str:
+    """The swarm's task figures of a frame, or that there is no task yet."""
+    if not frame.tasks:
+        return "no tasks yet"
+    return f"{frame.tasks} tasks, {frame.success_rate:.1f}% {ok}, p95 {frame.p95_ms:.0f} ms"
 
 
 class _Relay(logging.Handler):

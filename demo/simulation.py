@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
-from actors import SwarmSystem, render_json, render_markdown, start_system
+from actors import SwarmSystem, start_system
 from demo.faults import FaultPlan, FaultStep
 from demo.frame import capture
 from demo.live import QuietView, RunInfo, View, relay_logs
+from demo.stored import stored_metrics
 from demo.swarm import Swarm
 from demo.tasks import Tally, TaskQueue, agent_roster
-from messages import HealthReport, HealthState
+from messages import HealthReport, HealthState, render_json, render_markdown
 from storage import MetricsStorage
 
 __all__ = ["RunOptions", "RunResult", "count_tasks", "run"]
@@ -53,6 +54,7 @@ class RunResult:
         markdown: the report rendered as Markdown.
         elapsed: seconds the swarm ran.
         interrupted: stopped early by Ctrl-C (or the ``stop`` event).
+        signal: the number of the signal that stopped it (SIGINT, SIGTERM, SIGHUP), or None.
         recorded_tasks: task metrics the agents recorded.
         recorded_agent_metrics: agent gauges the agents recorded.
         recorded_swarm_metrics: swarm gauges the run recorded.
@@ -87,6 +89,7 @@ class RunResult:
     crash_heartbeats_counted: int | None
     db_path: str
     report_path: str
+    signal: int | None = None
 
 
 class _Stop:
@@ -95,6 +98,7 @@ class _Stop:
     def __init__(self, event: threading.Event | None) -> None:
         self.event = event if event is not None else threading.Event()
         self.signalled = False
+        self.signum: int | None = None
 
     def __bool__(self) -> bool:
         return self.signalled or self.event.is_set()
@@ -115,8 +119,9 @@ def _signals(stop: _Stop) -> Iterator[None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.signalled:
             os.write(2, b"second interrupt: exiting now, without the report\n")
-            os._exit(130)
+            os._exit(128 + signum)
         stop.signalled = True
+        stop.signum = signum
 
     names = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: the terminal closed; not on Windows
     signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
@@ -182,14 +187,15 @@ def run(options: RunOptions, view: View | None = None,
     with _signals(halt), start_system(
         options.db_path, swarm_id=options.swarm_id, topology_type=options.topology,
         heartbeat_interval_ms=options.interval_ms, failure_threshold=options.failure_threshold,
-    ) as system:
+    ) as system, MetricsStorage(options.db_path, readonly=True, create=False) as reader:
         started_at = system.clock.time()
         view.start(RunInfo(agents=options.agents, duration=options.duration,
                            interval_ms=options.interval_ms, seed=seed,
                            db_path=options.db_path, started_at=started_at))
         try:
             with relay_logs(view, started_at):
-                outcome = _swarm_run(system, options, plan, queue, tally, halt, view)
+                outcome = _swarm_run(system, reader, started_at, options, plan, queue, tally,
+                                     halt, view)
         finally:
             view.close()
     stored = _stored_counts(options.db_path, started_at)
@@ -203,6 +209,7 @@ def run(options: RunOptions, view: View | None = None,
         crash_heartbeats_before=outcome.crash_before, crash_heartbeats_sent=outcome.crash_sent,
         crash_heartbeats_counted=outcome.crash_counted,
         db_path=os.path.abspath(options.db_path), report_path=os.path.abspath(options.report_path),
+        signal=halt.signum,
     )
 
 
@@ -219,6 +226,8 @@ class _Outcome:
 
 def _swarm_run(
     system: SwarmSystem,
+    reader: MetricsStorage,
+    started_at: float,
     options: RunOptions,
     plan: FaultPlan,
     queue: TaskQueue,
@@ -262,7 +271,7 @@ def _swarm_run(
                 last_tasks = _record_swarm_gauges(system, tally, options, last_tasks)
             if elapsed >= next_frame:
                 next_frame += _FRAME_EVERY
-                view.frame(capture(system, elapsed, options.duration))
+                view.frame(capture(system, elapsed, options.duration, reader, started_at))
             wake = min(next_frame, next_metrics, options.duration,
                        pending[0].at if pending else options.duration)
             halt.wait(max(0.0, wake - (clock.monotonic() - start)))
@@ -272,7 +281,8 @@ def _swarm_run(
                                        "(interrupt again to quit at once, without it)")
         queue.close()
         swarm.stop_work()
-        view.frame(capture(system, elapsed, options.duration))
+        system.flush()  # the last frame shows everything, as the summary does
+        view.frame(capture(system, elapsed, options.duration, reader, started_at))
         report = system.report_data()
         markdown = render_markdown(report)
         _write_atomically(options.report_path, render_json(report))
@@ -322,9 +332,8 @@ def _stored_counts(path: str, since: float) -> tuple[int, int, int]:
     removes the WAL files, which a read-only one cannot.
     """
     with MetricsStorage(path, create=False) as storage:
-        return (
-            storage.task_stats(start_time=since)["total_tasks"],
-            len(storage.query_agent_metrics(start_time=since)),
-            len(storage.query_swarm_metrics(start_time=since)),
-        )
+        tasks = storage.task_stats(start_time=since)["total_tasks"]
+        agent_gauges = len(storage.query_agent_metrics(start_time=since))
+        total = stored_metrics(storage, since)  # what the live view showed, by one definition
+        return tasks, agent_gauges, total - tasks - agent_gauges
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from collections.abc import Iterable
 
 from demo.errors import CommandError, UnknownAgentId
-from messages import AgentReport, HealthReport, HealthState, TaskMetric
+from messages import MAX_TIMESTAMP, MIN_TIMESTAMP, AgentReport, Gauge, HealthReport, HealthState
 from storage import AgentRecord, MetricsStorage
 
-__all__ = ["check_agent", "open_database", "series", "stored_report"]
+__all__ = ["check_agent", "open_database", "stored_metrics", "stored_report"]
 
-_SLICES = 20
+_SLICES = 20  # as many as the in-process report (actors.system.REPORT_SLICES)
 _ALERTS = 50
 
 
@@ -25,6 +23,7 @@ def open_database(path: str) -> MetricsStorage:
         SchemaTooNew: a newer swarmpulse wrote it.
         StorageError: it cannot be read.
     """
+    path = os.path.expanduser(path)
     if not os.path.exists(path):
         raise CommandError(f"{path}: no such file (run `python -m demo` to make a database)")
     if os.path.isdir(path):
@@ -41,29 +40,6 @@ def check_agent(storage: MetricsStorage, agent_id: str) -> None:
     known = storage.agent_ids()
     if agent_id not in known:
         raise UnknownAgentId(agent_id, storage.path, known)
-
-
-def series(
-    tasks: Iterable[TaskMetric], low: float, high: float, slices: int = _SLICES
-) -> tuple[list[float], list[int]]:
-    """Mean duration (ms) and task count in ``slices`` equal slices of [low, high].
-
-    Tasks outside the window fall in the first or last slice. Empty lists when
-    there is no task.
-    """
-    counts = [0] * slices
-    totals = [0.0] * slices
-    width = (high - low) / slices
-    seen = False
-    for task in tasks:
-        seen = True
-        index = 0 if width <= 0 else int((task.timestamp - low) / width)
-        index = min(slices - 1, max(0, index))
-        counts[index] += 1
-        totals[index] += task.duration_ms
-    if not seen:
-        return [], []
-    return [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)], counts
 
 
 def _active(record: AgentRecord, start: float | None, end: float | None, has_tasks: bool) -> bool:
@@ -86,6 +62,17 @@ def _swarm_identity(storage: MetricsStorage, path: str) -> tuple[str, str]:
     return gauges[0].swarm_id, topology if isinstance(topology, str) else "unknown"
 
 
+def stored_metrics(storage: MetricsStorage, since: float | None = None) -> int:
+    """The metrics stored since ``since`` (all time for None): tasks, agent and swarm gauges.
+
+    The one definition of "metrics stored" that the live view and the run's
+    summary both show.
+    """
+    tasks = storage.task_stats(start_time=since, end_time=None)["total_tasks"]
+    return (tasks + len(storage.query_agent_metrics(start_time=since))
+            + len(storage.query_swarm_metrics(start_time=since)))
+
+
 def stored_report(
     storage: MetricsStorage,
     *,
@@ -100,9 +87,10 @@ def stored_report(
     registration, up to the end of the range (HEALTHY when there is none); an
     agent registered again (a later run on the same file) shows that run's
     state, and is left out of ranges that end before it. Its heartbeat age is
-    unknown (None),
-    as heartbeats are not stored. Uptime, task statistics, alerts and the
-    sparkline series come from the stored rows of the range.
+    unknown (None), as heartbeats are not stored. Task statistics, uptime and
+    gauges come from the same storage reads as the in-process report; the
+    sparkline series from the rollups, so a day of a million tasks costs no
+    more than a day of a hundred.
 
     Args:
         storage: an open database.
@@ -111,25 +99,31 @@ def stored_report(
         agent_id: only this agent (check it with :func:`check_agent` first), or all.
         now: the current time: the end of the monitored time of agents still registered.
     """
-    tasks = storage.query_task_metrics(start_time=start, end_time=end, agent_id=agent_id)
-    by_agent: dict[str, list[TaskMetric]] = defaultdict(list)
-    for task in tasks:
-        by_agent[task.agent_id].append(task)
-    low = start if start is not None else (tasks[0].timestamp if tasks else now)
-    high = end if end is not None else (tasks[-1].timestamp if tasks else now)
+    span = storage.task_span(agent_id)
+    low = start if start is not None else (span[0] if span else now)
+    high = end if end is not None else (span[1] if span else now)
+    # a file may hold times no calendar check passes today (a millisecond time an
+    # older version stored): the sparklines span only the times that are valid
+    low = min(max(low, MIN_TIMESTAMP), MAX_TIMESTAMP)
+    high = min(max(high, low), MAX_TIMESTAMP)
+    gauges: dict[str, list[Gauge]] = {}
+    for metric in storage.latest_agent_metrics(start_time=start, end_time=end, agent_id=agent_id):
+        gauges.setdefault(metric.agent_id, []).append(
+            Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp))
     agents: list[AgentReport] = []
     for record in storage.agents():
         if agent_id is not None and record.agent_id != agent_id:
             continue
-        if not _active(record, start, end, record.agent_id in by_agent):
+        stats = storage.task_stats(start_time=start, end_time=end, agent_id=record.agent_id)
+        if not _active(record, start, end, stats["total_tasks"] > 0):
             continue
         # An agent starts HEALTHY at each registration: older transitions (of an
         # earlier run appended to the same file) say nothing of its state now.
         events = storage.query_health_events(start_time=record.registered_at, end_time=end,
                                              agent_id=record.agent_id)
         state = events[-1].current if events else HealthState.HEALTHY
-        stats = storage.task_stats(start_time=start, end_time=end, agent_id=record.agent_id)
-        durations, counts = series(by_agent.get(record.agent_id, ()), low, high)
+        durations, counts = storage.task_series(low, high, agent_id=record.agent_id,
+                                                slices=_SLICES)
         agents.append(
             AgentReport(
                 agent_id=record.agent_id,
@@ -143,6 +137,7 @@ def stored_report(
                 total_tokens=stats["total_tokens"],
                 duration_series=durations,
                 throughput_series=counts,
+                gauges=gauges.get(record.agent_id, []),
             )
         )
     distribution = {state.value: 0 for state in HealthState}
@@ -150,6 +145,10 @@ def stored_report(
         distribution[agent.health_state] += 1
     swarm_id, topology = _swarm_identity(storage, storage.path)
     alerts = storage.query_alerts(start_time=start, end_time=end, agent_id=agent_id)
+    swarm_gauges = [] if agent_id is not None else [
+        Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
+        for m in storage.latest_swarm_metrics(start_time=start, end_time=end)
+    ]
     return HealthReport(
         swarm_id=swarm_id,
         timestamp=end if end is not None else now,
@@ -159,4 +158,5 @@ def stored_report(
         agents=agents,
         task_stats=dict(storage.task_stats(start_time=start, end_time=end, agent_id=agent_id)),
         alerts=alerts[-_ALERTS:],
+        swarm_gauges=swarm_gauges,
     )

@@ -20,7 +20,8 @@ from messages.control import Control, Crash, RegisterAgent, RegisterAgents, Unre
 from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
-from messages.report import AgentReport, HealthReport
+from messages.render import render_json, render_markdown, sparkline
+from messages.report import AgentReport, Gauge, HealthReport
 from messages.telemetry import (
     AgentMetric,
     Heartbeat,
@@ -29,6 +30,7 @@ from messages.telemetry import (
     TaskMetric,
     Telemetry,
 )
+from messages.text import escape_markdown, for_terminal, format_utc
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -48,6 +50,7 @@ __all__ = [
     "Crash",
     "Event",
     "Format",
+    "Gauge",
     "HealthChanged",
     "HealthReport",
     "HealthState",
@@ -70,5 +73,11 @@ __all__ = [
     "check_timestamp",
     "decode",
     "encode",
+    "escape_markdown",
+    "for_terminal",
+    "format_utc",
+    "render_json",
+    "render_markdown",
+    "sparkline",
     "to_epoch",
 ]

@@ -9,7 +9,15 @@ import msgspec
 from messages.base import Message
 from messages.events import Alert
 
-__all__ = ["AgentReport", "HealthReport"]
+__all__ = ["AgentReport", "Gauge", "HealthReport"]
+
+
+class Gauge(Message, tag="gauge", kw_only=True, frozen=True):
+    """The latest value of one gauge (an agent's or the swarm's) and when it was recorded."""
+
+    metric_type: str
+    value: float
+    timestamp: float
 
 
 class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
@@ -17,7 +25,9 @@ class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
 
     ``duration_series`` and ``throughput_series`` are the agent's mean task
     duration (ms) and task count per equal slice of the reported time, oldest
-    first, for sparklines.
+    first, for sparklines. With ``tasks_completed == 0`` the rates and
+    durations are 0 and mean nothing: there is no task yet. ``gauges`` holds
+    the latest value of each of the agent's gauges, by metric type.
     """
 
     agent_id: str
@@ -31,10 +41,14 @@ class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
     total_tokens: int
     duration_series: list[float] = msgspec.field(default_factory=list)
     throughput_series: list[int] = msgspec.field(default_factory=list)
+    gauges: list[Gauge] = msgspec.field(default_factory=list)
 
 
 class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
-    """A whole health report: the JSON report is this struct, encoded."""
+    """A whole health report: the JSON report is this struct, encoded.
+
+    ``swarm_gauges`` holds the latest value of each swarm gauge, by metric type.
+    """
 
     swarm_id: str
     timestamp: float
@@ -44,3 +58,4 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     agents: list[AgentReport]
     task_stats: dict[str, Any]
     alerts: list[Alert]
+    swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)

@@ -44,7 +44,13 @@ def _connect(path: str, readonly: bool, create: bool, busy_timeout: float) -> sq
             check_same_thread=False,
         )
     except sqlite3.Error as exc:
-        raise from_sqlite(_OPEN, exc) from exc
+        raise _open_error(path, exc) from exc
+
+
+def _open_error(path: str, exc: sqlite3.Error) -> StorageError:
+    """The StorageError of a failed open, naming the file (SQLite's own message does not)."""
+    error = from_sqlite(_OPEN, exc)
+    return StorageError(_OPEN, f"{path}: {error.reason}")
 
 
 def _check(conn: sqlite3.Connection, path: str, readonly: bool, create: bool) -> int:
@@ -86,6 +92,8 @@ def open_connection(
 ) -> sqlite3.Connection:
     """Open, check, configure and migrate a metrics database.
 
+    Every error names ``path``; ``~`` in it is expanded.
+
     The connection is in autocommit mode (transactions are explicit) and may be
     used from any one thread at a time.
 
@@ -95,6 +103,8 @@ def open_connection(
         SchemaTooNew: written by a newer swarmpulse.
         StorageError: anything else (missing file, locked, unreadable, ...).
     """
+    if path != MEMORY:
+        path = os.path.expanduser(path)
     conn = _connect(path, readonly, create, busy_timeout)
     try:
         version = _check(conn, path, readonly, create)
@@ -112,8 +122,10 @@ def open_connection(
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.Error):
-            raise from_sqlite(_OPEN, exc) from exc
+            raise _open_error(path, exc) from exc
         if isinstance(exc, Exception) and not isinstance(exc, StorageError):
-            raise StorageError(_OPEN, f"migration failed: {type(exc).__name__}: {exc}") from exc
+            raise StorageError(
+                _OPEN, f"{path}: migration failed: {type(exc).__name__}: {exc}"
+            ) from exc
         raise
     return conn

@@ -17,7 +17,7 @@ from storage.rollup import Rollups
 
 __all__ = ["DEFAULT_EXACT_MAX_ROWS", "Database"]
 
-DEFAULT_EXACT_MAX_ROWS: Final = 20_000
+DEFAULT_EXACT_MAX_ROWS: Final = 1_000
 """``task_stats`` computes exactly from rows when a range holds at most this many."""
 
 
@@ -43,7 +43,8 @@ class Database:
             raise InvalidMessage("max_bytes", max_bytes, "must be None or a positive integer")
         if type(exact_max_rows) is not int or exact_max_rows < 0:
             raise InvalidMessage("exact_max_rows", exact_max_rows, "must be an integer >= 0")
-        self.path = os.fspath(db_path)
+        path = os.fspath(db_path)
+        self.path = path if path == ":memory:" else os.path.expanduser(path)
         self.readonly = readonly
         self.exact_max_rows = exact_max_rows
         self._keys = AgentKeys()

@@ -6,6 +6,7 @@ from typing import Any
 
 from messages import (
     AgentMetric,
+    InvalidMessage,
     Alert,
     AlertSeverity,
     HealthChanged,
@@ -20,6 +21,7 @@ from storage.errors import UnknownAgentRecord
 from storage.queries import TimeArg
 from storage.rollup import SWARM_KEY
 from storage.rows import AgentRecord
+from storage.series import task_series, task_span
 from storage.stats import task_stats
 from storage.summary import TaskStats
 from storage.uptime import agent_uptime
@@ -94,6 +96,31 @@ class Reader(Database):
             limit=limit,
         )
 
+    def latest_agent_metrics(
+        self,
+        start_time: TimeArg = None,
+        end_time: TimeArg = None,
+        agent_id: str | None = None,
+    ) -> list[AgentMetric]:
+        """Return the latest gauge of each (agent, metric type) in [start_time, end_time).
+
+        One row per gauge however many were recorded (an index range per
+        agent), by agent id and metric type. An agent never seen has none.
+        """
+        start = queries.time_bound("start_time", start_time)
+        end = queries.time_bound("end_time", end_time)
+        with self._transaction("latest_agent_metrics", write=False) as conn:
+            return queries.latest_agent_metrics(conn, self._keys, agent_id, start, end)
+
+    def latest_swarm_metrics(
+        self, start_time: TimeArg = None, end_time: TimeArg = None
+    ) -> list[SwarmMetric]:
+        """Return the latest swarm gauge of each metric type in [start_time, end_time)."""
+        start = queries.time_bound("start_time", start_time)
+        end = queries.time_bound("end_time", end_time)
+        with self._transaction("latest_swarm_metrics", write=False) as conn:
+            return queries.latest_swarm_metrics(conn, start, end)
+
     def query_health_events(
         self,
         start_time: TimeArg = None,
@@ -162,6 +189,35 @@ class Reader(Database):
         with self._transaction("task_stats", write=False) as conn:
             key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
             return task_stats(conn, key, start, end, self.exact_max_rows)
+
+    def task_span(self, agent_id: str | None = None) -> tuple[float, float] | None:
+        """Return the first and last task times (epoch s) of one agent or all; None if none."""
+        with self._transaction("task_span", write=False) as conn:
+            key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
+            return None if key is None else task_span(conn, key)
+
+    def task_series(
+        self, low: float, high: float, agent_id: str | None = None, slices: int = 20
+    ) -> tuple[list[float], list[int]]:
+        """Return mean duration (ms) and task count per equal slice of [low, high].
+
+        Drawn from the rollups (see :mod:`storage.series`): exact to one rollup
+        bucket, and as cheap for a million rows as for a hundred.
+
+        Raises:
+            InvalidMessage: ``slices`` is not an integer from 1 to 1000, or a bound is bad.
+        """
+        if type(slices) is not int or not 1 <= slices <= 1000:
+            raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
+        start = queries.time_bound("low", low)
+        end = queries.time_bound("high", high)
+        if start is None or end is None:
+            raise InvalidMessage("low" if start is None else "high", None, "must be a time")
+        with self._transaction("task_series", write=False) as conn:
+            key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
+            if key is None:
+                return [], []
+            return task_series(conn, key, start, end, slices)
 
     def agent_uptime(
         self,

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 
@@ -26,6 +26,8 @@ from messages import (
     TaskMetric,
     TaskResult,
 )
+
+_M = TypeVar("_M", TaskMetric, AgentMetric, SwarmMetric, HealthChanged, Alert)
 
 __all__ = [
     "EMPTY_COLUMNS",
@@ -42,6 +44,58 @@ __all__ = [
     "task_metric_from_row",
     "task_row",
 ]
+
+
+# What a file holds is shown as it is. Rows are read back as the messages they
+# were; one that no longer passes today's checks (an id with control characters
+# written by another program, a millisecond timestamp accepted by an older
+# version) is read as a subclass that skips them, so a read never refuses data
+# it stored. Each has its parent's tag: it encodes exactly as the parent does.
+
+
+class _StoredTaskMetric(TaskMetric, tag="task_metric", kw_only=True, frozen=True):
+    def __post_init__(self) -> None:
+        pass
+
+
+class _StoredAgentMetric(AgentMetric, tag="agent_metric", kw_only=True, frozen=True):
+    def __post_init__(self) -> None:
+        pass
+
+
+class _StoredSwarmMetric(SwarmMetric, tag="swarm_metric", kw_only=True, frozen=True):
+    def __post_init__(self) -> None:
+        pass
+
+
+class _StoredHealthChanged(HealthChanged, tag="health_changed", kw_only=True, frozen=True):
+    def __post_init__(self) -> None:
+        pass
+
+
+class _StoredAlert(Alert, tag="alert", kw_only=True, frozen=True):
+    def __post_init__(self) -> None:
+        pass
+
+
+_AS_STORED: Final[dict[type[Any], type[Any]]] = {
+    TaskMetric: _StoredTaskMetric,
+    AgentMetric: _StoredAgentMetric,
+    SwarmMetric: _StoredSwarmMetric,
+    HealthChanged: _StoredHealthChanged,
+    Alert: _StoredAlert,
+}
+
+
+def _read(cls: type[_M], **fields: Any) -> _M:
+    """Build the message of a stored row; as stored, unchecked, if today's checks refuse it."""
+    try:
+        return cls(**fields)
+    except (ValueError, TypeError, OverflowError):
+        stored: _M = _AS_STORED[cls](**fields)
+        return stored
+
+
 
 class TaskRow(NamedTuple):
     """One task as the storage writes it: the one declaration of the row layout.
@@ -228,7 +282,8 @@ def load_metadata(text: str | None) -> dict[str, Any]:
 def task_metric_from_row(row: tuple[Any, ...]) -> TaskMetric:
     """Build a TaskMetric from a stored row: a :class:`TaskRow`'s fields, metadata as JSON text."""
     task = TaskRow(*row)
-    return TaskMetric(
+    return _read(
+        TaskMetric,
         task_id=task.task_id,
         agent_id=task.agent_id,
         duration_ms=task.duration_ms,
@@ -236,14 +291,15 @@ def task_metric_from_row(row: tuple[Any, ...]) -> TaskMetric:
         tokens_used=task.tokens_used,
         files_changed=task.files_changed,
         timestamp=task.timestamp,
-        metadata=load_metadata(task.metadata),  # type: ignore[arg-type]
+        metadata=load_metadata(task.metadata),
     )
 
 
 def agent_metric_from_row(row: tuple[Any, ...]) -> AgentMetric:
     """Build an AgentMetric from ``agent_id, metric_type, value, timestamp, metadata``."""
     agent_id, metric_type, value, timestamp, metadata = row
-    return AgentMetric(
+    return _read(
+        AgentMetric,
         agent_id=agent_id,
         metric_type=metric_type,
         value=value,
@@ -255,7 +311,8 @@ def agent_metric_from_row(row: tuple[Any, ...]) -> AgentMetric:
 def swarm_metric_from_row(row: tuple[Any, ...]) -> SwarmMetric:
     """Build a SwarmMetric from ``swarm_id, metric_type, value, timestamp, metadata``."""
     swarm_id, metric_type, value, timestamp, metadata = row
-    return SwarmMetric(
+    return _read(
+        SwarmMetric,
         swarm_id=swarm_id,
         metric_type=metric_type,
         value=value,
@@ -267,7 +324,8 @@ def swarm_metric_from_row(row: tuple[Any, ...]) -> SwarmMetric:
 def health_event_from_row(row: tuple[Any, ...]) -> HealthChanged:
     """Build a HealthChanged from ``agent_id, previous, current, at, heartbeat_age_ms``."""
     agent_id, previous, current, at, age = row
-    return HealthChanged(
+    return _read(
+        HealthChanged,
         agent_id=agent_id,
         previous=HealthState(previous),
         current=HealthState(current),
@@ -279,7 +337,8 @@ def health_event_from_row(row: tuple[Any, ...]) -> HealthChanged:
 def alert_from_row(row: tuple[Any, ...]) -> Alert:
     """Build an Alert from ``agent_id (NULL for the swarm), severity, message, at, metadata``."""
     agent_id, severity, message, at, metadata = row
-    return Alert(
+    return _read(
+        Alert,
         agent_id=SWARM_AGENT_ID if agent_id is None else agent_id,
         severity=AlertSeverity(severity),
         message=message,

@@ -279,7 +279,7 @@ def test_reports_in_both_formats_describe_a_known_swarm(
     system.update_agent_heartbeat("good")
     clock.advance(0.6)
     markdown = system.generate_report()
-    assert "test\\-swarm" in markdown
+    assert "test-swarm" in markdown
     assert "failed    |" + "█" * 10 + " " * 10 + "| 1" in markdown
     assert "| bad | failed | 3.1 s |" in markdown
     data = json.loads(system.generate_report("json"))

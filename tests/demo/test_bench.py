@@ -101,3 +101,29 @@ def test_table_says_which_targets_were_met() -> None:
     assert ">= 70,000 /s" in rows["persist_per_s"]
     assert rows["timer_overhead_us"].endswith("context")
     assert rows["prometheus_observe_us_p50"].endswith("skipped")
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder", "unwritable"])
+def test_a_bad_json_path_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """A --json path that cannot be written: exit 2, one line, and no group has run."""
+    path = {"missing folder": str(tmp_path / "no" / "out.json"), "a folder": str(tmp_path),
+            "unwritable": "/sys/swarmpulse-bench.json"}[where]
+    assert bench.main(["--smoke", "--json", path]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith(f"python -m demo bench: error: cannot write --json {path}: ")
+
+
+def test_the_cli_group_times_the_real_commands_on_a_generated_file() -> None:
+    """The cli group runs report, --format json, --since 1h and stats --by-agent in
+    subprocesses on its own file, and reports the worst time and peak memory."""
+    result = bench.run_group("cli", MODES["smoke"])
+    assert set(result.details["commands"]) == {"report", "report_json", "report_since_1h",
+                                               "stats_by_agent"}
+    assert result.figures["cli_report_s_1m"] == max(
+        c["s"] for c in result.details["commands"].values())
+    assert _is_number(result.figures["cli_report_mb_1m"]) and result.figures["cli_report_mb_1m"] > 0
+    assert "not 1,000,000" in result.details["note"]

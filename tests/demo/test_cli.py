@@ -52,7 +52,7 @@ def test_report_prints_markdown_from_the_database_alone(
 ) -> None:
     """Health bars, the failed agent, alerts and per-agent sparklines, with no swarm running."""
     out, _ = _ok(capsys, ["report", "--db", known_db])
-    assert out.startswith("# Swarm health report: known\\-swarm")
+    assert out.startswith("# Swarm health report: known-swarm")
     assert "failed    |███████" in out
     assert "| gamma | failed | n/a |" in out
     assert "agent gamma is failed" in out
@@ -289,8 +289,15 @@ def test_an_error_from_python_m_demo_is_one_line_and_exit_2(tmp_path: Path) -> N
     ]
 
 
-def test_ctrl_c_stops_the_run_cleanly_with_the_report_written(tmp_path: Path) -> None:
-    """SIGINT mid-run: exit 0, every metric stored, the Markdown printed, the JSON written."""
+@pytest.mark.parametrize(("sig", "status", "said"), [
+    (signal.SIGINT, 130, "interrupted by SIGINT (Ctrl-C)"),
+    (signal.SIGTERM, 143, "terminated by SIGTERM"),
+], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_cleanly_and_sets_the_exit_status(
+    tmp_path: Path, sig: signal.Signals, status: int, said: str
+) -> None:
+    """SIGINT mid-run: every metric stored, the Markdown printed, the JSON written, then exit
+    status 130 said on stderr; SIGTERM the same with 143."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "demo", "run", "--agents", "3", "--duration", "60",
          "--interval-ms", "200", "--seed", "1"],
@@ -300,15 +307,125 @@ def test_ctrl_c_stops_the_run_cleanly_with_the_report_written(tmp_path: Path) ->
         assert proc.stdout is not None
         first = proc.stdout.readline()  # not a terminal: plain log lines
         assert "START" in first
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 0, err
+    assert proc.returncode == status, err
     assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"python -m demo: {said}: stopped cleanly, every metric stored and the report "
+        f"written; exit status {status}")
     assert "interrupted: stopping cleanly" in out
-    assert "# Swarm health report: demo\\-swarm" in out
-    assert "stopped by Ctrl-C" in out
+    assert "# Swarm health report: demo-swarm" in out
+    assert ("stopped by Ctrl-C" if sig == signal.SIGINT else "stopped by SIGTERM") in out
     assert (tmp_path / "swarm_report.json").exists() and (tmp_path / "swarm_metrics.db").exists()
+
+
+_SIGNAL_DURING = """
+import os, signal, sys
+import demo.cli
+
+def command(args):
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    signal.pause()  # the signal arrives while the command runs
+    return 0
+
+demo.cli._COMMANDS["stats"] = command
+sys.exit(demo.cli.main(["stats"], prog="swarmpulse"))
+"""
+
+
+@pytest.mark.parametrize(("name", "status", "said"), [
+    ("SIGINT", 130, "interrupted by SIGINT (Ctrl-C)"),
+    ("SIGTERM", 143, "terminated by SIGTERM"),
+])
+def test_a_signal_during_a_reading_command_sets_the_exit_status(
+    tmp_path: Path, name: str, status: int, said: str
+) -> None:
+    """Ctrl-C or SIGTERM while report/query/stats runs: one line saying so, 130 or 143."""
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_DURING, name], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert done.stderr.strip().splitlines() == [f"swarmpulse: {said}; exit status {status}"]
+
+
+_NO_ACTORS = """
+import sys
+from demo.cli import main
+for argv in (["report"], ["report", "--format", "json"], ["query", "--format", "csv"],
+             ["stats", "--by-agent"]):
+    assert main([*argv, "--db", sys.argv[1]]) == 0, argv
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("actors", "pykka"))
+print("loaded:", loaded, file=sys.stderr)
+sys.exit(1 if loaded else 0)
+"""
+
+
+def test_the_commands_that_read_a_database_never_import_the_actor_system(known_db: str) -> None:
+    """report, query and stats render from storage and messages alone: no actors, no pykka."""
+    done = subprocess.run([sys.executable, "-c", _NO_ACTORS, known_db], env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "# Swarm health report: known-swarm" in done.stdout
+
+
+def test_paths_with_a_tilde_mean_home(
+    capsys: pytest.CaptureFixture[str], known_db: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--db ~/x.db reads the file x.db of the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "x.db").write_bytes(Path(known_db).read_bytes())
+    out, _ = _ok(capsys, ["stats", "--db", "~/x.db", "--format", "json"])
+    assert json.loads(out)["total_tasks"] == 6
+
+
+def test_start_system_expands_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """start_system('~/s.db') writes the home folder's s.db."""
+    from actors import start_system
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with start_system("~/s.db") as system:
+        system.record_task_metric("t", "a", 1.0, "success")
+        system.flush()
+    with MetricsStorage(tmp_path / "s.db", readonly=True) as storage:
+        assert len(storage.query_task_metrics()) == 1
+
+
+def test_an_empty_database_reads_as_nothing_yet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No agent and no task: the report and stats say so, not 0% success or 'all healthy'."""
+    from actors import start_system
+
+    path = str(tmp_path / "empty.db")
+    start_system(path).shutdown()
+    out, _ = _ok(capsys, ["report", "--db", path])
+    assert "No agents yet." in out and "No tasks recorded yet." in out
+    assert "Success rate" not in out and "healthy." not in out and "0.0%" not in out
+    out, _ = _ok(capsys, ["stats", "--db", path])
+    assert "no tasks yet" in out and "0.0" not in out
+
+
+def test_an_agent_without_tasks_shows_no_rates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An agent registered and beating but with no task: '-' for its success and p95."""
+    from actors import ManualClock, start_system
+
+    path = str(tmp_path / "idle.db")
+    clock = ManualClock(start=1_700_000_000.0)
+    with start_system(path, clock=clock) as system:
+        system.register_agent("idle-1")
+        clock.advance(0.5)
+    clock.close()
+    out, _ = _ok(capsys, ["report", "--db", path])
+    assert "| idle-1 | healthy | 100.0% | 0 | - | - |" in out
+    assert "None: all 1 agents are healthy." in out
+    out, _ = _ok(capsys, ["stats", "--by-agent", "--db", path])
+    idle = next(line for line in out.splitlines() if line.startswith("idle-1"))
+    assert idle.split()[1:4] == ["0", "-", "-"] and "no tasks yet" in idle

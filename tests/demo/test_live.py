@@ -93,3 +93,61 @@ def test_system_warnings_become_single_notes_while_a_run_lasts() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("LOG      error coordinator: tracker x failed: RuntimeError('boom')")
+
+
+def test_ids_and_notes_cannot_drive_the_terminal() -> None:
+    """ESC/OSC sequences and bidi overrides from ids and notes are shown as escapes."""
+    hostile = "x\u202eexe.txt\u2066"
+    out = io.StringIO()
+    console = Console(width=120, force_terminal=True, file=out)
+    view = LiveView(console)
+    view.start(INFO)
+    view.health_changed(HealthChanged(agent_id=hostile, previous=HealthState.HEALTHY,
+                                      current=HealthState.DEGRADED, at=INFO.started_at + 1,
+                                      heartbeat_age_ms=600.0))
+    view.note(1.0, "LOG", "warning: \x1b]8;;http://evil\x07click\x1b]8;;\x07 \x9b2J")
+    row = AgentRow(agent_id="bad\x1b[2Jid\u202e", state=HealthState.HEALTHY,
+                   heartbeat_age_ms=1.0, tasks=1, success_rate=100.0, p95_ms=5.0)
+    view.frame(Frame(elapsed=1.0, duration=20.0, agents=[row], tasks=1, success_rate=100.0,
+                     p95_ms=5.0, tokens=0, stored=1, heartbeats=1, tracker_restarts=0,
+                     distribution={"healthy": 1}))
+    view.close()
+    drawn = out.getvalue()
+    for raw in ("\u202e", "\u2066", "\x1b]8;;http://evil", "\x1b[2J", "\x9b"):
+        assert raw not in drawn, repr(raw)
+    assert "\\u202eexe.txt" in drawn and "\\u001b]8;;http://evil" in drawn
+    lines = io.StringIO()
+    log = LogView(lines)
+    log.start(INFO)
+    log.note(1.0, "LOG", "a\x1b[31mred\u202e")
+    assert "\x1b" not in lines.getvalue() and "\u202e" not in lines.getvalue()
+    assert "a\\u001b[31mred\\u202e" in lines.getvalue()
+
+
+def test_nothing_yet_reads_as_nothing_yet() -> None:
+    """No agent, no task: the view says so instead of 0% ok and p95 0."""
+    console = Console(record=True, width=100, force_terminal=True, file=io.StringIO())
+    view = LiveView(console)
+    view.start(INFO)
+    view.frame(Frame(elapsed=0.5, duration=20.0, agents=[], tasks=0, success_rate=0.0, p95_ms=0.0,
+                     tokens=0, stored=0, heartbeats=0, tracker_restarts=0, distribution={}))
+    idle = AgentRow(agent_id="idle-1", state=HealthState.HEALTHY, heartbeat_age_ms=10.0, tasks=0,
+                    success_rate=0.0, p95_ms=0.0)
+    view.frame(Frame(elapsed=1.0, duration=20.0, agents=[idle], tasks=0, success_rate=0.0,
+                     p95_ms=0.0, tokens=0, stored=0, heartbeats=1, tracker_restarts=0,
+                     distribution={"healthy": 1}))
+    first = console.export_text(clear=False)
+    view.close()
+    text = console.export_text()
+    assert "No agents yet." in first or "No agents yet." in text
+    assert "% ok" not in text and "p95 0" not in text
+    assert "no tasks yet" in text
+    idle_line = next(line for line in text.splitlines() if line.startswith("idle-1"))
+    assert idle_line.split()[4:7] == ["0", "-", "-"]  # tasks, OK %, p95 (after "10.0 s")
+    out = io.StringIO()
+    log = LogView(out)
+    log.start(INFO)
+    log.frame(Frame(elapsed=5.0, duration=20.0, agents=[], tasks=0, success_rate=0.0, p95_ms=0.0,
+                    tokens=0, stored=0, heartbeats=0, tracker_restarts=0, distribution={}))
+    assert "no tasks yet; agents: none yet" in out.getvalue()
+    assert "0.0%" not in out.getvalue()

@@ -23,6 +23,7 @@ class RecordingView:
         self.events: list[HealthChanged] = []
         self.notes: list[tuple[str, str]] = []
         self.frames = 0
+        self.last: Frame | None = None
         self.stop = threading.Event()
         self._stop_after = stop_after
         self._lock = threading.Lock()
@@ -43,6 +44,7 @@ class RecordingView:
     def frame(self, frame: Frame) -> None:
         """Count frames; end the run early when asked to."""
         self.frames += 1
+        self.last = frame
         if self._stop_after is not None and frame.elapsed >= self._stop_after:
             self.stop.set()
 
@@ -142,7 +144,7 @@ def test_the_reports_name_the_failed_agent(finished: tuple[RunResult, RecordingV
     result, _, folder = finished
     silent = result.plan.agent("silence")
     assert silent is not None
-    assert f"| {silent.replace('-', chr(92) + '-')} | failed |" in result.markdown
+    assert f"| {silent} | failed |" in result.markdown
     assert "## Health distribution" in result.markdown
     report = msgspec.json.decode(Path(result.report_path).read_bytes(), type=HealthReport)
     states = {a.agent_id: a.health_state for a in report.agents}
@@ -164,3 +166,18 @@ def test_a_stopped_run_still_flushes_and_writes_its_report(tmp_path: Path) -> No
     assert result.stored_tasks == result.recorded_tasks
     report = msgspec.json.decode(Path(result.report_path).read_bytes(), type=HealthReport)
     assert report.agent_count == 3
+
+
+def test_the_live_view_and_the_summary_count_the_same_metrics_stored(
+    finished: tuple[RunResult, RecordingView, Path],
+) -> None:
+    """The last frame's "metrics stored", tasks and p95 are the summary's and the report's."""
+    result, view, _ = finished
+    assert view.last is not None
+    stored = result.stored_tasks + result.stored_agent_metrics + result.stored_swarm_metrics
+    assert view.last.stored == stored
+    assert view.last.tasks == result.report.task_stats["total_tasks"] == result.stored_tasks
+    assert view.last.p95_ms == result.report.task_stats["p95_duration_ms"]
+    assert {r.agent_id: (r.tasks, r.success_rate, r.p95_ms) for r in view.last.agents} == {
+        a.agent_id: (a.tasks_completed, a.success_rate, a.p95_duration_ms)
+        for a in result.report.agents}

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from actors import ManualClock, start_system
 from demo.errors import CommandError, UnknownAgentId
-from demo.stored import check_agent, open_database, series, stored_report
-from messages import TaskMetric, TaskResult
+from demo.stored import check_agent, open_database, stored_report
+from storage import MetricsStorage
 from tests.demo.conftest import T0
 
 END = T0 + 10.0
 
 
-def _task(at: float, duration: float) -> TaskMetric:
-    return TaskMetric(task_id="t", agent_id="a", duration_ms=duration, result=TaskResult.SUCCESS,
-                      timestamp=at)
+def _store(path: str, tasks: list[tuple[float, float]]) -> MetricsStorage:
+    storage = MetricsStorage(path)
+    storage.store_batch(tasks=[(f"t{i}", "a", d, "success", 0, 0, at, None)
+                               for i, (at, d) in enumerate(tasks)])
+    return storage
 
 
-def test_series_are_mean_durations_and_counts_per_equal_slice() -> None:
-    """Four slices of [0, 4): means and counts per slice, the end falling in the last one."""
-    tasks = [_task(0.5, 100.0), _task(0.7, 300.0), _task(2.5, 50.0), _task(4.0, 10.0)]
-    assert series(tasks, 0.0, 4.0, slices=4) == ([200.0, 0.0, 50.0, 10.0], [2, 0, 1, 1])
+def test_series_are_mean_durations_and_counts_per_equal_slice(tmp_path: Path) -> None:
+    """Four slices of [T0, T0+4]: means and counts per slice, the end in the last one."""
+    with _store(str(tmp_path / "s.db"), [(T0 + 0.5, 100.0), (T0 + 0.7, 300.0),
+                                         (T0 + 2.5, 50.0), (T0 + 4.0, 10.0)]) as storage:
+        assert storage.task_series(T0, T0 + 4.0, agent_id="a", slices=4) == (
+            [200.0, 0.0, 50.0, 10.0], [2, 0, 1, 1])
 
 
-def test_series_of_no_task_are_empty() -> None:
-    """No task, no sparkline."""
-    assert series([], 0.0, 10.0) == ([], [])
+def test_series_of_a_long_range_come_from_the_rollups(tmp_path: Path) -> None:
+    """A day in 24 slices: each hour's tasks counted in its slice, their mean duration."""
+    day = T0 - T0 % 3600
+    tasks = [(day + h * 3600 + m * 60.0, float(h)) for h in range(24) for m in range(0, 60, 10)]
+    with _store(str(tmp_path / "s.db"), tasks) as storage:
+        means, counts = storage.task_series(day, day + 86_400, agent_id="a", slices=24)
+        assert counts == [6] * 24
+        assert means == [float(h) for h in range(24)]
+        assert storage.task_series(day, day + 86_400, slices=24) == (means, counts)  # swarm
+
+
+def test_series_of_no_task_are_empty(tmp_path: Path) -> None:
+    """No task, no sparkline; an unknown agent has none."""
+    with _store(str(tmp_path / "s.db"), [(T0, 5.0)]) as storage:
+        assert storage.task_series(T0 + 10, T0 + 20, agent_id="a") == ([], [])
+        assert storage.task_series(T0, T0 + 20, agent_id="nobody") == ([], [])
 
 
 def test_each_agent_shows_its_last_stored_state_and_uptime(known_db: str) -> None:

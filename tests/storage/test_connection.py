@@ -167,3 +167,27 @@ def test_paths_with_uri_special_characters_work(tmp_path: Path) -> None:
     assert path.exists()
     with MetricsStorage(path, readonly=True) as reader:
         assert len(reader.query_task_metrics()) == 1
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder", "not a folder"])
+def test_an_open_error_names_the_path(tmp_path: Path, where: str) -> None:
+    """Whatever SQLite says when a file cannot be opened, the StorageError names the file."""
+    (tmp_path / "plain").write_text("x")
+    path = {"missing folder": tmp_path / "no" / "such" / "m.db", "a folder": tmp_path,
+            "not a folder": tmp_path / "plain" / "m.db"}[where]
+    with pytest.raises(StorageError) as refused:
+        MetricsStorage(path)
+    assert str(path) in str(refused.value)
+    assert refused.value.operation == "open"
+
+
+def test_a_tilde_means_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'~/m.db' is the file m.db in the home folder, not a folder named '~'."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with MetricsStorage("~/m.db") as storage:
+        storage.store_batch(tasks=[row()])
+        assert storage.path == str(tmp_path / "m.db")
+    assert (tmp_path / "m.db").exists() and not (tmp_path / "~").exists()
+    with MetricsStorage("~/m.db", readonly=True) as reader:
+        assert len(reader.query_task_metrics()) == 1

@@ -1,0 +1,192 @@
+"""Rendering a :class:`HealthReport` as Markdown or JSON: pure functions, no actor needed.
+
+The in-process report (``SwarmSystem.generate_report``) and the command
+line's report of a stored database both render through here, so a figure
+reads the same in each. Agent ids, metadata and alert texts are user data:
+the Markdown escapes them only where Markdown or HTML would act on them
+(:func:`messages.text.escape_markdown`), and the JSON is always valid JSON.
+Where there is nothing yet (no agent, no task, no gauge) the Markdown says
+so instead of showing zeros that read as bad results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import msgspec
+
+from messages.enums import HealthState
+from messages.report import AgentReport, HealthReport
+from messages.text import escape_markdown, format_utc
+
+__all__ = [
+    "NOTHING",
+    "bar",
+    "format_ms",
+    "format_rate",
+    "render_json",
+    "render_markdown",
+    "sparkline",
+    "task_lines",
+]
+
+NOTHING: Final = "-"
+"""What a figure of no data shows (a rate or a percentile of zero tasks)."""
+
+_SPARKS: Final = "▁▂▃▄▅▆▇█"
+_json = msgspec.json.Encoder()
+
+
+def bar(count: int, total: int, width: int = 20) -> str:
+    """An ASCII bar of ``width`` cells: ``█`` for the share, spaces for the rest."""
+    filled = 0 if total <= 0 else round(width * count / total)
+    return "█" * filled + " " * (width - filled)
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """A sparkline (▁ to █) scaled from the smallest value to the largest."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    if span <= 0:
+        return _SPARKS[0] * len(values) if high == 0 else _SPARKS[3] * len(values)
+    return "".join(_SPARKS[min(7, int((v - low) / span * 8))] for v in values)
+
+
+def format_rate(rate: float, tasks: int, digits: int = 1) -> str:
+    """A success or error rate in percent, or :data:`NOTHING` when there is no task."""
+    return NOTHING if tasks <= 0 else f"{rate:.{digits}f}%"
+
+
+def format_ms(value: float, tasks: int, digits: int = 0) -> str:
+    """A duration figure in ms, or :data:`NOTHING` when there is no task."""
+    return NOTHING if tasks <= 0 else f"{value:.{digits}f}"
+
+
+def render_json(report: HealthReport) -> str:
+    """The report as JSON text (valid JSON whatever the agent ids hold)."""
+    return _json.encode(report).decode()
+
+
+def _gauge_value(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _health(report: HealthReport) -> list[str]:
+    lines = ["## Health distribution", ""]
+    total = sum(report.health_distribution.values())
+    if not report.agents and total == 0:
+        return [*lines, "No agents yet.", ""]
+    lines.append("```")
+    for state in HealthState:
+        count = report.health_distribution.get(state.value, 0)
+        lines.append(f"{state.value:<9} |{bar(count, total)}| {count}")
+    return [*lines, "```", ""]
+
+
+def _unhealthy(report: HealthReport) -> list[str]:
+    e = escape_markdown
+    lines = ["## Unhealthy agents", ""]
+    if not report.agents:
+        return [*lines, "No agents yet.", ""]
+    unhealthy = [a for a in report.agents if a.health_state != HealthState.HEALTHY.value]
+    if not unhealthy:
+        return [*lines, f"None: all {len(report.agents)} agents are healthy.", ""]
+    lines += ["| Agent | State | Heartbeat age |", "|---|---|---|"]
+    for agent in sorted(unhealthy, key=lambda a: -HealthState(a.health_state).severity):
+        age = "n/a" if agent.heartbeat_age_ms is None else f"{agent.heartbeat_age_ms / 1000:.1f} s"
+        lines.append(f"| {e(agent.agent_id)} | {agent.health_state} | {age} |")
+    return [*lines, ""]
+
+
+def _alerts(report: HealthReport) -> list[str]:
+    e = escape_markdown
+    lines = ["## Recent alerts", ""]
+    if not report.alerts:
+        return [*lines, "None.", ""]
+    for alert in report.alerts[-20:]:
+        lines.append(f"- {format_utc(alert.at)} UTC **{alert.severity.value}** "
+                     f"{e(alert.agent_id)}: {e(alert.message)}")
+    return [*lines, ""]
+
+
+def _agent_row(agent: AgentReport) -> str:
+    tasks = agent.tasks_completed
+    return (
+        f"| {escape_markdown(agent.agent_id)} | {agent.health_state} | {agent.uptime_pct:.1f}% "
+        f"| {tasks} | {format_rate(agent.success_rate, tasks)} "
+        f"| {format_ms(agent.p95_duration_ms, tasks)} | {sparkline(agent.duration_series)} "
+        f"| {sparkline([float(v) for v in agent.throughput_series])} |"
+    )
+
+
+def _agents(report: HealthReport) -> list[str]:
+    lines = ["## Agents", ""]
+    if not report.agents:
+        return [*lines, "No agents yet.", ""]
+    lines += [
+        "| Agent | State | Uptime | Tasks | Success | p95 ms | Duration | Throughput |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_agent_row(agent) for agent in report.agents]
+    return [*lines, ""]
+
+
+def _gauges(report: HealthReport) -> list[str]:
+    e = escape_markdown
+    lines = ["## Gauges", ""]
+    rows = [("swarm", gauge) for gauge in report.swarm_gauges]
+    rows += [(agent.agent_id, gauge) for agent in report.agents for gauge in agent.gauges]
+    if not rows:
+        return [*lines, "None recorded yet.", ""]
+    lines += ["| Of | Gauge | Latest | At (UTC) |", "|---|---|---|---|"]
+    for owner, gauge in rows:
+        lines.append(f"| {e(owner)} | {e(gauge.metric_type)} | {_gauge_value(gauge.value)} "
+                     f"| {format_utc(gauge.timestamp)} |")
+    return [*lines, ""]
+
+
+def task_lines(stats: Mapping[str, Any]) -> list[str]:
+    """The task statistics as Markdown list items (one line saying so when there is no task)."""
+    total = int(stats.get("total_tasks", 0) or 0)
+    if total <= 0:
+        return ["No tasks recorded yet."]
+    lines = [
+        f"- Total tasks: {total}",
+        f"- Success rate: {stats.get('success_rate', 0.0):.1f}% "
+        f"(error rate {stats.get('error_rate', 0.0):.1f}%)",
+        f"- Duration ms: avg {stats.get('avg_duration_ms', 0.0):.1f}, "
+        f"median {stats.get('median_duration_ms', 0.0):.1f}, "
+        f"p95 {stats.get('p95_duration_ms', 0.0):.1f}, p99 {stats.get('p99_duration_ms', 0.0):.1f}, "
+        f"min {stats.get('min_duration_ms', 0.0):.1f}, max {stats.get('max_duration_ms', 0.0):.1f}",
+        f"- Tokens: {stats.get('total_tokens', 0)}; files changed: {stats.get('total_files_changed', 0)}",
+    ]
+    breakdown = stats.get("results_breakdown", {})
+    if breakdown:
+        lines.append("- Results: " + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
+    return lines
+
+
+def render_markdown(report: HealthReport) -> str:
+    """The report as Markdown: summary, health bars, unhealthy agents, alerts, agents, gauges, tasks."""
+    e = escape_markdown
+    lines = [
+        f"# Swarm health report: {e(report.swarm_id)}",
+        "",
+        f"- Generated: {format_utc(report.timestamp)} UTC",
+        f"- Topology: {e(report.topology_type)}",
+        f"- Agents: {report.agent_count}",
+        "",
+        *_health(report),
+        *_unhealthy(report),
+        *_alerts(report),
+        *_agents(report),
+        *_gauges(report),
+        "## Task statistics",
+        "",
+        *task_lines(report.task_stats),
+    ]
+    return "\n".join(lines) + "\n"
+
