@@ -3,7 +3,7 @@
 from actors.channel import TelemetryChannel
 from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
 from actors.coordinator import SwarmCoordinator, SystemConfig
-from actors.errors import MonitoringDisabled, SystemStopped, UnknownAgent
+from actors.errors import AgentNotTracked, MonitoringDisabled, SystemStopped, UnknownAgent
 from actors.aggregator import MetricsAggregator
 from actors.report import render_json, render_markdown, sparkline
 from actors.reporter import HealthReporter
@@ -14,6 +14,7 @@ from actors.writer import StorageWriter
 
 __all__ = [
     "TOPOLOGIES",
+    "AgentNotTracked",
     "Clock",
     "Dispatcher",
     "HealthReporter",

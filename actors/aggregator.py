@@ -17,8 +17,8 @@ from actors.pending import PendingWrites, TaskBatch
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, SwarmMetric, TaskMetric
-from messages.requests import Drain, Query, Wake
-from storage import TaskColumns, TaskRow, TaskSummary, task_row
+from messages.requests import Drain, GetGauges, GetTaskStats, LiveStats, Release, Verified, Wake
+from storage import TaskColumns, TaskRow, TaskSummary, TaskTally, task_row
 
 __all__ = ["AggregateState", "MetricsAggregator"]
 
@@ -31,16 +31,32 @@ _ROUNDS = 8
 
 @dataclass(slots=True)
 class AggregateState:
-    """Statistics that outlive any one aggregator, so a restart keeps them."""
+    """Statistics that outlive any one aggregator, so a restart keeps them.
+
+    ``swarm`` counts every task since the file began (the system restores it
+    from the stored rollups at start-up). ``per_agent`` counts an agent's
+    tasks since its in-memory state began; ``verified`` holds the agents whose
+    stored tasks are known to be exactly those (see :class:`Verified`). An
+    agent's entries go when it leaves (:class:`Release`).
+    """
 
     history_size: int = 100
-    per_agent: dict[str, TaskSummary] = field(default_factory=dict)
-    agent_gauges: dict[tuple[str, str], collections.deque[tuple[float, float]]] = field(
+    swarm: TaskTally = field(default_factory=TaskTally)
+    per_agent: dict[str, TaskTally] = field(default_factory=dict)
+    verified: set[str] = field(default_factory=set)
+    agent_gauges: dict[str, dict[str, collections.deque[tuple[float, float]]]] = field(
         default_factory=dict
     )
     swarm_gauges: dict[str, collections.deque[tuple[float, float]]] = field(default_factory=dict)
     series: dict[str, TaskSeries] = field(default_factory=dict)
     drained: int = 0
+
+    def release(self, agent_id: str) -> None:
+        """Drop everything kept in memory about one agent."""
+        self.per_agent.pop(agent_id, None)
+        self.series.pop(agent_id, None)
+        self.agent_gauges.pop(agent_id, None)
+        self.verified.discard(agent_id)
 
 
 def _group_by_agent_minute(
@@ -71,8 +87,10 @@ def _group_by_agent_minute(
 class MetricsAggregator(SupervisedActor):
     """Turns buffered telemetry into statistics and pending writes.
 
-    Accepts :class:`Drain` (reply: how many items it took), :class:`Query`
-    (``task_stats``, ``agent_performance``, ``gauges``), and :class:`Crash`.
+    Accepts :class:`Drain` (reply: how many items it took),
+    :class:`GetTaskStats` (reply a :class:`LiveStats`, or None for an agent it
+    holds nothing of), :class:`GetGauges`, :class:`Verified`, :class:`Release`
+    (drains first, then drops the agent's state) and :class:`Crash`.
     Queues every metric in the pending writes before it counts it, then sends
     :class:`Wake` to the writer.
     """
@@ -103,14 +121,17 @@ class MetricsAggregator(SupervisedActor):
         match message:
             case Drain():
                 return self._drain()
-            case Query(method="task_stats", kwargs={"agent_id": str() | None as agent_id}):
-                return self.task_stats(agent_id)
-            case Query(method="task_stats", kwargs=dict() as kwargs) if "agent_id" not in kwargs:
-                return self.task_stats(None)
-            case Query(method="agent_performance", kwargs={"agent_id": str() as agent_id}):
-                return self.agent_performance(agent_id)
-            case Query(method="gauges"):
+            case GetTaskStats(agent_id=str() | None as agent_id):
+                return self.live_stats(agent_id)
+            case GetGauges():
                 return self.gauges()
+            case Verified(agent_id=str() as agent_id, count=int() as count):
+                tally = self.state.per_agent.get(agent_id)
+                if tally is not None and tally.count == count:
+                    self.state.verified.add(agent_id)
+            case Release(agent_id=str() as agent_id):
+                self._drain()
+                self.state.release(agent_id)
             case Crash(reason=reason):
                 raise RuntimeError(f"aggregator: {reason}")
             case _:
@@ -153,7 +174,10 @@ class MetricsAggregator(SupervisedActor):
             self.pending.extend("swarm_metrics", swarm_metrics)
         state = self.state
         for metric in agent_metrics:
-            self._gauge(state.agent_gauges, (metric.agent_id, metric.metric_type), metric)
+            gauges = state.agent_gauges.get(metric.agent_id)
+            if gauges is None:
+                gauges = state.agent_gauges[metric.agent_id] = {}
+            self._gauge(gauges, metric.metric_type, metric)
         for swarm_metric in swarm_metrics:
             self._gauge(state.swarm_gauges, swarm_metric.metric_type, swarm_metric)
         state.drained += len(items)
@@ -186,17 +210,19 @@ class MetricsAggregator(SupervisedActor):
             summaries.clear()
         # Queue for storage before counting: a crash below must not lose a metric.
         self.pending.add_tasks(TaskBatch(columns.packed(), summaries or None))
+        swarm = state.swarm
         for (agent_id, minute), indexes in groups.items():
             per_agent = state.per_agent.get(agent_id)
             if per_agent is None:
-                per_agent = state.per_agent[agent_id] = TaskSummary()
+                per_agent = state.per_agent[agent_id] = TaskTally()
                 state.series[agent_id] = TaskSeries()
             minute_summary = summaries.get((agent_id, minute * 60))
+            per_agent.add_columns(durations, results, tokens, files, indexes, minute_summary)
             if minute_summary is not None:
-                per_agent.merge(minute_summary)
-            else:
-                per_agent.add_columns(durations, results, tokens, files, indexes)
+                swarm.add_columns(durations, results, tokens, files, indexes, minute_summary)
             state.series[agent_id].add_many(stamps, durations, indexes)
+        if not summaries:  # the whole batch at once, counted in C
+            swarm.add_columns(durations, results, tokens, files)
 
     def _gauge(self, table: dict[Any, Any], key: Any, metric: AgentMetric | SwarmMetric) -> None:
         series = table.get(key)
@@ -210,39 +236,33 @@ class MetricsAggregator(SupervisedActor):
         except (pykka.ActorDeadError, KeyError):
             pass  # a restarted writer writes what is pending as it starts
 
-    def task_stats(self, agent_id: str | None = None) -> dict[str, Any]:
-        """Statistics of every task drained so far, for one agent or all."""
-        if agent_id is None:
-            summary = TaskSummary()
-            for one in self.state.per_agent.values():
-                summary.merge(one)
-        else:
-            summary = self.state.per_agent.get(agent_id) or TaskSummary()
-        return dict(summary.to_stats())
+    def live_stats(self, agent_id: str | None = None) -> LiveStats | None:
+        """The statistics of every task drained so far, for one agent or the swarm.
 
-    def agent_performance(self, agent_id: str) -> dict[str, Any]:
-        """One agent's task counts, rates, durations, tokens, and its series for sparklines."""
-        stats = self.task_stats(agent_id)
-        series = self.state.series.get(agent_id)
+        None for an agent of whom nothing is held in memory.
+        """
+        state = self.state
+        if agent_id is None:
+            return LiveStats(stats=dict(state.swarm.to_stats()), verified=True)
+        tally = state.per_agent.get(agent_id)
+        if tally is None:
+            return None
+        series = state.series.get(agent_id)
         durations, counts = series.slices() if series is not None else ([], [])
-        return {
-            "duration_series": durations,
-            "throughput_series": counts,
-            "agent_id": agent_id,
-            "tasks_completed": stats["total_tasks"],
-            "success_rate": stats["success_rate"],
-            "error_rate": stats["error_rate"],
-            "avg_duration_ms": stats["avg_duration_ms"],
-            "p95_duration_ms": stats["p95_duration_ms"],
-            "total_tokens_used": stats["total_tokens"],
-        }
+        return LiveStats(
+            stats=dict(tally.to_stats()),
+            verified=agent_id in state.verified,
+            duration_series=durations,
+            throughput_series=counts,
+        )
 
     def gauges(self) -> dict[str, Any]:
         """Latest value and history of every agent and swarm gauge."""
         return {
             "agents": {
                 f"{agent}/{name}": {"latest": series[-1][1], "history": list(series)}
-                for (agent, name), series in self.state.agent_gauges.items()
+                for agent, gauges in self.state.agent_gauges.items()
+                for name, series in gauges.items()
             },
             "swarm": {
                 name: {"latest": series[-1][1], "history": list(series)}

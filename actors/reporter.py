@@ -14,7 +14,7 @@ from actors.pending import PendingWrites
 from actors.report import render_json, render_markdown
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
-from messages.requests import ConfigureAlerts, Query, RenderReport
+from messages.requests import ConfigureAlerts, GetRecentAlerts, RenderReport
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]
 
@@ -64,7 +64,7 @@ class HealthReporter(SupervisedActor):
     """Raises alerts, runs alert callbacks on its own thread, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
-    :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
+    :class:`RenderReport` (reply str), :class:`GetRecentAlerts` (reply the last alerts) and
     :class:`Crash`. Queues every alert for storage. A callback that raises is
     logged and counted, never propagated.
     """
@@ -99,10 +99,8 @@ class HealthReporter(SupervisedActor):
                 return _render(render_markdown, data)
             case RenderReport(format="json", data=HealthReport() as data):
                 return _render(render_json, data)
-            case Query(method="recent_alerts", kwargs=dict() as kwargs) if _is_limit(
-                limit := kwargs.get("limit", 50)
-            ):
-                return list(self.state.recent)[-limit:]
+            case GetRecentAlerts(limit=limit) if _is_limit(limit):
+                return list(self.state.recent)[-limit:] if limit else []
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:

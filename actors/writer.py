@@ -13,27 +13,28 @@ from actors.clock import Clock, TimerHandle
 from actors.pending import KINDS, PendingWrites
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
-from messages.requests import Flush, Query, Wake
+from actors.reads import answer
+from messages.requests import (
+    ApplyRetention,
+    Flush,
+    ReadAgent,
+    ReadAgentMetrics,
+    ReadAgents,
+    ReadAgentUptime,
+    ReadAlerts,
+    ReadHealthEvents,
+    ReadMetadata,
+    ReadSwarmMetrics,
+    ReadTally,
+    ReadTaskMetrics,
+    ReadTaskStats,
+    Wake,
+)
 from storage import MetricsStorage, StorageError, TaskColumns, TaskSummary
 
 __all__ = ["StorageWriter", "WriterStats"]
 
 logger = logging.getLogger("swarmpulse.writer")
-
-READS: Final = frozenset(
-    {
-        "query_task_metrics",
-        "query_agent_metrics",
-        "query_swarm_metrics",
-        "query_health_events",
-        "query_alerts",
-        "task_stats",
-        "agent_uptime",
-        "agents",
-        "apply_retention",
-    }
-)
-
 
 @dataclass(slots=True)
 class WriterStats:
@@ -53,7 +54,8 @@ class StorageWriter(SupervisedActor):
 
     Accepts :class:`Wake` (write what is pending), :class:`Flush` (reply None,
     or a future set once everything accepted so far is committed),
-    :class:`Query` (a read method of :class:`storage.MetricsStorage` by name),
+    :data:`messages.requests.StorageRead` (each ``Read*`` request, and
+:class:`ApplyRetention`: the storage's answer, or its error for the asker),
     and :class:`Crash`. A batch leaves the pending queue only after its
     commit, so a crash or an outage never loses or doubles a row.
     """
@@ -92,9 +94,13 @@ class StorageWriter(SupervisedActor):
             case Flush():
                 self._write()
                 return self.pending.wait_for_all()
-            case Query(method=str() as method, kwargs=dict() as kwargs) if method in READS:
+            case (
+                ReadTaskMetrics() | ReadAgentMetrics() | ReadSwarmMetrics() | ReadHealthEvents()
+                | ReadAlerts() | ReadTaskStats() | ReadTally() | ReadAgentUptime() | ReadAgents()
+                | ReadAgent() | ReadMetadata() | ApplyRetention()
+            ):
                 try:
-                    return getattr(self.storage, method)(**kwargs)
+                    return answer(self.storage, message)
                 except Exception as exc:  # a bad request, or storage refusing it: for the asker
                     return failed(exc)
             case Crash(reason=reason):

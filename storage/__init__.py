@@ -1,17 +1,19 @@
 """The swarmpulse metrics store: SQLite with rollups, and the summaries behind them."""
 
 from storage.database import DEFAULT_EXACT_MAX_ROWS
-from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
+from storage.errors import NeverTracked, NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
 from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
 from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
+from storage.stats import EXACT_SAMPLES, TaskTally
 from storage.summary import TaskStats, TaskSummary
 from storage.writer import AgentEvent
 
 __all__ = [
     "DEFAULT_EXACT_MAX_ROWS",
+    "EXACT_SAMPLES",
     "INSERT_TASK_SQL",
     "RELATIVE_ACCURACY",
     "SCHEMA_VERSION",
@@ -19,6 +21,7 @@ __all__ = [
     "AgentRecord",
     "LogHistogram",
     "MetricsStorage",
+    "NeverTracked",
     "NotOurDatabase",
     "SchemaTooNew",
     "StorageError",
@@ -26,6 +29,7 @@ __all__ = [
     "TaskRow",
     "TaskStats",
     "TaskSummary",
+    "TaskTally",
     "UnknownAgentRecord",
     "task_row",
 ]

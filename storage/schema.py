@@ -21,6 +21,9 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
   hour, agent) that holds tasks, and per bucket for the whole swarm under
   ``agent_key`` 0 (``storage.rollup.SWARM_KEY``); kept in the same
   transaction as the task rows.
+* ``swarm_metadata`` (migration 4): ``key`` (primary key), ``value`` (text): the
+  settings of the system that last opened the file (``swarm_id``,
+  ``topology_type``), written at start-up (see :mod:`storage.metadata`).
 """
 
 from __future__ import annotations
@@ -140,13 +143,22 @@ _ROLLUP_TABLES: Final = tuple(
     for table in ("task_rollup_minute", "task_rollup_hour")
 )
 
+_METADATA_TABLES: Final = (
+    """CREATE TABLE swarm_metadata (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: Final = (
     Migration(1, "base tables: agents, metrics, health events, alerts", _BASE_TABLES),
     Migration(2, "per-minute and per-hour task rollups", _ROLLUP_TABLES, rebuild_rollups),
+    # Numbered 4 while migrations 3 and 5 are written on other branches; renumbered on merge.
+    Migration(4, "the swarm's settings: swarm id and topology", _METADATA_TABLES),
 )
-"""Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
+"""Every migration, in increasing order of version; the last one's is SCHEMA_VERSION."""
 
-SCHEMA_VERSION: Final = len(MIGRATIONS)
+SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 """The schema version this code reads and writes."""
 
 
@@ -193,7 +205,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
         found = read_header(conn).user_version
         if found > SCHEMA_VERSION:
             raise SchemaTooNew(path, found, SCHEMA_VERSION)
-        for migration in MIGRATIONS[found:]:
+        for migration in (m for m in MIGRATIONS if m.version > found):
             for statement in migration.statements:
                 conn.execute(statement)
             if migration.backfill is not None:

@@ -18,6 +18,7 @@ from messages import (
 )
 from storage import inserts
 from storage.database import Database
+from storage.metadata import write_metadata
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
@@ -114,6 +115,11 @@ class Writer(Database):
     def store_swarm_metrics(self, metrics: Iterable[SwarmMetric]) -> None:
         """Store swarm metrics in one transaction."""
         self._store("store_swarm_metrics", swarm_metrics=metrics)
+
+    def store_metadata(self, values: Mapping[str, str]) -> None:
+        """Set the swarm's settings (``swarm_id``, ``topology_type``, ...) in one transaction."""
+        with self._transaction("store_metadata", write=True) as conn:
+            write_metadata(conn, values)
 
     def store_health_event(self, event: HealthChanged) -> None:
         """Store one health transition."""
