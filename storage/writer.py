@@ -91,6 +91,9 @@ class Writer(Database):
             inserts.insert_swarm_metrics(conn, swarm_list)
             inserts.insert_health_events(conn, keys, health_list)
             inserts.insert_alerts(conn, keys, alert_list)
+        if event_list:  # agents that left need no cached key, nor kept buckets
+            left = keys.discard(e.agent_id for e in event_list if type(e) is AgentUnregistered)
+            self._rollups.discard(left)
 
     def store_task_metric(self, metric: TaskMetric) -> None:
         """Store one task metric (see :meth:`store_batch`)."""
