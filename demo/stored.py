@@ -78,7 +78,10 @@ def _active(record: AgentRecord, start: float | None, end: float | None, has_tas
 
 
 def _swarm_identity(storage: MetricsStorage, path: str) -> tuple[str, str]:
-    """The swarm id and topology of the swarm gauges, or names made from the file."""
+    """The swarm id and topology the file keeps, else its swarm gauges', else made from its name."""
+    settings = storage.metadata()
+    if "swarm_id" in settings:
+        return settings["swarm_id"], settings.get("topology_type", "unknown")
     gauges = storage.query_swarm_metrics(limit=1)
     if not gauges:
         return os.path.splitext(os.path.basename(path))[0] or "swarm", "unknown"

@@ -9,7 +9,16 @@ __all__ = ["read_metadata", "write_metadata"]
 
 
 def read_metadata(conn: sqlite3.Connection) -> dict[str, str]:
-    """Return every stored setting, by key (empty for a file no system has opened)."""
+    """Return every stored setting, by key.
+
+    Empty for a file no system has opened, and for one opened read-only at an
+    older schema version (it has no metadata table yet).
+    """
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'swarm_metadata'"
+    ).fetchone()
+    if found is None:
+        return {}
     return dict(conn.execute("SELECT key, value FROM swarm_metadata ORDER BY key"))
 
 

@@ -173,3 +173,14 @@ def test_opening_a_current_database_again_changes_no_version(db_path: Path) -> N
     with MetricsStorage(db_path) as storage:
         assert storage.settings()["schema_version"] == SCHEMA_VERSION
         assert len(storage.query_task_metrics()) == 5
+
+
+def test_an_older_database_gains_the_metadata_table(db_path: Path) -> None:
+    """A v1 file opened for writing gets swarm_metadata, empty until a system sets it."""
+    make_v1_database(db_path)
+    with MetricsStorage(db_path) as storage:
+        assert storage.metadata() == {}
+        storage.store_metadata({"swarm_id": "acc", "topology_type": "ring"})
+        storage.store_metadata({"topology_type": "star"})
+        assert storage.metadata() == {"swarm_id": "acc", "topology_type": "star"}
+    assert "swarm_metadata" in header(db_path)[2]
