@@ -99,7 +99,7 @@ def render_markdown(report: HealthReport) -> str:
     ]
     for agent in report.agents:
         lines.append(
-            f"| {e(agent.agent_id)} | {agent.health_state} | {agent.uptime_pct:.1f}% "
+            f"| {e(agent.agent_id)} | {agent.health_state} | {_uptime(agent.uptime_pct)} "
             f"| {agent.tasks_completed} | {agent.success_rate:.1f}% "
             f"| {agent.p95_duration_ms:.0f} | {sparkline(agent.duration_series)} "
             f"| {sparkline([float(v) for v in agent.throughput_series])} |"
@@ -120,3 +120,8 @@ def render_markdown(report: HealthReport) -> str:
     if breakdown:
         lines.append("- Results: " + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
     return "\n".join(lines) + "\n"
+
+
+def _uptime(pct: float | None) -> str:
+    """An uptime cell: a percentage, or "-" for an agent that was never tracked."""
+    return "-" if pct is None else f"{pct:.1f}%"

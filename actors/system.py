@@ -638,7 +638,9 @@ class SwarmSystem:
         result: dict[str, Any] = dict(self._read(request))
         return result
 
-    def _live_stats(self, agent_id: str | None) -> LiveStats:
+    def _live_stats(
+        self, agent_id: str | None, *, known: bool = False, flushed: bool = False
+    ) -> LiveStats:
         """The statistics of all time: the aggregator's, or SQLite's when it cannot vouch for them.
 
         The aggregator holds an agent's tasks since its in-memory state
@@ -646,16 +648,25 @@ class SwarmSystem:
         the first time in this run), the stored statistics answer, and a
         match is reported back so that later reads stay in memory.
 
+        Args:
+            agent_id: the agent, or None for the swarm.
+            known: the caller knows the agent is registered (no need to ask storage).
+            flushed: the caller has just flushed everything recorded before.
+
         Raises:
             UnknownAgent: the system has never seen ``agent_id``.
         """
-        self._ask_service("aggregator", Drain())
+        if not flushed:
+            self._ask_service("aggregator", Drain())
         live: LiveStats | None = self._ask_service("aggregator", GetTaskStats(agent_id=agent_id))
         if live is not None and live.verified:
             return live
         assert agent_id is not None  # the swarm's statistics are always vouched for
-        self.flush()
-        if not self._stored_agent(agent_id, flushed=True):
+        if live is not None or not flushed:
+            # After reading the tally: the stored count then includes every task it
+            # counted, so the two are equal only if the file holds no others.
+            self.flush()
+        if not known and not self._stored_agent(agent_id, flushed=True):
             raise UnknownAgent(agent_id)
         stored: dict[str, Any] = dict(self._read(ReadTaskStats(agent_id=agent_id)))
         if live is None:
@@ -780,7 +791,7 @@ class SwarmSystem:
         snapshot = self._live_snapshot()
         agents = []
         for a in snapshot.agents:
-            perf = _performance(a.agent_id, self._live_stats(a.agent_id))
+            perf = _performance(a.agent_id, self._live_stats(a.agent_id, known=True, flushed=True))
             uptime = self._read(ReadAgentUptime(agent_id=a.agent_id, now=snapshot.at))
             agents.append(
                 AgentReport(

@@ -44,6 +44,7 @@ class Frame:
 def capture(system: SwarmSystem, elapsed: float, duration: float) -> Frame:
     """Ask the running system for everything a frame shows (a few quick asks)."""
     snapshot = system.snapshot()
+    snapshot.agents[:] = [a for a in snapshot.agents if a.tracked]  # the running swarm only
     stats = system.get_task_stats()
     monitoring = system.get_monitoring_stats()
     rows = []

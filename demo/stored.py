@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from demo.errors import CommandError, UnknownAgentId
 from messages import AgentReport, HealthReport, HealthState, TaskMetric
-from storage import AgentRecord, MetricsStorage
+from storage import AgentRecord, MetricsStorage, NeverTracked
 
 __all__ = ["check_agent", "open_database", "series", "stored_report"]
 
@@ -89,6 +89,16 @@ def _swarm_identity(storage: MetricsStorage, path: str) -> tuple[str, str]:
     return gauges[0].swarm_id, topology if isinstance(topology, str) else "unknown"
 
 
+def _uptime(
+    storage: MetricsStorage, agent_id: str, start: float | None, end: float | None, now: float
+) -> float | None:
+    """The agent's uptime in range; None for one that was never registered (never tracked)."""
+    try:
+        return storage.agent_uptime(agent_id, start, end, now=now)
+    except NeverTracked:
+        return None
+
+
 def stored_report(
     storage: MetricsStorage,
     *,
@@ -138,7 +148,7 @@ def stored_report(
                 agent_id=record.agent_id,
                 health_state=state.value,
                 heartbeat_age_ms=None,
-                uptime_pct=storage.agent_uptime(record.agent_id, start, end, now=now),
+                uptime_pct=_uptime(storage, record.agent_id, start, end, now),
                 tasks_completed=stats["total_tasks"],
                 success_rate=stats["success_rate"],
                 avg_duration_ms=stats["avg_duration_ms"],
