@@ -57,13 +57,13 @@ from messages.requests import (
     ReadAgentUptime,
     ReadTaskMetrics,
     ReadTaskStats,
-    StorageRead,
     Redeliver,
     Release,
     RenderReport,
     Snapshot,
     StallDetected,
     StopTrackers,
+    StorageRead,
     SwarmSnapshot,
     Verified,
     Wake,
@@ -314,7 +314,7 @@ class SwarmSystem:
         try:  # drains first: what it recorded before leaving is counted, then released
             self.services.get("aggregator").tell(Release(agent_id=agent_id))
         except (pykka.ActorDeadError, KeyError):
-            pass  # a restarted aggregator keeps the state; it is released on the next unregister
+            pass  # between aggregator incarnations: the state stays in memory, still right
         return True
 
     def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:

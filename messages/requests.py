@@ -315,7 +315,12 @@ class StopTrackers(Message, tag="stop_trackers", kw_only=True, frozen=True):
 
 
 class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True, frozen=True):
-    """One agent as the coordinator last heard of it."""
+    """One agent as the coordinator last heard of it.
+
+    ``tracked`` is False for an agent known only from the database the system
+    started on: its ``health_state`` is the last one stored and its live
+    figures are 0 (see ``SwarmSystem.snapshot``).
+    """
 
     agent_id: str
     health_state: HealthState
