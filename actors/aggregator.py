@@ -43,6 +43,8 @@ class AggregateState:
     history_size: int = 100
     swarm: TaskTally = field(default_factory=TaskTally)
     per_agent: dict[str, TaskTally] = field(default_factory=dict)
+    serials: dict[str, int] = field(default_factory=dict)
+    next_serial: int = 1
     verified: set[str] = field(default_factory=set)
     agent_gauges: dict[str, dict[str, collections.deque[tuple[float, float]]]] = field(
         default_factory=dict
@@ -54,6 +56,7 @@ class AggregateState:
     def release(self, agent_id: str) -> None:
         """Drop everything kept in memory about one agent."""
         self.per_agent.pop(agent_id, None)
+        self.serials.pop(agent_id, None)
         self.series.pop(agent_id, None)
         self.agent_gauges.pop(agent_id, None)
         self.verified.discard(agent_id)
@@ -125,10 +128,8 @@ class MetricsAggregator(SupervisedActor):
                 return self.live_stats(agent_id)
             case GetGauges():
                 return self.gauges()
-            case Verified(agent_id=str() as agent_id, count=int() as count):
-                tally = self.state.per_agent.get(agent_id)
-                if tally is not None and tally.count == count:
-                    self.state.verified.add(agent_id)
+            case Verified(agent_id=str() as agent_id, count=int() as count, serial=int()):
+                self._verified(agent_id, count, message.serial)
             case Release(agent_id=str() as agent_id):
                 self._drain()
                 self.state.release(agent_id)
@@ -215,6 +216,8 @@ class MetricsAggregator(SupervisedActor):
             per_agent = state.per_agent.get(agent_id)
             if per_agent is None:
                 per_agent = state.per_agent[agent_id] = TaskTally()
+                state.serials[agent_id] = state.next_serial
+                state.next_serial += 1
                 state.series[agent_id] = TaskSeries()
             minute_summary = summaries.get((agent_id, minute * 60))
             per_agent.add_columns(durations, results, tokens, files, indexes, minute_summary)
@@ -236,6 +239,16 @@ class MetricsAggregator(SupervisedActor):
         except (pykka.ActorDeadError, KeyError):
             pass  # a restarted writer writes what is pending as it starts
 
+    def _verified(self, agent_id: str, count: int, serial: int) -> None:
+        """Vouch for an agent's tally if it is the same state and count the facade checked."""
+        state = self.state
+        tally = state.per_agent.get(agent_id)
+        if (
+            tally is not None and type(count) is int and tally.count == count
+            and state.serials.get(agent_id) == serial
+        ):
+            state.verified.add(agent_id)
+
     def live_stats(self, agent_id: str | None = None) -> LiveStats | None:
         """The statistics of every task drained so far, for one agent or the swarm.
 
@@ -252,6 +265,7 @@ class MetricsAggregator(SupervisedActor):
         return LiveStats(
             stats=dict(tally.to_stats()),
             verified=agent_id in state.verified,
+            serial=state.serials.get(agent_id, 0),
             duration_series=durations,
             throughput_series=counts,
         )

@@ -94,9 +94,8 @@ class TelemetryChannel:
         unknown_agents: UnknownAgents = "store",
     ) -> None:
         if unknown_agents not in UNKNOWN_AGENT_POLICIES:
-            raise InvalidMessage(
-                "unknown_agents", unknown_agents, f"must be one of: {', '.join(UNKNOWN_AGENT_POLICIES)}"
-            )
+            allowed = ", ".join(UNKNOWN_AGENT_POLICIES)
+            raise InvalidMessage("unknown_agents", unknown_agents, f"must be one of: {allowed}")
         self._refuse = unknown_agents == "refuse"
         self._count_lock = threading.Lock()
         self.unregistered = 0
@@ -219,8 +218,8 @@ class TelemetryChannel:
             raise InvalidMessage(
                 "message", message, "must be a TaskMetric, AgentMetric or SwarmMetric"
             )
-        if kind is not SwarmMetric and message.agent_id not in self._known_ids:  # type: ignore[union-attr]
-            self._check_agent(message.agent_id)  # type: ignore[union-attr]
+        if not isinstance(message, SwarmMetric) and message.agent_id not in self._known_ids:
+            self._check_agent(message.agent_id)
         buffer = self._buffer
         buffer.append(message)
         if len(buffer) >= self._batch_size and not self._notified:

@@ -511,7 +511,8 @@ class SwarmSystem:
         except (ValueError, TypeError):
             allowed = ", ".join(state.value for state in HealthState)
             raise InvalidMessage("min_state", min_state, f"must be one of: {allowed}") from None
-        return [a.agent_id for a in self._live_snapshot().agents if a.health_state.severity >= floor]
+        agents = self._live_snapshot().agents
+        return [a.agent_id for a in agents if a.health_state.severity >= floor]
 
     def get_heartbeat_history(self, agent_id: str) -> list[dict[str, Any]]:
         """The agent's recent heartbeats, oldest first.
@@ -673,7 +674,8 @@ class SwarmSystem:
             return LiveStats(stats=stored, verified=False)
         count = live.stats["total_tasks"]
         if stored["total_tasks"] == count:
-            self._ask_service("aggregator", Verified(agent_id=agent_id, count=count))
+            verified = Verified(agent_id=agent_id, count=count, serial=live.serial)
+            self._ask_service("aggregator", verified)
         return msgspec.structs.replace(live, stats=stored)
 
     def get_agent_performance(self, agent_id: str) -> dict[str, Any]:

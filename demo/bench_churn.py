@@ -2,8 +2,9 @@
 
 Rounds of new agents are each registered, given one task and one gauge, and
 unregistered. After every round everything is flushed, the departed
-agents' trackers have stopped, and a full collection runs; the memory still traced then (``tracemalloc``, the whole process since
-just before the system started) is read. The figure is how much it grew from
+agents' trackers have stopped, and a full collection runs; the memory still
+traced then (``tracemalloc``, the whole process since just before the system
+started) is read. The figure is how much it grew from
 the first round to the last, in percent: what every departed agent still costs.
 """
 
@@ -45,7 +46,8 @@ def run_churn(sizes: Sizes, workdir: str) -> GroupResult:
             ids = [f"churn-{r}-{i:05d}" for i in range(per_round)]
             system.register_agents(ids)
             for i, agent_id in enumerate(ids):
-                system.record_task_metric(f"task-{r}-{i}", agent_id, 100.0 + i % 50, "success", 10, 1)
+                duration = 100.0 + i % 50
+                system.record_task_metric(f"task-{r}-{i}", agent_id, duration, "success", 10, 1)
                 system.record_agent_metric(agent_id, "queue_depth", float(i % 7))
             for agent_id in ids:
                 system.unregister_agent(agent_id)

@@ -172,13 +172,15 @@ class LiveStats(Message, tag="live_stats", kw_only=True, frozen=True):
     verified: bool
     duration_series: list[float] = msgspec.field(default_factory=list)
     throughput_series: list[int] = msgspec.field(default_factory=list)
+    serial: int = 0  # which in-memory state of the agent this is (a new one after a release)
 
 
 class Verified(Message, tag="verified", kw_only=True, frozen=True):
-    """Aggregator: the stored tasks of ``agent_id`` are ``count``, the same as in memory."""
+    """Aggregator: the stored tasks of ``agent_id`` are ``count``, as in its state ``serial``."""
 
     agent_id: str
     count: int
+    serial: int
 
 
 class Release(Message, tag="release", kw_only=True, frozen=True):

@@ -1,7 +1,13 @@
 """The swarmpulse metrics store: SQLite with rollups, and the summaries behind them."""
 
 from storage.database import DEFAULT_EXACT_MAX_ROWS
-from storage.errors import NeverTracked, NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
+from storage.errors import (
+    NeverTracked,
+    NotOurDatabase,
+    SchemaTooNew,
+    StorageError,
+    UnknownAgentRecord,
+)
 from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage

@@ -12,8 +12,9 @@ method "linear": 0-based position ``q * (n - 1)``), so the median of an even
 count is the mean of the two middle values. With ``a = 0.005`` each of the two
 ranked values is within 0.5% of the exact one, and so is their weighted mean:
 half the 1% the project promises, which leaves room for rounding at bucket
-edges. :func:`linear_quantile` is the same definition on exact values. Durations from 1 ms to 1,000 s
-span about 1,400 buckets; real data uses far fewer.
+edges. :func:`linear_quantile` is the same definition on exact values.
+Durations from 1 ms to 1,000 s span about 1,400 buckets; real data uses far
+fewer.
 
 This module knows nothing about SQLite: the in-memory aggregator uses it too.
 """
@@ -203,7 +204,9 @@ class LogHistogram:
         """
         total = self.count()
         positions = [linear_position(q, total) for q in qs]
-        ranks = sorted({r for lower, w in positions for r in ((lower, lower + 1) if w else (lower,))})
+        ranks = sorted(
+            {rank for lower, w in positions for rank in ((lower, lower + 1) if w else (lower,))}
+        )
         values = self._ranked(ranks)
         return [
             values[lower] if w == 0.0 else _lerp(values[lower], values[lower + 1], w)

@@ -451,7 +451,8 @@ _bounds = st.one_of(st.none(), numbers, anything)
 queries = st.one_of(
     _typed(GetTaskStats, agent_id=st.one_of(st.none(), ids)),
     _typed(GetRecentAlerts, limit=st.one_of(st.integers(-2, 5), anything)),
-    _typed(Verified, agent_id=ids, count=st.one_of(st.integers(-1, 5), anything)),
+    _typed(Verified, agent_id=ids, count=st.one_of(st.integers(-1, 5), anything),
+           serial=st.one_of(st.integers(0, 3), anything)),
     _typed(ReadTaskMetrics, start_time=_bounds, end_time=_bounds, agent_id=st.one_of(st.none(), ids),
            result=anything, limit=anything),
     _typed(ReadAlerts, start_time=_bounds, agent_id=st.one_of(st.none(), ids), severity=anything),
