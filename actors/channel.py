@@ -119,8 +119,8 @@ class TelemetryChannel:
         """Build :attr:`record_task`: the hot path, a closure over local names.
 
         A closure reads its names from cells instead of attributes of ``self``
-        and checks the common case (a float duration, an agent id it has
-        already checked once, no metadata) first; anything else takes :meth:`_record_checked`, which
+        and checks the common case (a float duration, a registered agent's
+        id, no metadata) first; anything else takes :meth:`_record_checked`, which
         gives the precise error. Measured 20% cheaper than the same checks in
         a method (200,000 calls, scratch script). The known ids are the
         registered agents': any other goes the slow path, which applies the
@@ -212,9 +212,10 @@ class TelemetryChannel:
 
         Raises:
             InvalidMessage: the message is not telemetry this channel carries.
+            UnknownAgent: it names an agent that is not registered, and the
+                policy is ``"refuse"``.
         """
-        kind = type(message)
-        if kind not in (TaskMetric, AgentMetric, SwarmMetric):
+        if type(message) not in (TaskMetric, AgentMetric, SwarmMetric):
             raise InvalidMessage(
                 "message", message, "must be a TaskMetric, AgentMetric or SwarmMetric"
             )
