@@ -359,7 +359,13 @@ class SwarmSystem:
         files_changed: int = 0,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Record a finished task (a no-op with monitoring off); never blocks."""
+        """Record a finished task (a no-op with monitoring off); never blocks.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.TaskMetric`.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
+        """
         if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
             self.telemetry.record_task(
                 task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata
@@ -386,7 +392,13 @@ class SwarmSystem:
     def record_agent_metric(
         self, agent_id: str, metric_type: str, value: float, metadata: Mapping[str, Any] | None = None
     ) -> None:
-        """Record a gauge about one agent (latest value plus history)."""
+        """Record a gauge about one agent (latest value plus history).
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.AgentMetric`.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
+        """
         metric = AgentMetric(
             agent_id=agent_id, metric_type=metric_type, value=value, timestamp=self.clock.time(),
             metadata=_copy(metadata),
