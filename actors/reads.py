@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
+import msgspec
+
+from messages import InvalidMessage
 from messages.requests import (
     ApplyRetention,
     ReadAgent,
@@ -21,7 +25,27 @@ from messages.requests import (
 )
 from storage import MetricsStorage
 
-__all__ = ["answer"]
+__all__ = ["answer", "checked"]
+
+_FIELD: Final = re.compile(r"at `\$\.(\w+)`")
+
+
+def checked(request: StorageRead) -> StorageRead:
+    """Return the request with every field of its declared type, numbers as floats.
+
+    A request built in code is not checked by msgspec (only a decoded one is),
+    and the writer must not hand SQLite a value it cannot bind.
+
+    Raises:
+        InvalidMessage: a field has a value of another type (the error names it).
+    """
+    try:
+        return msgspec.convert(msgspec.structs.asdict(request), type(request))
+    except msgspec.ValidationError as exc:
+        found = _FIELD.search(str(exc))
+        field = found.group(1) if found else type(request).__name__
+        value = getattr(request, field, request)
+        raise InvalidMessage(field, value, str(exc).split(" - at ")[0]) from None
 
 
 def answer(storage: MetricsStorage, request: StorageRead) -> Any:
@@ -29,8 +53,9 @@ def answer(storage: MetricsStorage, request: StorageRead) -> Any:
 
     Raises:
         StorageError: the storage refused the read (and UnknownAgentRecord, ...).
-        InvalidMessage: a field of the request is out of range.
+        InvalidMessage: a field of the request is of the wrong type or out of range.
     """
+    request = checked(request)
     match request:
         case ReadTaskMetrics():
             return storage.query_task_metrics(
