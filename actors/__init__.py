@@ -4,7 +4,13 @@ from actors.callbacks import CallbackRunner
 from actors.channel import TelemetryChannel
 from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
 from actors.coordinator import SwarmCoordinator, SystemConfig
-from actors.errors import MonitoringDisabled, ShutdownIncomplete, SystemStopped, UnknownAgent
+from actors.errors import (
+    AgentNotTracked,
+    MonitoringDisabled,
+    ShutdownIncomplete,
+    SystemStopped,
+    UnknownAgent,
+)
 from actors.aggregator import MetricsAggregator
 from actors.reporter import HealthReporter
 from actors.runtime import Dispatcher, PooledActor
@@ -14,6 +20,7 @@ from actors.writer import StorageWriter
 
 __all__ = [
     "TOPOLOGIES",
+    "AgentNotTracked",
     "CallbackRunner",
     "Clock",
     "Dispatcher",

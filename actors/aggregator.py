@@ -16,8 +16,17 @@ from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
-from messages.requests import Drain, Query
-from storage import Batch, Quarantined, TaskColumns, TaskRow, TaskSummary, quarantined, task_row
+from messages.requests import Drain, GetGauges, GetTaskStats, LiveStats, Release, Verified
+from storage import (
+    Batch,
+    Quarantined,
+    TaskColumns,
+    TaskRow,
+    TaskSummary,
+    TaskTally,
+    quarantined,
+    task_row,
+)
 from storage.rollup import group_by_minute, summaries_pay, summarise
 
 __all__ = ["AgentAggregate", "AggregateState", "MetricsAggregator"]
@@ -35,9 +44,15 @@ _Prepared = tuple[Batch, dict[tuple[str, int], TaskSummary], _Groups]
 
 @dataclass(slots=True)
 class AgentAggregate:
-    """Everything the aggregator keeps about one agent: release it by deleting it."""
+    """Everything the aggregator keeps about one agent: release it by deleting it.
 
-    summary: TaskSummary = field(default_factory=TaskSummary)
+    ``tally`` counts the agent's tasks since this state began (exact durations
+    while there are few); ``serial`` tells this state from an earlier one of the
+    same id (see :class:`~messages.requests.Verified`).
+    """
+
+    serial: int = 0
+    tally: TaskTally = field(default_factory=TaskTally)
     series: TaskSeries = field(default_factory=TaskSeries)
     gauges: dict[str, _GaugeHistory] = field(default_factory=dict)
 
@@ -47,7 +62,9 @@ class AggregateState:
     """What outlives any one aggregator, so a restart keeps it; only the aggregator changes it.
 
     Attributes:
-        agents: per agent, its statistics, series and gauges.
+        agents: per agent, its statistics, series and gauges (released when it leaves).
+        swarm: every task since the file began (restored from the rollups at start-up).
+        verified: agents whose stored tasks are known to be exactly those counted.
         swarm_gauges: the swarm's gauges by metric type.
         outbox: batches sent to the writer and not yet acknowledged.
         drained: telemetry items taken.
@@ -59,6 +76,9 @@ class AggregateState:
     history_size: int = 100
     max_unacked: int = 4_000_000
     agents: dict[str, AgentAggregate] = field(default_factory=dict)
+    swarm: TaskTally = field(default_factory=TaskTally)
+    verified: set[str] = field(default_factory=set)
+    next_serial: int = 1
     swarm_gauges: dict[str, _GaugeHistory] = field(default_factory=dict)
     outbox: Outbox = field(init=False)
     drained: int = 0
@@ -69,14 +89,29 @@ class AggregateState:
     def __post_init__(self) -> None:
         self.outbox = Outbox("aggregator", self.max_unacked)
 
+    def agent(self, agent_id: str) -> AgentAggregate:
+        """The agent's state, made (with a new serial) when there is none."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = AgentAggregate(serial=self.next_serial)
+            self.next_serial += 1
+        return agent
+
+    def release(self, agent_id: str) -> None:
+        """Drop everything kept in memory about one agent."""
+        self.agents.pop(agent_id, None)
+        self.verified.discard(agent_id)
+
 
 class MetricsAggregator(SupervisedActor):
     """Turns telemetry into statistics and batches for the writer.
 
     Accepts :class:`Drain` (take the channel's buffer; reply how many items it
     took), :class:`TaskMetric`, :class:`AgentMetric`, :class:`SwarmMetric` and
-    :class:`MetricBatch` from any actor (by tell or ask), :class:`Query`
-    (``task_stats``, ``agent_performance``, ``gauges``),
+    :class:`MetricBatch` from any actor (by tell or ask),
+    :class:`GetTaskStats` (reply a :class:`LiveStats`, or None for an agent it
+    holds nothing of), :class:`GetGauges`, :class:`Verified`, :class:`Release`
+    (drains first, then drops the agent's state),
     :class:`~actors.pending.CountUnacked` (reply an int),
     :class:`~actors.pending.Acked` from the writer,
     :class:`~actors.pending.ServiceStarted` from the supervisor, and
@@ -126,14 +161,15 @@ class MetricsAggregator(SupervisedActor):
                 self._resend()
             case ServiceStarted():
                 pass  # another service: nothing to do
-            case Query(method="task_stats", kwargs={"agent_id": str() | None as agent_id}):
-                return self.task_stats(agent_id)
-            case Query(method="task_stats", kwargs=dict() as kwargs) if "agent_id" not in kwargs:
-                return self.task_stats(None)
-            case Query(method="agent_performance", kwargs={"agent_id": str() as agent_id}):
-                return self.agent_performance(agent_id)
-            case Query(method="gauges"):
+            case GetTaskStats(agent_id=str() | None as agent_id):
+                return self.live_stats(agent_id)
+            case GetGauges():
                 return self.gauges()
+            case Verified(agent_id=str() as agent_id, count=int() as count, serial=int()):
+                self._verified(agent_id, count, message.serial)
+            case Release(agent_id=str() as agent_id):
+                self._drain()
+                self.state.release(agent_id)
             case CountUnacked():
                 return len(self.state.outbox)
             case Crash(reason=reason):
@@ -237,18 +273,16 @@ class MetricsAggregator(SupervisedActor):
         state = self.state
         batch, summaries, groups = prepared
         columns = batch.tasks
+        values = (columns.durations, columns.results, columns.tokens, columns.files)
+        swarm = state.swarm
         for key, summary in summaries.items():
-            agent_id = key[0]
-            agent = state.agents.get(agent_id)
-            if agent is None:
-                agent = state.agents[agent_id] = AgentAggregate()
-            agent.summary.merge(summary)
-            agent.series.add_many(columns.timestamps, columns.durations, groups[key])
+            agent = state.agent(key[0])
+            positions = groups[key]
+            agent.tally.add_columns(*values, positions, summary)
+            swarm.add_columns(*values, positions, summary)
+            agent.series.add_many(columns.timestamps, columns.durations, positions)
         for metric in batch.agent_metrics:
-            agent = state.agents.get(metric.agent_id)
-            if agent is None:
-                agent = state.agents[metric.agent_id] = AgentAggregate()
-            self._gauge(agent.gauges, metric.metric_type, metric)
+            self._gauge(state.agent(metric.agent_id).gauges, metric.metric_type, metric)
         for swarm_metric in batch.swarm_metrics:
             self._gauge(state.swarm_gauges, swarm_metric.metric_type, swarm_metric)
 
@@ -262,33 +296,35 @@ class MetricsAggregator(SupervisedActor):
 
     # Reads
 
-    def task_stats(self, agent_id: str | None = None) -> dict[str, Any]:
-        """Statistics of every task taken so far, for one agent or all."""
-        if agent_id is None:
-            summary = TaskSummary()
-            for one in self.state.agents.values():
-                summary.merge(one.summary)
-        else:
-            agent = self.state.agents.get(agent_id)
-            summary = agent.summary if agent is not None else TaskSummary()
-        return dict(summary.to_stats())
+    def _verified(self, agent_id: str, count: int, serial: int) -> None:
+        """Vouch for an agent's tally if it is the same state and count the facade checked."""
+        state = self.state
+        agent = state.agents.get(agent_id)
+        if (
+            agent is not None and type(count) is int and agent.tally.count == count
+            and agent.serial == serial
+        ):
+            state.verified.add(agent_id)
 
-    def agent_performance(self, agent_id: str) -> dict[str, Any]:
-        """One agent's task counts, rates, durations, tokens, and its series for sparklines."""
-        stats = self.task_stats(agent_id)
-        agent = self.state.agents.get(agent_id)
-        durations, counts = agent.series.slices() if agent is not None else ([], [])
-        return {
-            "duration_series": durations,
-            "throughput_series": counts,
-            "agent_id": agent_id,
-            "tasks_completed": stats["total_tasks"],
-            "success_rate": stats["success_rate"],
-            "error_rate": stats["error_rate"],
-            "avg_duration_ms": stats["avg_duration_ms"],
-            "p95_duration_ms": stats["p95_duration_ms"],
-            "total_tokens_used": stats["total_tokens"],
-        }
+    def live_stats(self, agent_id: str | None = None) -> LiveStats | None:
+        """The statistics of every task taken so far, for one agent or the swarm.
+
+        None for an agent of whom nothing is held in memory.
+        """
+        state = self.state
+        if agent_id is None:
+            return LiveStats(stats=dict(state.swarm.to_stats()), verified=True)
+        agent = state.agents.get(agent_id)
+        if agent is None:
+            return None
+        durations, counts = agent.series.slices()
+        return LiveStats(
+            stats=dict(agent.tally.to_stats()),
+            verified=agent_id in state.verified,
+            serial=agent.serial,
+            duration_series=durations,
+            throughput_series=counts,
+        )
 
     def gauges(self) -> dict[str, Any]:
         """Latest value and history of every agent and swarm gauge."""

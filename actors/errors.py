@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from messages import SwarmPulseError
 
-__all__ = ["MonitoringDisabled", "ShutdownIncomplete", "SystemStopped", "UnknownAgent", "UnknownMessage"]
+__all__ = [
+    "AgentNotTracked",
+    "MonitoringDisabled",
+    "ShutdownIncomplete",
+    "SystemStopped",
+    "UnknownAgent",
+    "UnknownMessage",
+]
 
 
 class UnknownAgent(SwarmPulseError, KeyError):
@@ -20,6 +27,19 @@ class UnknownAgent(SwarmPulseError, KeyError):
 
     def __str__(self) -> str:
         return f"unknown agent: {self.agent_id!r}"
+
+
+class AgentNotTracked(UnknownAgent):
+    """The system knows this agent from stored data, but does not track its health now.
+
+    Such an agent was never registered (its metrics were stored anyway), or
+    it is known from the database the system started on and has not
+    registered or sent a heartbeat since. A subclass of :class:`UnknownAgent`,
+    so code that handles an unknown agent handles this one too.
+    """
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id!r} is known from stored data but not tracked"
 
 
 class MonitoringDisabled(SwarmPulseError, RuntimeError):

@@ -15,7 +15,7 @@ from actors.pending import ServiceStarted, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.render import render_json, render_markdown
-from messages.requests import ConfigureAlerts, Query, RenderReport
+from messages.requests import ConfigureAlerts, GetRecentAlerts, RenderReport
 from storage import Batch
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]
@@ -65,7 +65,7 @@ class HealthReporter(SupervisedActor):
     """Raises alerts, hands events to the callback runner, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
-    :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
+    :class:`RenderReport` (reply str), :class:`GetRecentAlerts` (reply the last alerts) and
     :class:`Crash`. Sends every alert to be stored (as a
     :class:`~actors.pending.WriteBatch`, through its supervisor, which holds it
     while the writer restarts). It never calls user code: for each transition
@@ -109,10 +109,8 @@ class HealthReporter(SupervisedActor):
                 return _render(render_markdown, data)
             case RenderReport(format="json", data=HealthReport() as data):
                 return _render(render_json, data)
-            case Query(method="recent_alerts", kwargs=dict() as kwargs) if _is_limit(
-                limit := kwargs.get("limit", 50)
-            ):
-                return list(self.state.recent)[-limit:]
+            case GetRecentAlerts(limit=limit) if _is_limit(limit):
+                return list(self.state.recent)[-limit:] if limit else []
             case ServiceStarted():
                 pass  # it sends through its supervisor: nothing to readdress
             case Crash(reason=reason):

@@ -12,14 +12,21 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
+import msgspec
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
-from actors.channel import TelemetryChannel
+from actors.channel import UNKNOWN_AGENT_POLICIES, TelemetryChannel, UnknownAgents
 from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
-from actors.errors import MonitoringDisabled, ShutdownIncomplete, SystemStopped, UnknownAgent
+from actors.errors import (
+    AgentNotTracked,
+    MonitoringDisabled,
+    ShutdownIncomplete,
+    SystemStopped,
+    UnknownAgent,
+)
 from actors.pending import Backlog, CountUnacked
 from actors.reporter import HealthReporter, ReporterState
 from actors.runtime import Dispatcher
@@ -49,23 +56,39 @@ from messages import (
 )
 from messages.control import check_interval, check_threshold
 from messages.requests import (
+    AgentSnapshot,
     Beat,
     ConfigureAlerts,
     Drain,
     Flush,
     GetHistory,
+    GetRecentAlerts,
     GetStatus,
+    GetTaskStats,
     HealthStatus,
-    Query,
+    LiveStats,
+    ReadAgent,
+    ReadAgentMetrics,
+    ReadAgentUptime,
+    ReadLatestAgentMetrics,
+    ReadLatestSwarmMetrics,
+    ReadSwarmMetrics,
+    ReadTaskMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
+    ReadTaskStats,
     Redeliver,
+    Release,
     RenderReport,
     Snapshot,
     StallDetected,
     StopTrackers,
+    StorageRead,
     SwarmSnapshot,
+    Verified,
     Wake,
 )
-from storage import MetricsStorage, UnknownAgentRecord
+from storage import AgentRecord, MetricsStorage, NeverTracked, UnknownAgentRecord
 
 __all__ = ["EXIT_TIMEOUT", "TOPOLOGIES", "Event", "SwarmSystem", "start_system"]
 
@@ -103,6 +126,7 @@ def start_system(
     workers: int = 2,
     max_pending: int = 2_000_000,
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
+    unknown_agents: UnknownAgents = "store",
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -123,6 +147,10 @@ def start_system(
         callback_timeout: seconds one alert callback or subscriber may run (5 by
             default). One still running then is logged and counted
             (``callback_timeouts``), and the next ones run without waiting for it.
+        unknown_agents: a task or agent metric about an agent that is not
+            registered is stored and counted (``"store"``, in
+            ``get_monitoring_stats()["metrics_collector"]["unregistered_agent_metrics"]``),
+            or refused with :class:`UnknownAgent` (``"refuse"``).
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -155,6 +183,10 @@ def start_system(
         or not 0 < callback_timeout < math.inf
     ):
         raise InvalidMessage("callback_timeout", callback_timeout, "must be a positive number of seconds")
+    if unknown_agents not in UNKNOWN_AGENT_POLICIES:
+        raise InvalidMessage(
+            "unknown_agents", unknown_agents, f"must be one of: {', '.join(UNKNOWN_AGENT_POLICIES)}"
+        )
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -164,7 +196,8 @@ def start_system(
         enable_monitoring=enable_monitoring,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
-                       workers=workers, max_pending=max_pending, callback_timeout=callback_timeout)
+                       workers=workers, max_pending=max_pending, callback_timeout=callback_timeout,
+                       unknown_agents=unknown_agents)
 
 
 class SwarmSystem:
@@ -188,6 +221,7 @@ class SwarmSystem:
         workers: int,
         max_pending: int = 2_000_000,
         callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
+        unknown_agents: UnknownAgents = "store",
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -195,7 +229,14 @@ class SwarmSystem:
         self._closed = False
         self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
         self._done: set[str] = set()  # the shutdown steps done so far
+        self._known_lock = threading.Lock()
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
+        # Before any actor owns the storage: what the file holds, and our settings in it.
+        self._untracked = self._restore_agents(self.storage)
+        self.storage.store_metadata(
+            {"swarm_id": config.swarm_id, "topology_type": config.topology_type}
+        )
+        swarm_tally = self.storage.task_tally(None)
         self.ledger = StallLedger()
         # Each owned by one actor (the backlog and writer_stats by the writer, the
         # aggregate by the aggregator) and handed to its next incarnation; the
@@ -206,9 +247,13 @@ class SwarmSystem:
         self.aggregate = AggregateState(
             history_size=config.history_size, max_unacked=max(2 * max_pending, 100_000)
         )
+        if swarm_tally is not None:
+            self.aggregate.swarm = swarm_tally
         self.reporter_state = ReporterState()
         self.callbacks = CallbackRunner(callback_timeout)
-        self.telemetry = TelemetryChannel(self.clock.time, self._notify_aggregator)
+        self.telemetry = TelemetryChannel(
+            self.clock.time, self._notify_aggregator, unknown_agents=unknown_agents
+        )
         self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
         services = self.services
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]] = {
@@ -270,7 +315,9 @@ class SwarmSystem:
             agent_id=agent_id, metadata=_copy(metadata), interval_ms=interval_ms,
             failure_threshold=failure_threshold,
         )
-        return bool(self._ask_coordinator(message))
+        done = bool(self._ask_coordinator(message))
+        self._tracked((agent_id,))
+        return done
 
     def register_agents(
         self,
@@ -303,17 +350,48 @@ class SwarmSystem:
         )
         # about 0.1 ms per agent; a generous allowance on top of the usual one
         timeout = ASK_TIMEOUT + len(message.agents) / 1000.0
-        return [bool(done) for done in self._ask_coordinator(message, timeout)]
+        done = [bool(done) for done in self._ask_coordinator(message, timeout)]
+        self._tracked([agent.agent_id for agent in message.agents])
+        return done
 
     def unregister_agent(self, agent_id: str) -> bool:
-        """Stop watching an agent; False if it was not registered."""
-        return bool(self._ask_coordinator(UnregisterAgent(agent_id=agent_id)))
+        """Stop watching an agent and release what is kept of it in memory.
+
+        Its stored history stays: reads about it answer from SQLite.
+
+        Returns:
+            False if it was not registered (nothing changes then).
+        """
+        if not self._ask_coordinator(UnregisterAgent(agent_id=agent_id)):
+            return False
+        self.telemetry.forget(agent_id)
+        try:  # drains first: what it recorded before leaving is counted, then released
+            self.services.get("aggregator").tell(Release(agent_id=agent_id))
+        except (pykka.ActorDeadError, KeyError):
+            pass  # between aggregator incarnations: the state stays in memory, still right
+        return True
 
     def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:
-        """Record a heartbeat; False for an unknown agent."""
+        """Record a heartbeat.
+
+        An agent known from the database the system started on, and listed as
+        not tracked, registers again with its stored settings on its first beat.
+
+        Returns:
+            False for an agent that is not registered (nothing changes then).
+        """
         beat = Heartbeat(agent_id=agent_id, timestamp=self.clock.time(), metadata=_copy(metadata))
         if not self._ask_coordinator(beat):
-            return False
+            with self._known_lock:
+                record = self._untracked.get(agent_id, (None, None))[1]
+            if record is None:
+                return False
+            self.register_agent(
+                agent_id, record.metadata, interval_ms=record.interval_ms,
+                failure_threshold=record.failure_threshold,
+            )
+            if not self._ask_coordinator(beat):
+                return False
         if self.config.enable_monitoring:
             # The beat went on to the tracker by tell; a status ask queues behind
             # it, so on return every later query sees the agent's health after it.
@@ -340,6 +418,8 @@ class SwarmSystem:
         Raises:
             InvalidMessage: a field breaks a rule of :class:`messages.TaskMetric`.
             SystemStopped: the system has been shut down.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
         """
         self._check_open()
         if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
@@ -379,6 +459,11 @@ class SwarmSystem:
 
         Args:
             timestamp: when it was measured (epoch s or datetime); None for now.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.AgentMetric`.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
         """
         self._check_open()
         metric = AgentMetric(
@@ -432,10 +517,10 @@ class SwarmSystem:
         if metric_type is not None:
             check_id("metric_type", metric_type)
         self.flush()
-        result: list[AgentMetric] = self._query(
-            "query_agent_metrics", agent_id=agent_id, metric_type=metric_type,
+        result: list[AgentMetric] = self._read(ReadAgentMetrics(
+            agent_id=agent_id, metric_type=metric_type,
             start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
-        )
+        ))
         return result
 
     def get_swarm_metrics(
@@ -448,10 +533,10 @@ class SwarmSystem:
         if metric_type is not None:
             check_id("metric_type", metric_type)
         self.flush()
-        result: list[SwarmMetric] = self._query(
-            "query_swarm_metrics", metric_type=metric_type,
+        result: list[SwarmMetric] = self._read(ReadSwarmMetrics(
+            metric_type=metric_type,
             start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
-        )
+        ))
         return result
 
     # Health
@@ -471,24 +556,53 @@ class SwarmSystem:
                     self.services.changed.wait(timeout=0.2)
         raise pykka.ActorDeadError(f"the tracker of {message.agent_id!r} did not come back")
 
+    def _not_tracked(self, agent_id: str) -> UnknownAgent:
+        """The error for an agent that is not registered: is it known from stored data?"""
+        return AgentNotTracked(agent_id) if self._stored_agent(agent_id) else UnknownAgent(agent_id)
+
     def check_agent_health(self, agent_id: str) -> HealthState:
         """The agent's health now.
 
         Raises:
-            UnknownAgent: (a KeyError) no such agent is registered.
+            UnknownAgent: (a KeyError) the system has never seen this agent.
+            AgentNotTracked: (an UnknownAgent) the agent is known from stored
+                data but not registered, so it has no health now.
             MonitoringDisabled: the system tracks no health.
         """
-        status = self._status(agent_id)
+        try:
+            status = self._status(agent_id)
+        except UnknownAgent:
+            raise self._not_tracked(agent_id) from None
         if status is None:
             raise MonitoringDisabled("health is not tracked: monitoring is disabled")
         return status.health_state
 
     def get_agent_health_status(self, agent_id: str) -> dict[str, Any] | None:
-        """agent_id, health_state, last_heartbeat (epoch s), heartbeat_age_ms; None if unknown."""
+        """agent_id, health_state, last_heartbeat (epoch s), heartbeat_age_ms, ..., tracked.
+
+        An agent known from stored data but not registered has ``tracked``
+        False, ``health_state`` ``"unknown"`` and None for the live figures.
+        None when monitoring is disabled.
+
+        Raises:
+            UnknownAgent: the system has never seen this agent.
+        """
         try:
             status = self._status(agent_id)
         except UnknownAgent:
-            return None
+            error = self._not_tracked(agent_id)
+            if not isinstance(error, AgentNotTracked):
+                raise error from None
+            return {
+                "agent_id": agent_id,
+                "health_state": "unknown",
+                "last_heartbeat": None,
+                "heartbeat_age_ms": None,
+                "interval_ms": None,
+                "failure_threshold": None,
+                "heartbeats": 0,
+                "tracked": False,
+            }
         if status is None:
             return None
         return {
@@ -499,21 +613,40 @@ class SwarmSystem:
             "interval_ms": status.interval_ms,
             "failure_threshold": status.failure_threshold,
             "heartbeats": status.heartbeats,
+            "tracked": True,
         }
 
     def snapshot(self) -> SwarmSnapshot:
-        """Every agent's health and the coordinator's counters."""
+        """Every agent's health and the coordinator's counters.
+
+        Registered agents come first (``tracked=True``); then the agents the
+        database held when the system started that have not registered or
+        beaten since (``tracked=False``: their ``health_state`` is the last
+        one stored, HEALTHY if none was, ``last_heartbeat`` the last time
+        stored of them, and ``heartbeat_age_ms`` and ``heartbeats`` 0). The
+        health counts, reports and topology count tracked agents only.
+        """
+        live = self._live_snapshot()
+        with self._known_lock:
+            untracked = [entry[0] for entry in self._untracked.values()]
+        if not untracked:
+            return live
+        return msgspec.structs.replace(live, agents=[*live.agents, *untracked])
+
+    def _live_snapshot(self) -> SwarmSnapshot:
+        """The coordinator's snapshot: the tracked agents only."""
         result: SwarmSnapshot = self._ask_coordinator(Snapshot())
         return result
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
-        """Ids of agents at least as sick as ``min_state``."""
+        """Ids of tracked agents at least as sick as ``min_state``."""
         try:
             floor = HealthState(min_state).severity
         except (ValueError, TypeError):
             allowed = ", ".join(state.value for state in HealthState)
             raise InvalidMessage("min_state", min_state, f"must be one of: {allowed}") from None
-        return [a.agent_id for a in self.snapshot().agents if a.health_state.severity >= floor]
+        agents = self._live_snapshot().agents
+        return [a.agent_id for a in agents if a.health_state.severity >= floor]
 
     def get_heartbeat_history(
         self, agent_id: str, start_time: Any = None, end_time: Any = None
@@ -521,11 +654,21 @@ class SwarmSystem:
         """The agent's recent heartbeats in [start_time, end_time), oldest first.
 
         ``timestamp`` is when the beat was received (epoch s); at most
-        ``history_size`` beats are kept. [] with monitoring off.
+        ``history_size`` beats are kept. [] with monitoring off, and for an
+        agent known from stored data but not registered (heartbeats are not stored).
+
+        Raises:
+            UnknownAgent: the system has never seen this agent.
         """
         check_id("agent_id", agent_id)
         start, end = _time(start_time, "start_time"), _time(end_time, "end_time")
-        records = self._ask_tracker(GetHistory(agent_id=agent_id)) or []
+        try:
+            records = self._ask_tracker(GetHistory(agent_id=agent_id)) or []
+        except UnknownAgent:
+            error = self._not_tracked(agent_id)
+            if isinstance(error, AgentNotTracked):
+                return []
+            raise error from None
         return [
             {"timestamp": r.received_at, "sent_at": r.sent_at, "metadata": dict(r.metadata)}
             for r in records
@@ -535,12 +678,13 @@ class SwarmSystem:
     def _distribution(self, snapshot: SwarmSnapshot) -> dict[str, int]:
         counts = {state.value: 0 for state in HealthState}
         for agent in snapshot.agents:
-            counts[agent.health_state.value] += 1
+            if agent.tracked:
+                counts[agent.health_state.value] += 1
         return counts
 
     def check_alerts(self) -> list[dict[str, Any]]:
         """One alert per unhealthy agent: agent_id, severity, message, state, timestamp."""
-        snapshot = self.snapshot()
+        snapshot = self._live_snapshot()
         return [
             {
                 "agent_id": a.agent_id,
@@ -620,12 +764,25 @@ class SwarmSystem:
     def get_agent_uptime(
         self, agent_id: str, start_time: Any = None, end_time: Any = None
     ) -> float:
-        """Percent of the monitored time in the range that the agent was not FAILED."""
+        """Percent of the monitored time in the range that the agent was not FAILED.
+
+        100.0 when the agent was tracked but nothing of it was monitored in range.
+
+        Raises:
+            UnknownAgent: the system has never seen this agent.
+            AgentNotTracked: the agent was never registered (it is known only
+                from its metrics), so it has no monitored time.
+        """
         check_id("agent_id", agent_id)
+        request = ReadAgentUptime(
+            agent_id=agent_id, now=self.clock.time(), start_time=_time(start_time, "start_time"),
+            end_time=_time(end_time, "end_time"),
+        )
         self.flush()
         try:
-            return float(self._query("agent_uptime", agent_id=agent_id, start_time=_time(start_time, "start_time"),
-                                     end_time=_time(end_time, "end_time"), now=self.clock.time()))
+            return float(self._read(request))
+        except NeverTracked:
+            raise AgentNotTracked(agent_id) from None
         except UnknownAgentRecord:
             raise UnknownAgent(agent_id) from None
 
@@ -634,30 +791,82 @@ class SwarmSystem:
     def get_task_stats(
         self, agent_id: str | None = None, start_time: Any = None, end_time: Any = None
     ) -> dict[str, Any]:
-        """Task statistics; with a time range they come from SQLite after a flush."""
+        """Task statistics, of one agent or of the swarm.
+
+        Without a time range they come from memory (every task the file holds,
+        and every task recorded since); with one, from SQLite after a flush.
+        Both give the same numbers on the same tasks: percentiles are exact
+        while the population holds at most ``storage.EXACT_SAMPLES`` tasks
+        (``exact`` True), from the histogram within 1% beyond.
+
+        Raises:
+            UnknownAgent: the system has never seen ``agent_id``.
+        """
         if agent_id is not None:
             check_id("agent_id", agent_id)
         if start_time is None and end_time is None:
-            self._ask_service("aggregator", Drain())
-            stats: dict[str, Any] = self._ask_service(
-                "aggregator", Query(method="task_stats", kwargs={"agent_id": agent_id})
-            )
-            return stats
-        self.flush()
-        result: dict[str, Any] = self._query(
-            "task_stats", agent_id=agent_id, start_time=_time(start_time, "start_time"),
+            return self._live_stats(agent_id).stats
+        request = ReadTaskStats(
+            agent_id=agent_id, start_time=_time(start_time, "start_time"),
             end_time=_time(end_time, "end_time"),
         )
+        self.flush()
+        if agent_id is not None and not self._stored_agent(agent_id, flushed=True):
+            raise UnknownAgent(agent_id)
+        result: dict[str, Any] = dict(self._read(request))
         return result
 
+    def _live_stats(
+        self, agent_id: str | None, *, known: bool = False, flushed: bool = False
+    ) -> LiveStats:
+        """The statistics of all time: the aggregator's, or SQLite's when it cannot vouch for them.
+
+        The aggregator holds an agent's tasks since its in-memory state
+        began. Until the stored count is seen to match it (an agent seen for
+        the first time in this run), the stored statistics answer, and a
+        match is reported back so that later reads stay in memory.
+
+        Args:
+            agent_id: the agent, or None for the swarm.
+            known: the caller knows the agent is registered (no need to ask storage).
+            flushed: the caller has just flushed everything recorded before.
+
+        Raises:
+            UnknownAgent: the system has never seen ``agent_id``.
+        """
+        if not flushed:
+            self._ask_service("aggregator", Drain())
+        live: LiveStats | None = self._ask_service("aggregator", GetTaskStats(agent_id=agent_id))
+        if live is not None and live.verified:
+            return live
+        assert agent_id is not None  # the swarm's statistics are always vouched for
+        if live is not None or not flushed:
+            # After reading the tally: the stored count then includes every task it
+            # counted, so the two are equal only if the file holds no others.
+            self.flush()
+        if not known and not self._stored_agent(agent_id, flushed=True):
+            raise UnknownAgent(agent_id)
+        stored: dict[str, Any] = dict(self._read(ReadTaskStats(agent_id=agent_id)))
+        if live is None:
+            return LiveStats(stats=stored, verified=False)
+        count = live.stats["total_tasks"]
+        if stored["total_tasks"] == count:
+            verified = Verified(agent_id=agent_id, count=count, serial=live.serial)
+            self._ask_service("aggregator", verified)
+        return msgspec.structs.replace(live, stats=stored)
+
     def get_agent_performance(self, agent_id: str) -> dict[str, Any]:
-        """agent_id, tasks_completed, success_rate, error_rate, avg_duration_ms, total_tokens_used."""
+        """agent_id, tasks_completed, success_rate, error_rate, avg_duration_ms, total_tokens_used.
+
+        Also ``p95_duration_ms``, and ``duration_series`` / ``throughput_series``
+        (mean duration and task count per time slice, for sparklines, of the
+        tasks recorded since the system started).
+
+        Raises:
+            UnknownAgent: the system has never seen this agent.
+        """
         check_id("agent_id", agent_id)
-        self._ask_service("aggregator", Drain())
-        result: dict[str, Any] = self._ask_service(
-            "aggregator", Query(method="agent_performance", kwargs={"agent_id": agent_id})
-        )
-        return result
+        return _performance(agent_id, self._live_stats(agent_id))
 
     def query_task_metrics(
         self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
@@ -666,11 +875,12 @@ class SwarmSystem:
         """Stored task metrics in time order, after everything recorded before the call is stored."""
         if agent_id is not None:
             check_id("agent_id", agent_id)
-        self.flush()
-        result: list[TaskMetric] = self._query(
-            "query_task_metrics", start_time=_time(start_time, "start_time"),
-            end_time=_time(end_time, "end_time"), agent_id=agent_id, limit=limit,
+        request = ReadTaskMetrics(
+            start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
+            agent_id=agent_id, limit=limit,
         )
+        self.flush()
+        result: list[TaskMetric] = self._read(request)
         return result
 
     def get_monitoring_stats(self) -> dict[str, Any]:
@@ -685,7 +895,7 @@ class SwarmSystem:
             # the aggregator was given up: its statistics are unknown, and the rest
             # still reports (failed_services is how a user learns of it)
             stats = {"total_tasks": None, "success_rate": None, "avg_duration_ms": None}
-        snapshot = self.snapshot()
+        snapshot = self._live_snapshot()
         distribution = self._distribution(snapshot)
         healthy = distribution[HealthState.HEALTHY.value]
         writer = self.writer_stats
@@ -704,6 +914,7 @@ class SwarmSystem:
                 "quarantined": writer.quarantined + self.aggregate.quarantined,
                 "uncounted_batches": self.aggregate.stats_errors,  # stored, not in the statistics
                 "last_quarantine_error": writer.last_quarantine_error,
+                "unregistered_agent_metrics": self.telemetry.unregistered,
                 "write_failures": writer.failures,
                 "last_write_error": writer.last_error,
             },
@@ -740,8 +951,8 @@ class SwarmSystem:
         }
 
     def get_topology_info(self) -> dict[str, Any]:
-        """topology_type, agent_count, connection_count and health_metrics."""
-        snapshot = self.snapshot()
+        """topology_type, agent_count, connection_count and health_metrics (tracked agents)."""
+        snapshot = self._live_snapshot()
         n = len(snapshot.agents)
         kind = self.config.topology_type
         if kind in ("mesh", "adaptive"):
@@ -767,29 +978,28 @@ class SwarmSystem:
         }
 
     def report_data(self) -> HealthReport:
-        """Everything a report shows, gathered from the actors and SQLite.
+        """Everything a report shows, gathered from the actors and SQLite (tracked agents).
 
         Health comes from the trackers; every task figure, uptime, gauge and
         sparkline comes from what is stored, through the same storage reads as
         the command line's report of the file, so the two show the same numbers.
         """
         self.flush()
-        snapshot = self.snapshot()
+        snapshot = self._live_snapshot()
         gauges: dict[str, list[Gauge]] = {}
-        for metric in self._query("latest_agent_metrics", start_time=None, end_time=None):
+        for metric in self._read(ReadLatestAgentMetrics()):
             gauges.setdefault(metric.agent_id, []).append(
                 Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp)
             )
-        span = self._query("task_span", agent_id=None)
+        span = self._read(ReadTaskSpan())
         low, high = span if span is not None else (snapshot.at, snapshot.at)
         agents = []
         for a in snapshot.agents:
-            durations, counts = self._query(
-                "task_series", low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES
+            durations, counts = self._read(
+                ReadTaskSeries(low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES)
             )
-            stats = self._query("task_stats", agent_id=a.agent_id, start_time=None, end_time=None)
-            uptime = self._query("agent_uptime", agent_id=a.agent_id, start_time=None,
-                                 end_time=None, now=snapshot.at)
+            stats = self._read(ReadTaskStats(agent_id=a.agent_id))
+            uptime = self._read(ReadAgentUptime(agent_id=a.agent_id, now=snapshot.at))
             agents.append(
                 AgentReport(
                     agent_id=a.agent_id,
@@ -806,10 +1016,10 @@ class SwarmSystem:
                     gauges=gauges.get(a.agent_id, []),
                 )
             )
-        alerts = self._ask_service("reporter", Query(method="recent_alerts", kwargs={"limit": 50}))
+        alerts = self._ask_service("reporter", GetRecentAlerts(limit=50))
         swarm_gauges = [
             Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
-            for m in self._query("latest_swarm_metrics", start_time=None, end_time=None)
+            for m in self._read(ReadLatestSwarmMetrics())
         ]
         return HealthReport(
             swarm_id=self.config.swarm_id,
@@ -818,8 +1028,7 @@ class SwarmSystem:
             agent_count=len(snapshot.agents),
             health_distribution=self._distribution(snapshot),
             agents=agents,
-            task_stats=dict(self._query("task_stats", agent_id=None, start_time=None,
-                                        end_time=None)),
+            task_stats=dict(self._read(ReadTaskStats())),
             alerts=alerts,
             swarm_gauges=swarm_gauges,
         )
@@ -1036,9 +1245,48 @@ class SwarmSystem:
                         self.services.changed.wait(timeout=0.2)
         raise pykka.ActorDeadError(f"the {kind} did not come back")
 
-    def _query(self, method: str, **kwargs: Any) -> Any:
-        self._check_open()
-        return self._ask_service("writer", Query(method=method, kwargs=kwargs))
+    def _read(self, request: StorageRead) -> Any:
+        """Ask the writer one typed read (it owns the connection)."""
+        return self._ask_service("writer", request)
+
+    def _stored_agent(self, agent_id: str, *, flushed: bool = False) -> bool:
+        """Whether the database knows the agent (registered once, or named by data).
+
+        Everything recorded before the call is flushed first (unless the caller
+        just did), so an agent that only buffered metrics counts as known.
+        """
+        if not flushed:
+            self.flush()
+        record: AgentRecord | None = self._read(ReadAgent(agent_id=agent_id))
+        return record is not None
+
+    def _tracked(self, agent_ids: Iterable[str]) -> None:
+        """These agents are registered: their metrics take the fast path, and they are tracked."""
+        ids = list(agent_ids)
+        self.telemetry.admit(ids)
+        if self._untracked:
+            with self._known_lock:
+                for agent_id in ids:
+                    self._untracked.pop(agent_id, None)
+
+    @staticmethod
+    def _restore_agents(storage: MetricsStorage) -> dict[str, tuple[AgentSnapshot, AgentRecord]]:
+        """Every agent a database holds, as a not-tracked snapshot entry with its record."""
+        states = storage.last_states()
+        found: dict[str, tuple[AgentSnapshot, AgentRecord]] = {}
+        for record in storage.agents():
+            last = record.unregistered_at or record.registered_at or 0.0
+            entry = AgentSnapshot(
+                agent_id=record.agent_id,
+                health_state=HealthState(states.get(record.agent_id, HealthState.HEALTHY.value)),
+                last_heartbeat=last,
+                heartbeat_age_ms=0.0,
+                registered_at=record.registered_at or 0.0,
+                heartbeats=0,
+                tracked=False,
+            )
+            found[record.agent_id] = (entry, record)
+        return found
 
     def _notify_aggregator(self) -> None:
         try:
@@ -1098,6 +1346,22 @@ def _resolve(result: Any, timeout: float) -> Any:
     while isinstance(result, pykka.Future):
         result = result.get(timeout=timeout)
     return result
+
+
+def _performance(agent_id: str, live: LiveStats) -> dict[str, Any]:
+    """The ``get_agent_performance`` dict of an agent's statistics."""
+    stats = live.stats
+    return {
+        "duration_series": list(live.duration_series),
+        "throughput_series": list(live.throughput_series),
+        "agent_id": agent_id,
+        "tasks_completed": stats["total_tasks"],
+        "success_rate": stats["success_rate"],
+        "error_rate": stats["error_rate"],
+        "avg_duration_ms": stats["avg_duration_ms"],
+        "p95_duration_ms": stats["p95_duration_ms"],
+        "total_tokens_used": stats["total_tokens"],
+    }
 
 
 def _copy(metadata: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -13,32 +13,33 @@ from actors.clock import Clock, TimerHandle
 from actors.pending import Acked, Backlog, Retry, ServiceStarted, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Crash
-from messages.requests import Flush, Query, Wake
-from storage import Batch, MetricsStorage, StorageError
+from actors.reads import answer
+from messages.requests import (
+    ApplyRetention,
+    Flush,
+    ReadAgent,
+    ReadAgentMetrics,
+    ReadAgents,
+    ReadAgentUptime,
+    ReadAlerts,
+    ReadHealthEvents,
+    ReadLatestAgentMetrics,
+    ReadLatestSwarmMetrics,
+    ReadMetadata,
+    ReadQuarantine,
+    ReadSwarmMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
+    ReadTally,
+    ReadTaskMetrics,
+    ReadTaskStats,
+    Wake,
+)
+from storage import Batch, MetricsStorage, StorageError, TaskColumns, TaskSummary
 
 __all__ = ["StorageWriter", "WriterStats"]
 
 logger = logging.getLogger("swarmpulse.writer")
-
-READS: Final = frozenset(
-    {
-        "query_task_metrics",
-        "query_agent_metrics",
-        "query_swarm_metrics",
-        "latest_agent_metrics",
-        "latest_swarm_metrics",
-        "task_span",
-        "task_series",
-        "query_health_events",
-        "query_alerts",
-        "query_quarantine",
-        "task_stats",
-        "agent_uptime",
-        "agents",
-        "apply_retention",
-    }
-)
-
 
 @dataclass(slots=True)
 class WriterStats:
@@ -65,8 +66,9 @@ class StorageWriter(SupervisedActor):
     once committed or dropped), :class:`Wake` (write what is pending, unless
     waiting out a backoff), :class:`~actors.pending.Retry` (its backoff timer),
     :class:`Flush` (reply None, or a future set once everything taken so far is
-    committed), :class:`Query` (a read method of :class:`storage.MetricsStorage`
-    by name), and :class:`Crash`. A batch leaves the backlog only after its
+    committed), :data:`messages.requests.StorageRead` (each ``Read*`` request,
+    and :class:`ApplyRetention`: the storage's answer, or its error for the
+    asker), and :class:`Crash`. A batch leaves the backlog only after its
     commit, so a crash or an outage never loses or doubles a row; an item whose
     data the database refuses is quarantined, and the rest of its batch stored.
     """
@@ -118,9 +120,15 @@ class StorageWriter(SupervisedActor):
             case Flush():
                 self._write()
                 return self.backlog.wait_for_all()
-            case Query(method=str() as method, kwargs=dict() as kwargs) if method in READS:
+            case (
+                ReadTaskMetrics() | ReadAgentMetrics() | ReadSwarmMetrics() | ReadHealthEvents()
+                | ReadAlerts() | ReadTaskStats() | ReadTally() | ReadAgentUptime() | ReadAgents()
+                | ReadAgent() | ReadMetadata() | ReadLatestAgentMetrics()
+                | ReadLatestSwarmMetrics() | ReadTaskSpan() | ReadTaskSeries() | ReadQuarantine()
+                | ApplyRetention()
+            ):
                 try:
-                    return getattr(self.storage, method)(**kwargs)
+                    return answer(self.storage, message)
                 except Exception as exc:  # a bad request, or storage refusing it: for the asker
                     return failed(exc)
             case Crash(reason=reason):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from demo.bench_cli import run_cli_bench
+from demo.bench_churn import run_churn
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -49,6 +50,7 @@ GROUPS: Final[dict[str, Group]] = {
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
     "cli": run_cli_bench,
+    "churn": run_churn,
 }
 """Every group of figures, in the order they run."""
 
@@ -78,6 +80,7 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("process_rss_growth_mb", "MB", None, None),
     ("cli_report_s_1m", "s", "<=", 0.5),
     ("cli_report_mb_1m", "MB", "<=", 60.0),
+    ("churn_memory_growth_pct", "%", "<=", 10.0),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

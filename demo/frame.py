@@ -63,6 +63,7 @@ def capture(
             then; None counts the whole file.
     """
     snapshot = system.snapshot()
+    snapshot.agents[:] = [a for a in snapshot.agents if a.tracked]  # the running swarm only
     stats = stored.task_stats()
     rows = []
     for agent in snapshot.agents:

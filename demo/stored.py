@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from demo.errors import CommandError, UnknownAgentId
-from messages import MAX_TIMESTAMP, MIN_TIMESTAMP, AgentReport, Gauge, HealthReport, HealthState
-from storage import AgentRecord, MetricsStorage
+from messages import MAX_TIMESTAMP, MIN_TIMESTAMP, AgentReport, Gauge, HealthReport, HealthState, TaskMetric
+from storage import AgentRecord, MetricsStorage, NeverTracked
 
 __all__ = ["check_agent", "open_database", "stored_metrics", "stored_report"]
 
@@ -54,7 +54,10 @@ def _active(record: AgentRecord, start: float | None, end: float | None, has_tas
 
 
 def _swarm_identity(storage: MetricsStorage, path: str) -> tuple[str, str]:
-    """The swarm id and topology of the swarm gauges, or names made from the file."""
+    """The swarm id and topology the file keeps, else its swarm gauges', else made from its name."""
+    settings = storage.metadata()
+    if "swarm_id" in settings:
+        return settings["swarm_id"], settings.get("topology_type", "unknown")
     gauges = storage.query_swarm_metrics(limit=1)
     if not gauges:
         return os.path.splitext(os.path.basename(path))[0] or "swarm", "unknown"
@@ -71,6 +74,16 @@ def stored_metrics(storage: MetricsStorage, since: float | None = None) -> int:
     tasks = storage.task_stats(start_time=since, end_time=None)["total_tasks"]
     return (tasks + len(storage.query_agent_metrics(start_time=since))
             + len(storage.query_swarm_metrics(start_time=since)))
+
+
+def _uptime(
+    storage: MetricsStorage, agent_id: str, start: float | None, end: float | None, now: float
+) -> float | None:
+    """The agent's uptime in range; None for one that was never registered (never tracked)."""
+    try:
+        return storage.agent_uptime(agent_id, start, end, now=now)
+    except NeverTracked:
+        return None
 
 
 def stored_report(
@@ -129,7 +142,7 @@ def stored_report(
                 agent_id=record.agent_id,
                 health_state=state.value,
                 heartbeat_age_ms=None,
-                uptime_pct=storage.agent_uptime(record.agent_id, start, end, now=now),
+                uptime_pct=_uptime(storage, record.agent_id, start, end, now),
                 tasks_completed=stats["total_tasks"],
                 success_rate=stats["success_rate"],
                 avg_duration_ms=stats["avg_duration_ms"],

@@ -115,7 +115,7 @@ def _alerts(report: HealthReport) -> list[str]:
 def _agent_row(agent: AgentReport) -> str:
     tasks = agent.tasks_completed
     return (
-        f"| {escape_markdown(agent.agent_id)} | {agent.health_state} | {agent.uptime_pct:.1f}% "
+        f"| {escape_markdown(agent.agent_id)} | {agent.health_state} | {_uptime(agent.uptime_pct)} "
         f"| {tasks} | {format_rate(agent.success_rate, tasks)} "
         f"| {format_ms(agent.p95_duration_ms, tasks)} | {sparkline(agent.duration_series)} "
         f"| {sparkline([float(v) for v in agent.throughput_series])} |"
@@ -190,3 +190,7 @@ def render_markdown(report: HealthReport) -> str:
     ]
     return "\n".join(lines) + "\n"
 
+
+def _uptime(pct: float | None) -> str:
+    """An uptime cell: a percentage, or "-" for an agent that was never tracked."""
+    return "-" if pct is None else f"{pct:.1f}%"

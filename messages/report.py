@@ -33,7 +33,7 @@ class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
     agent_id: str
     health_state: str
     heartbeat_age_ms: float | None
-    uptime_pct: float
+    uptime_pct: float | None  # None: the agent was never registered, so never tracked
     tasks_completed: int
     success_rate: float
     avg_duration_ms: float

@@ -3,11 +3,18 @@
 Agents send :mod:`messages.telemetry` and :mod:`messages.control`; the actors
 use these among themselves for routing, queries, supervision and batching.
 Times named ``mono`` are on the monitor's monotonic clock, not epoch seconds.
+
+Every read is a request of its own type, one per question, and the actor that
+answers matches on the type (msgspec's ``asyncio-kv`` example: ``Get``,
+``Put``, ``Del``): the aggregator answers :class:`GetTaskStats` and
+:class:`GetGauges`, the reporter :class:`GetRecentAlerts`, and the writer
+every :data:`StorageRead` (``Read*`` and :class:`ApplyRetention`). Time
+bounds in these are epoch seconds, already checked by the facade.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -16,7 +23,32 @@ from messages.enums import HealthState
 from messages.events import HealthChanged
 
 __all__ = [
+    "AgentSnapshot",
+    "ApplyRetention",
     "Beat",
+    "GetGauges",
+    "GetRecentAlerts",
+    "GetTaskStats",
+    "LiveStats",
+    "ReadAgent",
+    "ReadAgentMetrics",
+    "ReadAgentUptime",
+    "ReadAgents",
+    "ReadAlerts",
+    "ReadHealthEvents",
+    "ReadMetadata",
+    "ReadQuarantine",
+    "ReadTaskSeries",
+    "ReadTaskSpan",
+    "ReadLatestSwarmMetrics",
+    "ReadLatestAgentMetrics",
+    "ReadSwarmMetrics",
+    "ReadTaskMetrics",
+    "ReadTaskStats",
+    "ReadTally",
+    "Release",
+    "StorageRead",
+    "Verified",
     "ChildFailed",
     "ConfigureAlerts",
     "RenderReport",
@@ -27,7 +59,6 @@ __all__ = [
     "GetStatus",
     "HealthStatus",
     "HeartbeatRecord",
-    "Query",
     "Redeliver",
     "Snapshot",
     "StallDetected",
@@ -130,11 +161,200 @@ class Flush(Message, tag="flush", kw_only=True, frozen=True):
     """Writer: reply once everything accepted so far is committed."""
 
 
-class Query(Message, tag="query", kw_only=True, frozen=True):
-    """Writer or aggregator: call a read method by name with keyword arguments."""
+class GetTaskStats(Message, tag="get_task_stats", kw_only=True, frozen=True):
+    """Aggregator: the :class:`LiveStats` of one agent (None: the swarm), or None if it has none."""
 
-    method: str
-    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+    agent_id: str | None = None
+
+
+class LiveStats(Message, tag="live_stats", kw_only=True, frozen=True):
+    """The aggregator's statistics of an agent or of the swarm.
+
+    ``verified`` is False while the aggregator cannot tell whether the agent
+    has tasks stored before its in-memory state began (an agent that came
+    back after it was released, or one the file knew); the facade then reads
+    the stored statistics instead, and sends :class:`Verified` if they agree.
+    """
+
+    stats: dict[str, Any]
+    verified: bool
+    duration_series: list[float] = msgspec.field(default_factory=list)
+    throughput_series: list[int] = msgspec.field(default_factory=list)
+    serial: int = 0  # which in-memory state of the agent this is (a new one after a release)
+
+
+class Verified(Message, tag="verified", kw_only=True, frozen=True):
+    """Aggregator: the stored tasks of ``agent_id`` are ``count``, as in its state ``serial``."""
+
+    agent_id: str
+    count: int
+    serial: int
+
+
+class Release(Message, tag="release", kw_only=True, frozen=True):
+    """Aggregator: the agent left; drop its in-memory state (its stored history stays)."""
+
+    agent_id: str
+
+
+class GetGauges(Message, tag="get_gauges", kw_only=True, frozen=True):
+    """Aggregator: the latest value and history of every agent and swarm gauge."""
+
+
+class GetRecentAlerts(Message, tag="get_recent_alerts", kw_only=True, frozen=True):
+    """Reporter: the last ``limit`` alerts, oldest first."""
+
+    limit: int = 50
+
+
+class ReadTaskMetrics(Message, tag="read_task_metrics", kw_only=True, frozen=True):
+    """Writer: stored task metrics in [start_time, end_time), oldest first."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+    result: str | None = None
+    limit: int | None = None
+
+
+class ReadAgentMetrics(Message, tag="read_agent_metrics", kw_only=True, frozen=True):
+    """Writer: stored agent gauges in [start_time, end_time), oldest first."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+    metric_type: str | None = None
+    limit: int | None = None
+
+
+class ReadSwarmMetrics(Message, tag="read_swarm_metrics", kw_only=True, frozen=True):
+    """Writer: stored swarm gauges in [start_time, end_time), oldest first."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    metric_type: str | None = None
+    limit: int | None = None
+
+
+class ReadHealthEvents(Message, tag="read_health_events", kw_only=True, frozen=True):
+    """Writer: stored health transitions in [start_time, end_time), oldest first."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+    limit: int | None = None
+
+
+class ReadAlerts(Message, tag="read_alerts", kw_only=True, frozen=True):
+    """Writer: stored alerts in [start_time, end_time), oldest first."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+    severity: str | None = None
+    limit: int | None = None
+
+
+class ReadTaskStats(Message, tag="read_task_stats", kw_only=True, frozen=True):
+    """Writer: the stored statistics of tasks in [start_time, end_time)."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+
+
+class ReadTally(Message, tag="read_tally", kw_only=True, frozen=True):
+    """Writer: the tally of every stored task of an agent (None: the swarm)."""
+
+    agent_id: str | None = None
+
+
+class ReadAgentUptime(Message, tag="read_agent_uptime", kw_only=True, frozen=True):
+    """Writer: the percent of monitored time in range that the agent was not FAILED."""
+
+    agent_id: str
+    now: float
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+class ReadAgents(Message, tag="read_agents", kw_only=True, frozen=True):
+    """Writer: every agent the database has seen, as ``storage.AgentRecord``."""
+
+
+class ReadAgent(Message, tag="read_agent", kw_only=True, frozen=True):
+    """Writer: one agent's ``storage.AgentRecord``, or None if the database never saw it."""
+
+    agent_id: str
+
+
+class ReadMetadata(Message, tag="read_metadata", kw_only=True, frozen=True):
+    """Writer: the swarm's stored settings (``swarm_id``, ``topology_type``, ...)."""
+
+
+class ApplyRetention(Message, tag="apply_retention", kw_only=True, frozen=True):
+    """Writer: delete what is older than ``days`` days before ``now`` (None: the clock)."""
+
+    days: float = 30
+    now: float | None = None
+
+
+class ReadLatestAgentMetrics(Message, tag="read_latest_agent_metrics", kw_only=True, frozen=True):
+    """Writer: the latest gauge of each (agent, metric type) in [start_time, end_time)."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    agent_id: str | None = None
+
+
+class ReadLatestSwarmMetrics(Message, tag="read_latest_swarm_metrics", kw_only=True, frozen=True):
+    """Writer: the latest swarm gauge of each metric type in [start_time, end_time)."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+class ReadTaskSpan(Message, tag="read_task_span", kw_only=True, frozen=True):
+    """Writer: the first and last task time of an agent (None: the swarm), or None."""
+
+    agent_id: str | None = None
+
+
+class ReadTaskSeries(Message, tag="read_task_series", kw_only=True, frozen=True):
+    """Writer: mean duration and task count per equal slice of [low, high], from the rollups."""
+
+    low: float
+    high: float
+    agent_id: str | None = None
+    slices: int = 20
+
+
+class ReadQuarantine(Message, tag="read_quarantine", kw_only=True, frozen=True):
+    """Writer: the items kept in quarantine, oldest first."""
+
+    limit: int | None = None
+
+
+StorageRead: TypeAlias = (
+    ReadTaskMetrics
+    | ReadAgentMetrics
+    | ReadSwarmMetrics
+    | ReadHealthEvents
+    | ReadAlerts
+    | ReadTaskStats
+    | ReadTally
+    | ReadAgentUptime
+    | ReadAgents
+    | ReadAgent
+    | ReadMetadata
+    | ReadLatestAgentMetrics
+    | ReadLatestSwarmMetrics
+    | ReadTaskSpan
+    | ReadTaskSeries
+    | ReadQuarantine
+    | ApplyRetention
+)
+"""Every request the storage writer answers from SQLite."""
 
 
 class Snapshot(Message, tag="snapshot", kw_only=True, frozen=True):
@@ -146,7 +366,12 @@ class StopTrackers(Message, tag="stop_trackers", kw_only=True, frozen=True):
 
 
 class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True, frozen=True):
-    """One agent as the coordinator last heard of it."""
+    """One agent as the coordinator last heard of it.
+
+    ``tracked`` is False for an agent known only from the database the system
+    started on: its ``health_state`` is the last one stored and its live
+    figures are 0 (see ``SwarmSystem.snapshot``).
+    """
 
     agent_id: str
     health_state: HealthState
@@ -154,6 +379,7 @@ class AgentSnapshot(Message, tag="agent_snapshot", kw_only=True, frozen=True):
     heartbeat_age_ms: float
     registered_at: float
     heartbeats: int
+    tracked: bool = True
 
 
 class SwarmSnapshot(Message, tag="swarm_snapshot", kw_only=True, frozen=True):

@@ -2,18 +2,26 @@
 
 from storage.batch import Batch, MinuteSummaries
 from storage.database import DEFAULT_EXACT_MAX_ROWS
-from storage.errors import NotOurDatabase, SchemaTooNew, StorageError, UnknownAgentRecord
+from storage.errors import (
+    NeverTracked,
+    NotOurDatabase,
+    SchemaTooNew,
+    StorageError,
+    UnknownAgentRecord,
+)
 from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
 from storage.quarantine import Quarantined, decode_payload, quarantined
 from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
+from storage.stats import EXACT_SAMPLES, TaskTally
 from storage.summary import TaskStats, TaskSummary
 from storage.writer import AgentEvent
 
 __all__ = [
     "DEFAULT_EXACT_MAX_ROWS",
+    "EXACT_SAMPLES",
     "INSERT_TASK_SQL",
     "RELATIVE_ACCURACY",
     "SCHEMA_VERSION",
@@ -23,6 +31,7 @@ __all__ = [
     "LogHistogram",
     "MinuteSummaries",
     "MetricsStorage",
+    "NeverTracked",
     "NotOurDatabase",
     "Quarantined",
     "SchemaTooNew",
@@ -31,6 +40,7 @@ __all__ = [
     "TaskRow",
     "TaskStats",
     "TaskSummary",
+    "TaskTally",
     "UnknownAgentRecord",
     "decode_payload",
     "quarantined",

@@ -14,11 +14,16 @@ from storage.connection import open_connection
 from storage.errors import StorageError, from_sqlite
 from storage.keys import AgentKeys
 from storage.rollup import Rollups
+from storage.stats import EXACT_SAMPLES
 
 __all__ = ["DEFAULT_EXACT_MAX_ROWS", "Database"]
 
-DEFAULT_EXACT_MAX_ROWS: Final = 1_000
-"""``task_stats`` computes exactly from rows when a range holds at most this many."""
+DEFAULT_EXACT_MAX_ROWS: Final = EXACT_SAMPLES
+"""``task_stats`` computes exactly from rows when a range holds at most this many.
+
+The same size as the aggregator's (:data:`storage.stats.EXACT_SAMPLES`), so the
+in-memory and the stored statistics of the same tasks agree.
+"""
 
 
 class Database:

@@ -8,6 +8,7 @@ from typing import Any
 from messages import SwarmPulseError
 
 __all__ = [
+    "NeverTracked",
     "NotOurDatabase",
     "SchemaTooNew",
     "StorageError",
@@ -91,6 +92,21 @@ class UnknownAgentRecord(StorageError, KeyError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (UnknownAgentRecord, (self.operation, self.agent_id))
+
+
+class NeverTracked(UnknownAgentRecord):
+    """The database knows this agent only from its data: it was never registered.
+
+    Attributes:
+        agent_id: the agent asked for.
+    """
+
+    def __init__(self, operation: str, agent_id: str) -> None:
+        super().__init__(operation, agent_id)
+        self.reason = f"agent {agent_id!r} was never registered, so it was never tracked"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NeverTracked, (self.operation, self.agent_id))
 
 
 def from_sqlite(operation: str, exc: sqlite3.Error) -> StorageError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Final
 
 __all__ = ["AgentKeys"]
@@ -58,6 +58,19 @@ class AgentKeys:
                     )
                 )
         return cache
+
+    def discard(self, agent_ids: Iterable[str]) -> set[int]:
+        """Drop the cached keys of agents that left (their rows keep their keys).
+
+        A writer that sees agents come and go would otherwise cache every id
+        it ever wrote; an agent that comes back is looked up again.
+
+        Returns:
+            The keys that were cached.
+        """
+        cache = self._cache
+        dropped = (cache.pop(agent_id, None) for agent_id in agent_ids)
+        return {key for key in dropped if key is not None}
 
     def forget(self) -> None:
         """Drop every cached key (after a rollback or a deletion of agents)."""

@@ -23,7 +23,9 @@ __all__ = [
     "Filter",
     "agent_filter",
     "TimeArg",
+    "agent",
     "agent_ids",
+    "last_states",
     "agents",
     "check_limit",
     "enum_value",
@@ -173,23 +175,44 @@ def select(
     return [build(row) for row in rows]
 
 
+_AGENT_COLUMNS: Final = (
+    "agent_id, registered_at, unregistered_at, interval_ms, failure_threshold, metadata"
+)
+
+
+def _agent_record(row: tuple[Any, ...]) -> AgentRecord:
+    agent_id, registered, unregistered, interval, threshold, metadata = row
+    return AgentRecord(
+        agent_id=agent_id,
+        registered_at=registered,
+        unregistered_at=unregistered,
+        interval_ms=interval,
+        failure_threshold=threshold,
+        metadata=load_metadata(metadata),
+    )
+
+
 def agents(conn: sqlite3.Connection) -> list[AgentRecord]:
     """Return every agent the database has seen, by agent id."""
+    rows = conn.execute(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY agent_id")
+    return [_agent_record(row) for row in rows]
+
+
+def agent(conn: sqlite3.Connection, agent_id: str) -> AgentRecord | None:
+    """Return one agent's record, or None if the database has never seen it."""
+    row = conn.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ?", (agent_id,))
+    found = row.fetchone()
+    return None if found is None else _agent_record(found)
+
+
+def last_states(conn: sqlite3.Connection) -> dict[str, str]:
+    """Return the health state of each agent's last stored transition, by agent id."""
     rows = conn.execute(
-        "SELECT agent_id, registered_at, unregistered_at, interval_ms, failure_threshold, "
-        "metadata FROM agents ORDER BY agent_id"
+        "SELECT a.agent_id, t.current_state FROM health_events AS t "
+        "JOIN agents AS a ON a.agent_key = t.agent_key "
+        "WHERE t.id IN (SELECT MAX(id) FROM health_events GROUP BY agent_key)"
     )
-    return [
-        AgentRecord(
-            agent_id=agent_id,
-            registered_at=registered,
-            unregistered_at=unregistered,
-            interval_ms=interval,
-            failure_threshold=threshold,
-            metadata=load_metadata(metadata),
-        )
-        for agent_id, registered, unregistered, interval, threshold, metadata in rows
-    ]
+    return dict(rows)
 
 
 def agent_ids(conn: sqlite3.Connection) -> list[str]:

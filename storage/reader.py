@@ -17,12 +17,13 @@ from messages import (
 )
 from storage import queries
 from storage.database import Database
-from storage.errors import UnknownAgentRecord
+from storage.errors import NeverTracked, UnknownAgentRecord
+from storage.metadata import read_metadata
 from storage.queries import TimeArg
 from storage.rollup import SWARM_KEY
 from storage.rows import AgentRecord
 from storage.series import task_series, task_span
-from storage.stats import task_stats
+from storage.stats import TaskTally, tally, task_stats
 from storage.summary import TaskStats
 from storage.uptime import agent_uptime
 
@@ -165,6 +166,32 @@ class Reader(Database):
         with self._transaction("agents", write=False) as conn:
             return queries.agents(conn)
 
+    def agent(self, agent_id: str) -> AgentRecord | None:
+        """Return the agent's record, or None if the database has never seen it."""
+        with self._transaction("agent", write=False) as conn:
+            return queries.agent(conn, agent_id)
+
+    def last_states(self) -> dict[str, str]:
+        """Return each agent's last stored health state, by id (agents with transitions only)."""
+        with self._transaction("last_states", write=False) as conn:
+            return queries.last_states(conn)
+
+    def metadata(self) -> dict[str, str]:
+        """Return the swarm's stored settings (``swarm_id``, ``topology_type``), by key."""
+        with self._transaction("metadata", write=False) as conn:
+            return read_metadata(conn)
+
+    def task_tally(self, agent_id: str | None = None) -> TaskTally | None:
+        """Return the tally of every stored task of an agent (None: of the swarm).
+
+        Counts come from the rollups; the durations too while there are at
+        most :data:`storage.stats.EXACT_SAMPLES`, for exact percentiles. None
+        for an agent the database has never seen.
+        """
+        with self._transaction("task_tally", write=False) as conn:
+            key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
+            return None if key is None else tally(conn, key)
+
     def agent_ids(self) -> list[str]:
         """Return the id of every agent ever seen, sorted."""
         with self._transaction("agent_ids", write=False) as conn:
@@ -234,6 +261,9 @@ class Reader(Database):
 
         Raises:
             UnknownAgentRecord: the database has never seen the agent.
+            NeverTracked: (an UnknownAgentRecord) the database knows the agent
+                only from its metrics: it was never registered, so it has no
+                monitored time at all.
         """
         start = queries.time_bound("start_time", start_time)
         end = queries.time_bound("end_time", end_time)
@@ -242,4 +272,7 @@ class Reader(Database):
             key = self._keys.lookup(conn, agent_id)
             if key is None:
                 raise UnknownAgentRecord("agent_uptime", agent_id)
+            record = queries.agent(conn, agent_id)
+            if record is not None and record.registered_at is None:
+                raise NeverTracked("agent_uptime", agent_id)
             return agent_uptime(conn, key, start, end, moment)

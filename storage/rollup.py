@@ -25,7 +25,7 @@ Readers add up the buckets of a time range.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from itertools import chain, groupby, repeat
 from operator import floordiv
 from typing import Any, Final, Literal, TypeVar
@@ -166,6 +166,14 @@ class Rollups:
     def forget(self) -> None:
         """Drop the buckets kept from the last batch."""
         self._recent = {}
+
+    def discard(self, keys: Collection[int]) -> None:
+        """Drop the kept buckets of these agents (agents that left: nothing to reuse)."""
+        if keys and self._recent:
+            self._recent = {
+                entry: summary for entry, summary in self._recent.items()
+                if entry[1][1] not in keys
+            }
 
     def add(
         self,

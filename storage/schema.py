@@ -24,6 +24,9 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
 * ``quarantine`` (migration 3): one row per item a batch held that could not be
   stored for a reason of its data: ``at``, ``kind``, ``error``, ``encoding``
   and the item verbatim in ``payload`` (see :mod:`storage.quarantine`).
+* ``swarm_metadata`` (migration 4): ``key`` (primary key), ``value`` (text): the
+  settings of the system that last opened the file (``swarm_id``,
+  ``topology_type``), written at start-up (see :mod:`storage.metadata`).
 """
 
 from __future__ import annotations
@@ -144,14 +147,22 @@ _ROLLUP_TABLES: Final = tuple(
     for table in ("task_rollup_minute", "task_rollup_hour")
 )
 
+_METADATA_TABLES: Final = (
+    """CREATE TABLE swarm_metadata (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: Final = (
     Migration(1, "base tables: agents, metrics, health events, alerts", _BASE_TABLES),
     Migration(2, "per-minute and per-hour task rollups", _ROLLUP_TABLES, rebuild_rollups),
     Migration(3, "quarantine: items refused for their data, kept verbatim", QUARANTINE_TABLE),
+    Migration(4, "the swarm's settings: swarm id and topology", _METADATA_TABLES),
 )
-"""Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
+"""Every migration, in increasing order of version; the last one's is SCHEMA_VERSION."""
 
-SCHEMA_VERSION: Final = len(MIGRATIONS)
+SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 """The schema version this code reads and writes."""
 
 
@@ -198,7 +209,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
         found = read_header(conn).user_version
         if found > SCHEMA_VERSION:
             raise SchemaTooNew(path, found, SCHEMA_VERSION)
-        for migration in MIGRATIONS[found:]:
+        for migration in (m for m in MIGRATIONS if m.version > found):
             for statement in migration.statements:
                 conn.execute(statement)
             if migration.backfill is not None:

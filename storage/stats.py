@@ -1,22 +1,35 @@
-"""``task_stats``: exact from rows for small ranges, from rollups for large ones.
+"""Task statistics: exact while a population is small, from a histogram beyond.
 
-A range [start, end) is cut into whole hours (hour rollups), whole minutes in
-the partial hours (minute rollups) and the partial minutes at the edges
-(rows). The rollup counts say how many tasks the range holds: at most
-``exact_max_rows`` and the stats are computed from the rows themselves, with
-exact percentiles; more, and the pieces are merged into one TaskSummary.
+One rule for every path: a population (one agent's tasks, or the swarm's, in
+one window) of at most :data:`EXACT_SAMPLES` tasks gets exact percentiles,
+interpolated linearly between the closest ranks (numpy's default); a larger
+one gets them from the log histogram, within 1%. ``exact`` in the result says
+which. The aggregator keeps a :class:`TaskTally` per agent and for the swarm
+(the window: all time); :func:`task_stats` reads SQLite for a time range.
+
+For SQLite, a range [start, end) is cut into whole hours (hour rollups),
+whole minutes in the partial hours (minute rollups) and the partial minutes
+at the edges (rows). The rollup counts say how many tasks the range holds: at
+most ``exact_max_rows`` and the stats are computed from the rows themselves;
+more, and the pieces are merged into one TaskSummary. With the default
+``exact_max_rows`` (:data:`EXACT_SAMPLES`) both paths give the same numbers
+on the same tasks.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
+from typing import Final, Literal
 
 from storage.rollup import HOUR, MINUTE, SWARM_KEY, add_buckets, count_buckets
 from storage.summary import TaskStats, TaskSummary, exact_stats
 
-__all__ = ["Segment", "plan", "task_stats"]
+__all__ = ["EXACT_SAMPLES", "Segment", "TaskTally", "plan", "task_stats", "tally"]
+
+EXACT_SAMPLES: Final = 1000
+"""Tasks per agent and window up to which percentiles are exact (every duration kept)."""
 
 Segment = tuple[Literal["hour", "minute", "rows"], float, float]
 """A piece of a range: where to read it from, its start and its end (exclusive)."""
@@ -126,3 +139,97 @@ def _add_rows(
     durations, results, tokens, files = zip(*rows)
     into.add_columns(durations, results, tokens, files)
     return durations
+
+
+class TaskTally:
+    """A :class:`TaskSummary` plus every duration while there are at most EXACT_SAMPLES.
+
+    Not thread-safe: each tally has one owner (the aggregator's thread).
+
+    Attributes:
+        summary: counts, sums, extremes, results and the histogram of the tasks.
+        samples: every duration, in arrival order, while ``summary.count`` is at
+            most :data:`EXACT_SAMPLES`; None once it is past it.
+    """
+
+    __slots__ = ("samples", "summary")
+
+    def __init__(self, summary: TaskSummary | None = None, samples: Iterable[float] = ()) -> None:
+        self.summary = TaskSummary() if summary is None else summary
+        kept = list(samples)
+        if self.summary.count > EXACT_SAMPLES:
+            self.samples: list[float] | None = None
+        elif len(kept) != self.summary.count:
+            raise ValueError(f"{len(kept)} durations for a summary of {self.summary.count} tasks")
+        else:
+            self.samples = kept
+
+    @property
+    def count(self) -> int:
+        """How many tasks were counted."""
+        return self.summary.count
+
+    def add_columns(
+        self,
+        durations: Sequence[float],
+        results: Sequence[str],
+        tokens: Sequence[int],
+        files: Sequence[int],
+        positions: Sequence[int] | None = None,
+        summary: TaskSummary | None = None,
+    ) -> None:
+        """Count the tasks at ``positions`` of the columns (every one when None).
+
+        Args:
+            durations: task durations (ms).
+            results: task results.
+            tokens: tokens used.
+            files: files changed.
+            positions: the positions to count.
+            summary: the summary of exactly those tasks, when the caller has
+                made it already (it is merged, not changed).
+
+        Raises:
+            ValueError: a duration is negative or NaN (nothing is counted then).
+        """
+        if summary is None:
+            self.summary.add_columns(durations, results, tokens, files, positions)
+        else:
+            self.summary.merge(summary)
+        samples = self.samples
+        if samples is None:
+            return
+        if self.summary.count > EXACT_SAMPLES:
+            self.samples = None
+        elif positions is None:
+            samples.extend(durations)
+        elif len(positions) == 1:
+            samples.append(durations[positions[0]])
+        elif type(positions) is list:
+            samples.extend(itemgetter(*positions)(durations))
+        else:
+            samples.extend(durations[i] for i in positions)
+
+    def to_stats(self) -> TaskStats:
+        """Return the stats: exact percentiles while the samples are kept, else within 1%."""
+        if self.samples is not None:
+            return exact_stats(self.summary, self.samples)
+        return self.summary.to_stats()
+
+
+def tally(conn: sqlite3.Connection, key: int) -> TaskTally:
+    """Return the tally of every stored task of ``key`` (SWARM_KEY: every agent).
+
+    Counts come from the hour rollups; the durations are read from the rows
+    only when there are at most :data:`EXACT_SAMPLES` of them.
+
+    Args:
+        conn: a connection, inside a read transaction.
+        key: the agent's key, or SWARM_KEY.
+    """
+    summary = TaskSummary()
+    add_buckets(conn, "hour", key, 0, 2**62, summary)
+    if summary.count > EXACT_SAMPLES:
+        return TaskTally(summary)
+    sql = _rows_sql(key, "duration_ms", timed=False)
+    return TaskTally(summary, [row[0] for row in conn.execute(sql, _key(key))])

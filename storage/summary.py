@@ -18,7 +18,7 @@ from typing import Final, TypedDict, TypeVar
 import msgspec
 
 from messages import TaskResult
-from storage.histogram import INV_LOG_GAMMA, LogHistogram, nearest_rank
+from storage.histogram import INV_LOG_GAMMA, LogHistogram, linear_quantile
 
 __all__ = ["PERCENTILES", "TaskStats", "TaskSummary", "exact_stats"]
 
@@ -44,9 +44,10 @@ _K = TypeVar("_K")
 class TaskStats(TypedDict):
     """What ``task_stats`` returns; rates are percent, durations milliseconds.
 
-    Percentiles use the nearest-rank definition (the value at rank
-    ``ceil(q * n)``); ``exact`` says whether they were computed from every
-    duration (True) or from a histogram, within 1% (False). Everything else
+    Percentiles interpolate linearly between the closest ranks (numpy's
+    default, method "linear"), so the median of an even count is the mean of
+    the two middle values; ``exact`` says whether they were computed from
+    every duration (True) or from a histogram, within 1% (False). Everything else
     is always exact. With no tasks every number is 0.
     """
 
@@ -328,8 +329,7 @@ def exact_stats(summary: TaskSummary, durations: Iterable[float]) -> TaskStats:
         raise ValueError(f"{len(ordered)} durations for a summary of {summary.count} tasks")
     if ordered:
         for key, q in PERCENTILES:
-            value = ordered[nearest_rank(q, len(ordered)) - 1]
-            stats[key] = value  # type: ignore[literal-required]
+            stats[key] = linear_quantile(ordered, q)  # type: ignore[literal-required]
     stats["exact"] = True
     return stats
 

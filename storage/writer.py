@@ -24,6 +24,7 @@ from storage.batch import Batch
 from storage.database import Database
 from storage.errors import StorageError
 from storage.quarantine import Quarantined, insert_quarantined, is_data_error, quarantined
+from storage.metadata import write_metadata
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
@@ -206,6 +207,9 @@ class Writer(Database):
         inserts.insert_alerts(conn, keys, batch.alerts)
         if batch.quarantined:
             insert_quarantined(conn, batch.quarantined)
+        if batch.agent_events:  # agents that left need no cached key, nor kept buckets
+            left = keys.discard(e.agent_id for e in batch.agent_events if type(e) is AgentUnregistered)
+            self._rollups.discard(left)
 
     def store_quarantined(self, records: Iterable[Quarantined]) -> None:
         """Keep items refused before storage (by the aggregator, say) in the quarantine table."""
@@ -236,6 +240,11 @@ class Writer(Database):
     def store_swarm_metrics(self, metrics: Iterable[SwarmMetric]) -> None:
         """Store swarm metrics in one transaction."""
         self._store("store_swarm_metrics", swarm_metrics=metrics)
+
+    def store_metadata(self, values: Mapping[str, str]) -> None:
+        """Set the swarm's settings (``swarm_id``, ``topology_type``, ...) in one transaction."""
+        with self._transaction("store_metadata", write=True) as conn:
+            write_metadata(conn, values)
 
     def store_health_event(self, event: HealthChanged) -> None:
         """Store one health transition."""

@@ -17,7 +17,7 @@ from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
-from messages.requests import Query
+from messages.requests import GetGauges, ReadQuarantine
 from storage import decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
 
@@ -69,7 +69,7 @@ def test_one_impostor_agent_id_costs_only_itself(
     assert collector["quarantined"] == 1
     assert collector["stored"] == 1001
     assert system.get_monitoring_stats()["supervision"]["service_restarts"]["aggregator"] == 0
-    (kept,) = system.writer.ask(Query(method="query_quarantine"), timeout=WAIT) or []
+    (kept,) = system.writer.ask(ReadQuarantine(), timeout=WAIT) or []
     assert kept.kind == "telemetry" and kept.encoding == "repr"
     assert "impostor" in decode_payload(kept)
 
@@ -96,7 +96,7 @@ def test_telemetry_told_by_any_actor_is_stored_and_counted(
     assert sorted(_stored_ids(db_path)) == ["batched-1", "batched-2", "told", "via-coordinator"]
     assert system.get_task_stats()["total_tasks"] == 4
     assert system.get_agent_performance("other")["tasks_completed"] == 1
-    gauges = system.aggregator.ask(Query(method="gauges"), timeout=WAIT)
+    gauges = system.aggregator.ask(GetGauges(), timeout=WAIT)
     assert gauges["agents"]["worker/queue"]["latest"] == 3.0
     assert gauges["swarm"]["load"]["latest"] == 0.5
 

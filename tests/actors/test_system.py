@@ -9,6 +9,7 @@ import pytest
 
 from actors import ManualClock, MonitoringDisabled, SwarmSystem, start_system
 from messages import HealthState, InvalidMessage, TaskResult
+from messages.requests import GetGauges
 from storage import MetricsStorage
 from tests.events import EventLog
 
@@ -22,7 +23,7 @@ def _record_known(system: SwarmSystem) -> None:
 
 
 def test_statistics_match_values_computed_by_hand(system: SwarmSystem) -> None:
-    """Counts, rates, averages and extremes are exact; percentiles within 1%."""
+    """Counts, rates, averages, extremes and (five tasks) percentiles are exact."""
     _record_known(system)
     stats = system.get_task_stats()
     assert stats["total_tasks"] == 5
@@ -31,8 +32,9 @@ def test_statistics_match_values_computed_by_hand(system: SwarmSystem) -> None:
     assert stats["avg_duration_ms"] == pytest.approx(400.0)
     assert stats["min_duration_ms"] == pytest.approx(100.0)
     assert stats["max_duration_ms"] == pytest.approx(1000.0)
-    assert stats["median_duration_ms"] == pytest.approx(300.0, rel=0.01)
-    assert stats["p95_duration_ms"] == pytest.approx(1000.0, rel=0.01)
+    assert stats["median_duration_ms"] == 300.0
+    assert stats["p95_duration_ms"] == pytest.approx(880.0)  # 400 + 0.8 * (1000 - 400)
+    assert stats["exact"] is True
     assert stats["total_tokens"] == 100
     assert stats["total_files_changed"] == 10
     assert stats["results_breakdown"]["failure"] == 1
@@ -155,7 +157,7 @@ def test_agent_and_swarm_gauges_keep_latest_and_history(system: SwarmSystem) -> 
     system.record_agent_metric("a", "queue_depth", 5)
     system.record_swarm_metric("topology_health", 0.9)
     system.flush()
-    gauges = system.aggregator.ask(__import__("messages.requests").requests.Query(method="gauges"))
+    gauges = system.aggregator.ask(GetGauges())
     assert gauges["agents"]["a/queue_depth"]["latest"] == 5
     assert gauges["swarm"]["topology_health"]["latest"] == 0.9
 

@@ -153,7 +153,9 @@ def test_status_reports_state_age_and_last_heartbeat(system: SwarmSystem, clock:
     assert status["health_state"] == "degraded"
     assert status["last_heartbeat"] == pytest.approx(beat_at)
     assert status["heartbeat_age_ms"] == pytest.approx(1500.0)
-    assert system.get_agent_health_status("nobody") is None
+    assert status["tracked"] is True
+    with pytest.raises(UnknownAgent):
+        system.get_agent_health_status("nobody")
 
 
 def test_unknown_agents_are_refused_clearly(system: SwarmSystem) -> None:

@@ -16,7 +16,7 @@ from actors import ManualClock, SwarmSystem, start_system
 from actors.pending import Acked, Backlog, WriteBatch
 from actors.writer import StorageWriter, WriterStats
 from messages import MetricBatch, TaskMetric, TaskResult
-from messages.requests import Flush, Query
+from messages.requests import Flush, ReadAgents, ReadQuarantine
 from storage import Batch, MetricsStorage, Quarantined, TaskColumns, TaskRow, decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
 
@@ -57,7 +57,7 @@ def test_a_row_whose_rollup_overflows_is_quarantined_and_storage_carries_on(
     assert "OverflowError" in stats["metrics_collector"]["last_quarantine_error"]
     assert stats["supervision"]["failed_services"] == []
     assert stats["supervision"]["service_restarts"]["writer"] == 0
-    (kept,) = system.writer.ask(Query(method="query_quarantine"), timeout=WAIT) or []
+    (kept,) = system.writer.ask(ReadQuarantine(), timeout=WAIT) or []
     assert isinstance(kept, Quarantined) and kept.kind == "tasks"
     assert decode_payload(kept)[:2] == ["hostile", "worker"]
     assert decode_payload(kept)[6] == HUGE
@@ -135,7 +135,7 @@ def test_past_its_bound_the_writer_drops_the_oldest_and_acknowledges_them(
         while acked.through < 2:
             acked = next_of(inbox, Acked)
         assert acked == Acked(through=2)
-        ref.ask(Query(method="agents"), timeout=WAIT)  # a barrier: handled after the three
+        ref.ask(ReadAgents(), timeout=WAIT)  # a barrier: handled after the three
         assert backlog.dropped == 1200 and len(backlog) == 600
     finally:
         sender.stop()

@@ -23,7 +23,8 @@ def build_known_history(path: str) -> None:
     * gamma never beats: DEGRADED at T0+1, CRITICAL at T0+2, FAILED at T0+3 (uptime 30%).
     """
     clock = ManualClock(start=T0)
-    system = start_system(path, swarm_id="known-swarm", heartbeat_interval_ms=1000, clock=clock)
+    system = start_system(path, swarm_id="known-swarm", topology_type="ring",
+                          heartbeat_interval_ms=1000, clock=clock)
     try:
         for agent_id in ("alpha", "beta", "gamma"):
             system.register_agent(agent_id, {"role": "tester"})

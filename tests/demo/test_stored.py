@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors import ManualClock, start_system
+from messages import render_markdown
 from demo.errors import CommandError, UnknownAgentId
 from demo.stored import check_agent, open_database, stored_report
 from storage import MetricsStorage
@@ -122,3 +123,14 @@ def test_a_missing_file_is_not_created() -> None:
     """Reading never creates a database."""
     with pytest.raises(CommandError, match="no such file"):
         open_database("/nonexistent/metrics.db")
+
+
+def test_an_agent_never_registered_has_no_uptime_in_a_stored_report(tmp_path: Path) -> None:
+    """Known only from its tasks: its uptime is None ("-" in Markdown), not 100%, no crash."""
+    path = str(tmp_path / "ghost.db")
+    with MetricsStorage(path) as storage:
+        storage.store_batch(tasks=[("t1", "ghost", 12.0, "success", 0, 0, T0, None)])
+        report = stored_report(storage, start=None, end=None, agent_id=None, now=END)
+    (ghost,) = [a for a in report.agents if a.agent_id == "ghost"]
+    assert ghost.uptime_pct is None
+    assert "| ghost | healthy | - |" in render_markdown(report)

@@ -23,7 +23,7 @@ import pytest
 
 from actors import SwarmSystem
 from messages import HealthChanged
-from messages.requests import Query
+from messages.requests import GetRecentAlerts, ReadAgents, StorageRead
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # the longest any single wait may take before the test fails
@@ -56,9 +56,9 @@ def stored_task_ids(db_path: str) -> list[str]:
         conn.close()
 
 
-def read(system: SwarmSystem, method: str, **kwargs: Any) -> list[Any]:
-    """What a read method of the storage returns, run by the writer on its own thread."""
-    rows = system.writer.ask(Query(method=method, kwargs=kwargs), timeout=WAIT)
+def read(system: SwarmSystem, request: StorageRead) -> list[Any]:
+    """What the storage answers to a typed read, run by the writer on its own thread."""
+    rows = system.writer.ask(request, timeout=WAIT)
     assert isinstance(rows, list), rows
     return rows
 
@@ -71,10 +71,10 @@ def writer_connection(system: SwarmSystem) -> sqlite3.Connection:
 
     The connection belongs to the writer's thread. Reading actors/writer.py: the
     writer touches it only while handling a message with something pending, a
-    Flush, a Query, or on start. So the test touches it only (1) after a flush
+    Flush, a read, or on start. So the test touches it only (1) after a flush
     with nothing recorded since and nothing registered, or (2) while a retry is
     scheduled on a ManualClock that the test alone advances (Wake is ignored
-    then) and the test sends no Flush or Query: both times the writer is idle.
+    then) and the test sends no Flush or read: both times the writer is idle.
     """
     conn = getattr(system.storage, "_conn", None)
     assert isinstance(conn, sqlite3.Connection), "storage keeps its connection in _conn"
@@ -83,7 +83,7 @@ def writer_connection(system: SwarmSystem) -> sqlite3.Connection:
 
 def writer_barrier(system: SwarmSystem) -> None:
     """Return once the writer has handled everything sent to it before (a read queues behind)."""
-    system.writer.ask(Query(method="agents"), timeout=WAIT)
+    system.writer.ask(ReadAgents(), timeout=WAIT)
 
 
 def read_only(conn: sqlite3.Connection) -> None:
@@ -140,7 +140,7 @@ def settle(system: SwarmSystem) -> None:
     order, queues behind what they were told before.
     """
     system.snapshot()
-    system.reporter.ask(Query(method="recent_alerts"), timeout=WAIT)
+    system.reporter.ask(GetRecentAlerts(), timeout=WAIT)
 
 
 class Transitions:

@@ -78,7 +78,7 @@ CHILD = """
 import json, sys, threading, time
 from actors import SystemClock, start_system
 from messages import HealthState, Heartbeat
-from messages.requests import Query
+from messages.requests import GetRecentAlerts
 
 beaters, interval_ms, silent_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 clock = SystemClock(watchdog_interval=0.05)  # the default threshold: from the deadlines
@@ -128,7 +128,7 @@ silent_failed.wait(timeout=30)
 stop.set()
 beating.join()
 stats = system.get_monitoring_stats()
-alerts = system.reporter.ask(Query(method="recent_alerts", kwargs={"limit": 200}))
+alerts = system.reporter.ask(GetRecentAlerts(limit=200))
 emit(kind="done", stalls=stats["heartbeat_monitor"]["stalls"], grace=system.ledger.total,
      distribution=stats["heartbeat_monitor"]["health_distribution"],
      swarm_alerts=[[a.severity.value, a.message] for a in alerts if a.agent_id == "*"])

@@ -16,7 +16,7 @@ import pytest
 
 from actors import HeartbeatTracker, ManualClock, SwarmSystem, start_system
 from messages import Heartbeat, HealthState
-from messages.requests import Query
+from messages.requests import GetRecentAlerts, ReadAlerts, ReadHealthEvents
 from tests.reliability.conftest import (
     FAILED,
     WAIT,
@@ -96,7 +96,7 @@ def swarm(db_path: str) -> Iterator[tuple[SwarmSystem, ManualClock, Transitions]
 
 
 def _alerts(system: SwarmSystem) -> list[tuple[str, str, str]]:
-    alerts = system.reporter.ask(Query(method="recent_alerts", kwargs={"limit": 200}), timeout=WAIT)
+    alerts = system.reporter.ask(GetRecentAlerts(limit=200), timeout=WAIT)
     assert isinstance(alerts, list)
     return [(a.agent_id, a.severity.value, a.message) for a in alerts]
 
@@ -145,7 +145,7 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert transitions.of("silent") == [
         ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
     ]
-    stored = read(system, "query_health_events")
+    stored = read(system, ReadHealthEvents())
     assert [(e.previous.value, e.current.value) for e in stored if e.agent_id == "silent"] == [
         ("healthy", "degraded"), ("degraded", "critical"), ("critical", "failed"),
     ]
@@ -252,7 +252,7 @@ def test_a_service_crash_loop_is_given_up_with_a_critical_alert(
     else:
         # the reporter itself is gone: the alert is still stored for whoever reads storage
         system.flush()
-        stored = read(system, "query_alerts")
+        stored = read(system, ReadAlerts())
         assert [a for a in stored if a.severity.value == "critical" and message in a.message]
 
 

@@ -41,6 +41,7 @@ from messages import (
     TaskResult,
     UnregisterAgent,
 )
+from messages.requests import ReadAgentMetrics, ReadAgents, ReadSwarmMetrics
 from tests.reliability.conftest import WAIT, read, stored_tasks
 from tests.reliability.test_bad_input import (
     anything,
@@ -405,9 +406,9 @@ def test_any_gauge_heartbeat_or_registration_is_refused_or_kept(
     any_gauge()
     assert door.taken and len(door.refused) >= 4, door.refused
     all_stored_and_readable(system, db_path, 0)
-    assert len(read(system, "query_agent_metrics")) == gauges[0]
-    assert len(read(system, "query_swarm_metrics")) == gauges[1]
-    assert {r.agent_id for r in read(system, "agents")} >= registered
+    assert len(read(system, ReadAgentMetrics())) == gauges[0]
+    assert len(read(system, ReadSwarmMetrics())) == gauges[1]
+    assert {r.agent_id for r in read(system, ReadAgents())} >= registered
 
 
 message_fields = st.fixed_dictionaries({
@@ -528,7 +529,7 @@ def test_any_heartbeat_or_registration_told_to_the_coordinator_is_refused_or_kep
     assert door.taken and len(door.refused) >= 3, door.refused
     system.snapshot()
     all_stored_and_readable(system, db_path, 0)
-    assert {r.agent_id for r in read(system, "agents")} >= registered
+    assert {r.agent_id for r in read(system, ReadAgents())} >= registered
     assert system.coordinator.proxy().unknown_messages.get(timeout=WAIT) == 0
 
 

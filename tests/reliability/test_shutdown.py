@@ -200,7 +200,7 @@ def test_every_call_after_shutdown_raises_system_stopped(db_path: str) -> None:
         "check_alerts": lambda: system.check_alerts(),
         "snapshot": lambda: system.snapshot(),
         "get_task_stats": lambda: system.get_task_stats(),
-        "get_task_stats in a range": lambda: system.get_task_stats(start_time=0, end_time=1),
+        "get_task_stats in a range": lambda: system.get_task_stats(start_time=1e9, end_time=1e9 + 1),
         "get_agent_performance": lambda: system.get_agent_performance("a"),
         "query_task_metrics": lambda: system.query_task_metrics(),
         "get_monitoring_stats": lambda: system.get_monitoring_stats(),

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from messages import AlertSeverity, InvalidMessage, TaskResult
-from storage import MetricsStorage, UnknownAgentRecord
+from storage import EXACT_SAMPLES, MetricsStorage, UnknownAgentRecord
 
 from .builders import T0, agent_metric, alert, health, registered, row, swarm_metric
 
@@ -176,3 +176,37 @@ def test_hostile_filters_match_nothing_and_drop_nothing(filled: MetricsStorage) 
     assert filled.query_swarm_metrics(metric_type="' OR '1'='1") == []
     assert filled.task_stats(agent_id="' OR 1=1 --")["total_tasks"] == 0
     assert len(filled.query_task_metrics()) == 10
+
+
+def test_task_tally_keeps_every_duration_up_to_exact_samples(storage: MetricsStorage) -> None:
+    """The tally of all stored tasks: exact (every duration) up to EXACT_SAMPLES, not past it;
+    the same numbers as task_stats over all time; None for an agent never seen."""
+    storage.store_batch(tasks=[row(f"t{i}", "a1", 100.0 + i, timestamp=T0 + i) for i in range(4)])
+    storage.store_batch(
+        tasks=[row(f"u{i}", "a2", float(i), timestamp=T0 + 7200 + i) for i in range(EXACT_SAMPLES)]
+    )
+    small = storage.task_tally("a1")
+    assert small is not None and sorted(small.samples or []) == [100.0, 101.0, 102.0, 103.0]
+    assert small.to_stats() == storage.task_stats(agent_id="a1")
+    assert small.to_stats()["median_duration_ms"] == 101.5
+    swarm = storage.task_tally()
+    assert swarm is not None and swarm.count == EXACT_SAMPLES + 4 and swarm.samples is None
+    assert swarm.to_stats() == storage.task_stats()
+    assert swarm.to_stats()["exact"] is False
+    assert storage.task_tally("nobody") is None
+
+
+def test_one_agent_record_and_each_agents_last_stored_state(storage: MetricsStorage) -> None:
+    """agent() is one record or None; last_states() the current of each agent's last event."""
+    storage.store_batch(
+        agent_events=[registered("a1", at=T0)],
+        health_events=[
+            health("a1", "healthy", "degraded", T0 + 1),
+            health("a1", "degraded", "healthy", T0 + 2),
+            health("a2", "healthy", "degraded", T0 + 3),
+        ],
+    )
+    record = storage.agent("a1")
+    assert record is not None and (record.agent_id, record.registered_at) == ("a1", T0)
+    assert storage.agent("nobody") is None
+    assert storage.last_states() == {"a1": "healthy", "a2": "degraded"}

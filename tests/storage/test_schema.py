@@ -71,9 +71,10 @@ def header(path: Path) -> tuple[int, int, list[str]]:
 
 
 def test_migrations_are_numbered_in_order() -> None:
-    """MIGRATIONS[i] brings the schema to version i + 1; the last is SCHEMA_VERSION."""
-    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
-    assert SCHEMA_VERSION == MIGRATIONS[-1].version == 3
+    """Migration versions increase; the last is SCHEMA_VERSION."""
+    versions = [m.version for m in MIGRATIONS]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+    assert SCHEMA_VERSION == MIGRATIONS[-1].version
 
 
 def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None:
@@ -87,6 +88,7 @@ def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None
         "alerts",
         "health_events",
         "quarantine",
+        "swarm_metadata",
         "swarm_metrics",
         "task_metrics",
         "task_rollup_hour",
@@ -172,3 +174,14 @@ def test_opening_a_current_database_again_changes_no_version(db_path: Path) -> N
     with MetricsStorage(db_path) as storage:
         assert storage.settings()["schema_version"] == SCHEMA_VERSION
         assert len(storage.query_task_metrics()) == 5
+
+
+def test_an_older_database_gains_the_metadata_table(db_path: Path) -> None:
+    """A v1 file opened for writing gets swarm_metadata, empty until a system sets it."""
+    make_v1_database(db_path)
+    with MetricsStorage(db_path) as storage:
+        assert storage.metadata() == {}
+        storage.store_metadata({"swarm_id": "acc", "topology_type": "ring"})
+        storage.store_metadata({"topology_type": "star"})
+        assert storage.metadata() == {"swarm_id": "acc", "topology_type": "star"}
+    assert "swarm_metadata" in header(db_path)[2]

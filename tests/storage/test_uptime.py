@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import MetricsStorage
+from storage import MetricsStorage, NeverTracked, UnknownAgentRecord
 
 from .builders import T0, health, registered, unregistered
 
@@ -75,10 +75,12 @@ def test_nothing_monitored_in_range_is_full_uptime(logged: MetricsStorage) -> No
     assert logged.agent_uptime("a1", T0 + 300, T0 + 300, now=T0 + 800) == 100.0
 
 
-def test_an_agent_that_never_registered_has_full_uptime(storage: MetricsStorage) -> None:
-    """Known only from data (no registration): nothing was monitored."""
+def test_an_agent_that_never_registered_has_no_uptime(storage: MetricsStorage) -> None:
+    """Known only from data (no registration): never tracked, so no uptime, not 100%."""
     storage.store_health_event(health("stranger", at=T0))
-    assert storage.agent_uptime("stranger", now=T0 + 100) == 100.0
+    with pytest.raises(NeverTracked) as info:
+        storage.agent_uptime("stranger", now=T0 + 100)
+    assert isinstance(info.value, UnknownAgentRecord) and info.value.agent_id == "stranger"
 
 
 def test_transitions_before_a_re_registration_do_not_carry_over(logged: MetricsStorage) -> None:
