@@ -22,6 +22,7 @@ from actors.tracker import StallLedger
 from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
+    Alert,
     AgentReport,
     Crash,
     HealthChanged,
@@ -456,6 +457,25 @@ class SwarmSystem:
                 raise InvalidMessage("callbacks", fn, "values must be callable")
             table[key] = fn
         self._ask_service("reporter", ConfigureAlerts(enabled=enabled, callbacks=table))
+
+    def subscribe(self, listener: Callable[[HealthChanged | Alert], object]) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`HealthChanged` and :class:`Alert` from now on.
+
+        It runs on the reporter's thread and must not block; an exception in it
+        is logged and counted. Returns the function that unsubscribes it.
+        """
+        if not callable(listener):
+            raise InvalidMessage("listener", listener, "must be callable")
+        listeners = self.reporter_state.listeners
+        listeners.append(listener)
+
+        def unsubscribe() -> None:
+            try:
+                listeners.remove(listener)
+            except ValueError:
+                pass
+
+        return unsubscribe
 
     def get_agent_uptime(
         self, agent_id: str, start_time: Any = None, end_time: Any = None
