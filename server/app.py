@@ -31,6 +31,7 @@ from server.health import healthz
 from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
+from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 
 __all__ = ["create_app", "routes"]
 
@@ -136,9 +137,15 @@ async def _internal(request: Request, exc: Exception) -> Response:
 
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/v1/agents", list_agents, methods=["GET"]),
     Route("/v1/agents", post_agent, methods=["POST"]),
+    Route("/v1/agents/{agent_id:path}", get_agent, methods=["GET"]),
     Route("/v1/agents/{agent_id:path}", delete_agent, methods=["DELETE"]),
     Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
     Route("/v1/metrics", post_metrics, methods=["POST"]),
+    Route("/v1/stats", get_stats, methods=["GET"]),
+    Route("/v1/alerts", get_alerts, methods=["GET"]),
+    Route("/v1/health-events", get_health_events, methods=["GET"]),
+    Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
 ]
