@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pykka
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -66,6 +67,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
             RequestRefused: _refused,
             InvalidMessage: _invalid,
             SystemStopped: _stopped,
+            pykka.ActorDeadError: _stopped,
+            pykka.Timeout: _busy,
             HTTPException: _http_error,
             Exception: _internal,
         },
@@ -123,6 +126,10 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 async def _stopped(request: Request, exc: Exception) -> Response:
     return _error(503, "the system is shutting down")
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    return _error(503, "the system did not answer in time; retry later")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
