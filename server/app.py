@@ -32,6 +32,7 @@ from server.health import healthz
 from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
+from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 
 __all__ = ["create_app", "routes"]
@@ -155,4 +156,5 @@ routes = [
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
 ]
