@@ -25,6 +25,7 @@ from starlette.routing import Route
 from actors import SwarmSystem, SystemStopped
 from messages import InvalidMessage
 from server.auth import BearerAuth
+from server.bridge import AskBridge
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
@@ -49,7 +50,9 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        hub.attach(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        hub.attach(loop)
+        edge.bridge = AskBridge(system.coordinator, loop)
         unsubscribe = system.subscribe(hub.publish_threadsafe)
         summaries = asyncio.create_task(_summaries(edge))
         try:
@@ -57,6 +60,7 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
         finally:
             unsubscribe()
             hub.close()
+            edge.bridge.close()
             summaries.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await summaries

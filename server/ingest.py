@@ -47,7 +47,6 @@ METRIC_TYPES: Final[dict[str, type[Any]]] = {
 }
 """What ``POST /v1/metrics`` takes; a new telemetry message (``task_started``) is one entry more."""
 _UNIONS: Final[dict[frozenset[str], Any]] = {}
-ASK_TIMEOUT: Final = 30.0
 
 
 class Refusal(msgspec.Struct, frozen=True):
@@ -192,20 +191,17 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
 
 
 async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
+    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
     if not beats:
         return 0, []
-    return await run_in_threadpool(_beat, edge, beats)
-
-
-def _beat(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
-    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
-    coordinator = edge.system.coordinator
-    futures = [(index, coordinator.ask(beat, block=False)) for index, beat in beats]
-    refused = []
-    for index, future in futures:
-        if not future.get(timeout=ASK_TIMEOUT):
-            refused.append(Refusal(index, "agent_id",
-                                   "unknown agent: register it first (POST /v1/agents)"))
+    if not edge.system.coordinator.is_alive():
+        raise RequestRefused(503, "the system is shutting down")
+    assert edge.bridge is not None, "the server's lifespan has not started"
+    answers = await edge.bridge.ask([beat for _, beat in beats])
+    refused = [
+        Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
+        for (index, _), known in zip(beats, answers) if not known
+    ]
     return len(beats) - len(refused), refused
 
 
