@@ -233,12 +233,28 @@ def _batched(workdir: str, total: int) -> tuple[float, dict[str, Any]]:
     system = start_system(path)
     try:
         with serve(system, limits=Limits(max_batch_items=_BATCH)) as handle:
-            t0 = time.perf_counter()
-            # 2 connections: each batch is sent once (seconds=0 sends one round per connection)
-            result = _load_all(handle.port, batches)
-            posted = time.perf_counter() - t0
-            system.flush(FLUSH_TIMEOUT)
-            elapsed = time.perf_counter() - t0
+            context = multiprocessing.get_context("spawn")
+            parent, child_end = context.Pipe()
+            child = context.Process(target=_send_all, name="bench-batches",
+                                    args=(handle.port, batches, child_end))
+            child.start()
+            child_end.close()
+            try:
+                if not parent.poll(120) or parent.recv() != "ready":
+                    raise RuntimeError("the batch sender did not start")
+                t0 = time.perf_counter()  # the sender is connected and holds its batches
+                parent.send("go")
+                if not parent.poll(FLUSH_TIMEOUT):
+                    raise RuntimeError("the batch sender did not answer")
+                result: dict[str, Any] = parent.recv()
+                posted = time.perf_counter() - t0
+                system.flush(FLUSH_TIMEOUT)
+                elapsed = time.perf_counter() - t0
+            finally:
+                child.join(30)
+                if child.is_alive():
+                    child.kill()
+                    child.join()
         stored = system.get_task_stats()["total_tasks"]
     finally:
         system.shutdown()
@@ -248,25 +264,15 @@ def _batched(workdir: str, total: int) -> tuple[float, dict[str, Any]]:
                      "errors": result["errors"]}
 
 
-def _load_all(port: int, batches: list[bytes]) -> dict[str, Any]:
-    """Send every batch once over two keep-alive connections, from the generator's process."""
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_send_all, name="bench-batches", args=(port, batches, send))
-    child.start()
-    send.close()
-    try:
-        if not receive.poll(FLUSH_TIMEOUT):
-            raise RuntimeError("the batch sender did not answer")
-        result: dict[str, Any] = receive.recv()
-    finally:
-        child.join(30)
-    return result
+def _send_all(port: int, batches: list[bytes], pipe: Any) -> None:
+    """The batch sender's process: connect twice, say ready, send every batch once on "go"."""
 
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", port)
 
-def _send_all(port: int, batches: list[bytes], out: Any) -> None:
-    async def one(share: list[bytes]) -> int:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def one(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                  share: list[bytes]) -> int:
+        reader, writer = connection
         errors = 0
         for request in share:
             writer.write(request)
@@ -279,11 +285,15 @@ def _send_all(port: int, batches: list[bytes], out: Any) -> None:
         return errors
 
     async def main() -> dict[str, Any]:
-        errors = await asyncio.gather(one(batches[0::2]), one(batches[1::2]))
+        connections = [await connect(), await connect()]
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "go"
+        errors = await asyncio.gather(one(connections[0], batches[0::2]),
+                                      one(connections[1], batches[1::2]))
         return {"errors": sum(errors)}
 
-    out.send(_run(main()))
-    out.close()
+    pipe.send(_run(main()))
+    pipe.close()
 
 
 def run_ingest(sizes: Sizes, workdir: str) -> GroupResult:
