@@ -54,6 +54,22 @@ def test_last_event_id_resumes_with_what_was_missed(http: httpx.Client, clock: M
     assert [f.data for f in resumed if f.id] == [f.data for f in published[2:]]
 
 
+@pytest.mark.parametrize("limits", [Limits(sse_replay=2)], indirect=True)
+def test_the_replay_buffer_holds_sse_replay_events(http: httpx.Client, clock: ManualClock) -> None:
+    """sse_replay=2: the id just before the buffer resumes; one older gets a reset."""
+    http.post("/v1/agents", json={"agent_id": "q"})
+    with http.stream("GET", "/v1/events") as response:
+        stream = frames(response)
+        clock.advance(3.0)
+        seen = read_until(stream, _count("alert", 3))
+    ids = [f.id or "" for f in seen if f.id is not None]
+    with http.stream("GET", "/v1/events", headers={"Last-Event-ID": ids[3]}) as response:
+        resumed = read_until(frames(response), lambda s: len([f for f in s if f.id]) >= 2)
+    assert [f.id for f in resumed if f.id] == ids[4:]
+    with http.stream("GET", "/v1/events", headers={"Last-Event-ID": ids[2]}) as response:
+        assert events(read_until(frames(response), _count("reset", 1)), "reset")
+
+
 @pytest.mark.parametrize("last", ["0-1", "garbage", "deadbeef-999999"])
 def test_an_id_that_cannot_be_resumed_gets_a_reset(http: httpx.Client, last: str) -> None:
     """An id of another run (or nonsense) gets a reset event: fetch the state again."""
