@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pykka
 from starlette.applications import Starlette
@@ -31,7 +30,8 @@ from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
 from server.health import healthz
 from server.idempotency import IdempotencyCache
-from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
+from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
+from server.responses import error_response, json_response
 from server.limits import Limits
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
@@ -112,39 +112,32 @@ async def _summaries(edge: Edge) -> None:
         edge.hub.publish_summary(summary)
 
 
-def _error(status: int, reason: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"error": reason}
-    if field is not None:
-        body["field"] = field
-    return json_response(body, status)
-
-
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestRefused)
-    return _error(exc.status, exc.reason, exc.field)
+    return error_response(exc.status, exc.reason, exc.field)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidMessage)
-    return _error(400, f"{exc.field}: {exc.reason}", exc.field)
+    return error_response(400, f"{exc.field}: {exc.reason}", exc.field)
 
 
 async def _stopped(request: Request, exc: Exception) -> Response:
-    return _error(503, "the system is shutting down")
+    return error_response(503, "the system is shutting down")
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
-    return _error(503, "the system did not answer in time; retry later")
+    return error_response(503, "the system did not answer in time; retry later")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail))
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal error")
+    return error_response(500, "internal error")
 
 
 routes = [
