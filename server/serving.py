@@ -14,6 +14,7 @@ import uvicorn
 from actors import SwarmSystem
 from server.app import create_app
 from server.errors import InsecureBind
+from server.events import EventHub
 from server.limits import Limits
 
 __all__ = ["ServerHandle", "check_bind", "serve"]
@@ -65,8 +66,10 @@ class ServerHandle:
         port: the port bound.
     """
 
-    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int) -> None:
+    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int,
+                 hub: EventHub) -> None:
         self._server = server
+        self._hub = hub
         self._thread = thread
         self.host = host
         self.port = port
@@ -79,7 +82,17 @@ class ServerHandle:
         return self._thread.is_alive()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Close the event streams, finish the requests in flight, and stop; idempotent."""
+        """Close the event streams, finish the requests in flight, and stop; idempotent.
+
+        The streams are ended first: uvicorn waits for open responses before it
+        stops, and an event stream never ends by itself.
+        """
+        loop = self._server.loop
+        if loop is not None and self._thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(self._hub.close)
+            except RuntimeError:  # the loop has already closed
+                pass
         self._server.should_exit = True
         self._thread.join(timeout)
 
@@ -128,8 +141,9 @@ def serve(
         sock.close()
         raise
     bound_port = sock.getsockname()[1]
+    app = create_app(system, token=token, limits=limits)
     config = uvicorn.Config(
-        create_app(system, token=token, limits=limits),
+        app,
         log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5,
         server_header=False, date_header=True, loop="auto", http="auto",
     )
@@ -148,4 +162,4 @@ def serve(
         server.should_exit = True
         thread.join(STOP_TIMEOUT)
         raise RuntimeError("the HTTP server did not start")
-    return ServerHandle(server, thread, host, bound_port)
+    return ServerHandle(server, thread, host, bound_port, app.state.edge.hub)

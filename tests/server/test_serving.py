@@ -37,3 +37,15 @@ def test_binding_beyond_loopback_with_a_token_is_allowed(system: SwarmSystem) ->
     """With a token the server binds 0.0.0.0 and answers on loopback."""
     with serve(system, host="0.0.0.0", token="s3cret") as handle:
         assert httpx.get(f"http://127.0.0.1:{handle.port}/healthz").status_code == 200
+
+
+def test_stop_ends_open_event_streams_cleanly(system: SwarmSystem) -> None:
+    """An open /v1/events stream ends as a complete response when the server stops."""
+    handle = serve(system)
+    with httpx.Client(base_url=handle.url, timeout=30) as http:
+        with http.stream("GET", "/v1/events") as response:
+            chunks = response.iter_bytes()
+            assert next(chunks).startswith(b"retry:")
+            handle.stop()
+            assert list(chunks) == []  # the end of the stream, not a broken connection
+    assert not handle.running
