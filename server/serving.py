@@ -13,7 +13,7 @@ import uvicorn
 
 from actors import SwarmSystem
 from server.app import create_app
-from server.errors import InsecureBind
+from server.errors import BadToken, InsecureBind
 from server.events import EventHub
 from server.limits import Limits
 
@@ -23,12 +23,28 @@ START_TIMEOUT: Final = 30.0
 STOP_TIMEOUT: Final = 10.0
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse an address beyond loopback when there is no token.
+def check_token(token: str | None) -> None:
+    """Refuse a token that is empty or could not travel in an Authorization header.
 
     Raises:
-        InsecureBind: ``host`` is not a loopback address and ``token`` is None or empty.
+        BadToken: empty, surrounded by spaces, or not printable ASCII.
     """
+    if token is None:
+        return
+    if not token:
+        raise BadToken("is empty: give one, or none at all")
+    if token != token.strip() or not token.isascii() or not token.isprintable():
+        raise BadToken("must be printable ASCII without surrounding spaces")
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse an address beyond loopback when there is no token, and a token that cannot work.
+
+    Raises:
+        InsecureBind: ``host`` is not a loopback address and ``token`` is None.
+        BadToken: see :func:`check_token`.
+    """
+    check_token(token)
     if token:
         return
     if host == "localhost":
@@ -127,6 +143,7 @@ def serve(
 
     Raises:
         InsecureBind: a non-loopback ``host`` without a token.
+        BadToken: an empty token, or one that cannot travel in a header.
         OSError: the address cannot be bound.
         RuntimeError: the server did not start.
     """

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from actors import SwarmSystem
-from server import InsecureBind, ServerHandle, serve
+from server import BadToken, InsecureBind, ServerHandle, serve
 
 
 def test_serve_binds_a_free_loopback_port_and_answers(running: ServerHandle) -> None:
@@ -49,3 +49,14 @@ def test_stop_ends_open_event_streams_cleanly(system: SwarmSystem) -> None:
             handle.stop()
             assert list(chunks) == []  # the end of the stream, not a broken connection
     assert not handle.running
+
+
+@pytest.mark.parametrize("token", ["", " padded ", "caf\u00e9", "two\nlines"])
+def test_a_token_that_cannot_work_is_refused_without_showing_it(
+    system: SwarmSystem, token: str
+) -> None:
+    """An empty token (or one no header can carry) raises BadToken; its text is not in the error."""
+    with pytest.raises(BadToken) as caught:
+        serve(system, token=token)
+    if token.strip():
+        assert token.strip() not in str(caught.value)
