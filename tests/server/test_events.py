@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 
@@ -137,3 +138,25 @@ def test_a_client_too_slow_to_read_is_disconnected(
         unsubscribe()
     assert received.count(b"\nevent: ") < total
     assert httpx.get(f"{running.url}/healthz").json()["event_streams"] == 0
+
+
+def test_a_client_queue_holds_its_limit_and_one_more_event_closes_it() -> None:
+    """sse_client_queue=3 (the retry line and two events): kept; a third event: dropped."""
+    from messages import HealthChanged
+    from server.events import EventHub
+
+    event = HealthChanged(agent_id="a", previous="healthy", current="degraded", at=1.0,
+                          heartbeat_age_ms=1000.0)
+
+    async def scenario() -> None:
+        hub = EventHub(Limits(sse_client_queue=3))
+        hub.attach(asyncio.get_running_loop())
+        client = hub.open(None)  # queues the retry line
+        hub.publish_event(event)
+        hub.publish_event(event)
+        assert (hub.clients, client.closed) == (1, False)
+        hub.publish_event(event)
+        assert (hub.clients, client.closed, hub.dropped_clients) == (0, True, 1)
+        assert not client.frames  # its memory is released at once
+
+    asyncio.run(scenario())
