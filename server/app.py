@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors import SwarmSystem, SystemStopped
+from actors import SwarmSystem, SystemStopped, UnknownAgent
 from messages import InvalidMessage
+from storage import StorageError
 from server.auth import BearerAuth
 from server.bridge import AskBridge
 from server.edge import Edge
@@ -72,6 +73,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
             RequestRefused: _refused,
             InvalidMessage: _invalid,
             SystemStopped: _stopped,
+            UnknownAgent: _unknown_agent,
+            StorageError: _storage,
             pykka.ActorDeadError: _stopped,
             pykka.Timeout: _busy,
             HTTPException: _http_error,
@@ -124,6 +127,18 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 async def _stopped(request: Request, exc: Exception) -> Response:
     return error_response(503, "the system is shutting down")
+
+
+async def _unknown_agent(request: Request, exc: Exception) -> Response:
+    # an agent that left between two reads of one request
+    assert isinstance(exc, UnknownAgent)
+    return error_response(404, str(exc), "agent_id")
+
+
+async def _storage(request: Request, exc: Exception) -> Response:
+    # its text may name the database file: logged, not answered
+    logger.warning("storage failed on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "the storage is unavailable; retry later")
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
