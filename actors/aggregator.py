@@ -16,7 +16,15 @@ from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
 from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
-from messages.requests import Drain, GetGauges, GetTaskStats, LiveStats, Release, Verified
+from messages.requests import (
+    Drain,
+    GetAgentPerformances,
+    GetGauges,
+    GetTaskStats,
+    LiveStats,
+    Release,
+    Verified,
+)
 from storage import (
     Batch,
     Quarantined,
@@ -163,6 +171,8 @@ class MetricsAggregator(SupervisedActor):
                 pass  # another service: nothing to do
             case GetTaskStats(agent_id=str() | None as agent_id):
                 return self.live_stats(agent_id)
+            case GetAgentPerformances():
+                return self.agent_performances()
             case GetGauges():
                 return self.gauges()
             case Verified(agent_id=str() as agent_id, count=int() as count, serial=int()):
@@ -325,6 +335,35 @@ class MetricsAggregator(SupervisedActor):
             duration_series=durations,
             throughput_series=counts,
         )
+
+    def agent_performances(self) -> dict[str, dict[str, Any]]:
+        """Every agent's task counts, success rate, p95 and tokens, by id, in one reply."""
+        result = {}
+        for agent_id, summary in self.state.per_agent.items():
+            count = summary.count
+            result[agent_id] = {
+                "tasks_completed": count,
+                "success_rate": 100.0 * summary.results.get("success", 0) / count if count else 0.0,
+                "p95_duration_ms": summary.percentile_ms(0.95),
+                "total_tokens": summary.tokens,
+            }
+        return result
+
+    def agent_performances(self) -> dict[str, dict[str, Any]]:
+        """Every agent's task count, success rate, p95 and tokens, by id, in one reply.
+
+        The same figures as :meth:`live_stats` gives one agent at a time.
+        """
+        result = {}
+        for agent_id, agent in self.state.agents.items():
+            stats = agent.tally.to_stats()
+            result[agent_id] = {
+                "tasks_completed": stats["total_tasks"],
+                "success_rate": stats["success_rate"],
+                "p95_duration_ms": stats["p95_duration_ms"],
+                "total_tokens": stats["total_tokens"],
+            }
+        return result
 
     def gauges(self) -> dict[str, Any]:
         """Latest value and history of every agent and swarm gauge."""

@@ -19,6 +19,7 @@ from messages.requests import (
     ReadLatestAgentMetrics,
     ReadLatestSwarmMetrics,
     ReadMetadata,
+    ReadAgentsUptime,
     ReadQuarantine,
     ReadSwarmMetrics,
     ReadTaskSeries,
@@ -108,6 +109,8 @@ def answer(storage: MetricsStorage, request: StorageRead) -> Any:
             return storage.task_span(request.agent_id)
         case ReadTaskSeries():
             return storage.task_series(request.low, request.high, request.agent_id, request.slices)
+        case ReadAgentsUptime():
+            return storage.agents_uptime(now=request.now)
         case ReadQuarantine():
             return storage.query_quarantine(request.limit)
         case ApplyRetention():

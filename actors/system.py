@@ -34,6 +34,7 @@ from actors.tracker import StallLedger
 from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
+    Alert,
     AgentReport,
     Alert,
     Crash,
@@ -64,12 +65,16 @@ from messages.requests import (
     GetHistory,
     GetRecentAlerts,
     GetStatus,
+    GetAgentPerformances,
     GetTaskStats,
     HealthStatus,
     LiveStats,
     ReadAgent,
     ReadAgentMetrics,
     ReadAgentUptime,
+    ReadAgentsUptime,
+    ReadAlerts,
+    ReadHealthEvents,
     ReadLatestAgentMetrics,
     ReadLatestSwarmMetrics,
     ReadSwarmMetrics,
@@ -675,6 +680,34 @@ class SwarmSystem:
             if (start is None or r.received_at >= start) and (end is None or r.received_at < end)
         ]
 
+    def agents_overview(self) -> list[dict[str, Any]]:
+        """Every agent's health and task figures, from one snapshot and one read of each store.
+
+        Each: ``agent_id``, ``health_state``, ``last_heartbeat`` (epoch s),
+        ``heartbeat_age_ms``, ``uptime_pct``, ``tasks_completed``,
+        ``success_rate``, ``p95_duration_ms``, ``total_tokens``; the same
+        figures as the report, at a cost that does not grow by asks per agent.
+        """
+        snapshot = self.snapshot()
+        self._ask_service("aggregator", Drain())
+        performances: dict[str, dict[str, Any]] = self._ask_service(
+            "aggregator", GetAgentPerformances()
+        )
+        self.flush()
+        uptimes: dict[str, float] = self._read(ReadAgentsUptime(now=snapshot.at))
+        none = {"tasks_completed": 0, "success_rate": 0.0, "p95_duration_ms": 0.0, "total_tokens": 0}
+        return [
+            {
+                "agent_id": a.agent_id,
+                "health_state": a.health_state.value,
+                "last_heartbeat": a.last_heartbeat,
+                "heartbeat_age_ms": a.heartbeat_age_ms,
+                "uptime_pct": uptimes.get(a.agent_id, 100.0),
+                **performances.get(a.agent_id, none),
+            }
+            for a in snapshot.agents
+        ]
+
     def _distribution(self, snapshot: SwarmSnapshot) -> dict[str, int]:
         counts = {state.value: 0 for state in HealthState}
         for agent in snapshot.agents:
@@ -881,6 +914,34 @@ class SwarmSystem:
         )
         self.flush()
         result: list[TaskMetric] = self._read(request)
+        return result
+
+    def query_health_events(
+        self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[HealthChanged]:
+        """Stored health transitions in time order, after everything before the call is stored."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[HealthChanged] = self._read(ReadHealthEvents(
+            start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
+            agent_id=agent_id, limit=limit,
+        ))
+        return result
+
+    def query_alerts(
+        self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
+        severity: str | None = None, limit: int | None = None,
+    ) -> list[Alert]:
+        """Stored alerts in time order (agent ``*``: the swarm's), after a flush."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[Alert] = self._read(ReadAlerts(
+            start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
+            agent_id=agent_id, severity=severity, limit=limit,
+        ))
         return result
 
     def get_monitoring_stats(self) -> dict[str, Any]:

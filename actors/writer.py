@@ -26,6 +26,7 @@ from messages.requests import (
     ReadLatestAgentMetrics,
     ReadLatestSwarmMetrics,
     ReadMetadata,
+    ReadAgentsUptime,
     ReadQuarantine,
     ReadSwarmMetrics,
     ReadTaskSeries,
@@ -124,7 +125,7 @@ class StorageWriter(SupervisedActor):
                 ReadTaskMetrics() | ReadAgentMetrics() | ReadSwarmMetrics() | ReadHealthEvents()
                 | ReadAlerts() | ReadTaskStats() | ReadTally() | ReadAgentUptime() | ReadAgents()
                 | ReadAgent() | ReadMetadata() | ReadLatestAgentMetrics()
-                | ReadLatestSwarmMetrics() | ReadTaskSpan() | ReadTaskSeries() | ReadQuarantine()
+                | ReadLatestSwarmMetrics() | ReadTaskSpan() | ReadTaskSeries() | ReadQuarantine() | ReadAgentsUptime()
                 | ApplyRetention()
             ):
                 try:

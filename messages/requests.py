@@ -26,6 +26,7 @@ __all__ = [
     "AgentSnapshot",
     "ApplyRetention",
     "Beat",
+    "GetAgentPerformances",
     "GetGauges",
     "GetRecentAlerts",
     "GetTaskStats",
@@ -38,6 +39,7 @@ __all__ = [
     "ReadHealthEvents",
     "ReadMetadata",
     "ReadQuarantine",
+    "ReadAgentsUptime",
     "ReadTaskSeries",
     "ReadTaskSpan",
     "ReadLatestSwarmMetrics",
@@ -201,6 +203,10 @@ class GetGauges(Message, tag="get_gauges", kw_only=True, frozen=True):
     """Aggregator: the latest value and history of every agent and swarm gauge."""
 
 
+class GetAgentPerformances(Message, tag="get_agent_performances", kw_only=True, frozen=True):
+    """Aggregator: every agent's task count, success rate, p95 and tokens, by id, in one reply."""
+
+
 class GetRecentAlerts(Message, tag="get_recent_alerts", kw_only=True, frozen=True):
     """Reporter: the last ``limit`` alerts, oldest first."""
 
@@ -329,6 +335,12 @@ class ReadTaskSeries(Message, tag="read_task_series", kw_only=True, frozen=True)
     slices: int = 20
 
 
+class ReadAgentsUptime(Message, tag="read_agents_uptime", kw_only=True, frozen=True):
+    """Writer: every stored agent's uptime up to ``now``, by id, in one read."""
+
+    now: float
+
+
 class ReadQuarantine(Message, tag="read_quarantine", kw_only=True, frozen=True):
     """Writer: the items kept in quarantine, oldest first."""
 
@@ -352,6 +364,7 @@ StorageRead: TypeAlias = (
     | ReadTaskSpan
     | ReadTaskSeries
     | ReadQuarantine
+    | ReadAgentsUptime
     | ApplyRetention
 )
 """Every request the storage writer answers from SQLite."""

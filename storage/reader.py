@@ -25,7 +25,7 @@ from storage.rows import AgentRecord
 from storage.series import task_series, task_span
 from storage.stats import TaskTally, tally, task_stats
 from storage.summary import TaskStats
-from storage.uptime import agent_uptime
+from storage.uptime import agent_uptime, agents_uptime
 
 __all__ = ["Reader"]
 
@@ -276,3 +276,9 @@ class Reader(Database):
             if record is not None and record.registered_at is None:
                 raise NeverTracked("agent_uptime", agent_id)
             return agent_uptime(conn, key, start, end, moment)
+
+    def agents_uptime(self, *, now: TimeArg) -> dict[str, float]:
+        """Return every registered agent's uptime (as :meth:`agent_uptime` with no range), by id."""
+        moment = to_epoch("now", now)
+        with self._transaction("agents_uptime", write=False) as conn:
+            return agents_uptime(conn, moment)

@@ -1,0 +1,140 @@
+"""Ingest endpoints: agents registering, beating and reporting metrics over HTTP.
+
+Bodies are the protocol's messages (``messages``), JSON or msgpack, with the
+``type`` tag as :func:`messages.encode` writes it; ``timestamp`` may be left
+out (the server's clock is used). A batch is answered 202 with what was
+accepted and, per refused item, its index, field and reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from messages import (
+    AgentMetric,
+    Heartbeat,
+    InvalidMessage,
+    RegisterAgent,
+    SwarmMetric,
+    SwarmPulseError,
+    TaskMetric,
+    check_id,
+    decode,
+)
+from server.batch import BatchAnswer, Refusal, decode_batch, decode_body, explain
+from server.edge import Edge, edge_of
+from server.errors import RequestRefused
+from server.idempotency import StoredAnswer, check_key
+from server.limits import body_format, read_body
+from server.responses import encode_json, json_response
+
+__all__ = ["delete_agent", "post_agent", "post_heartbeats", "post_metrics"]
+
+HEARTBEAT_TYPES: Final[dict[str, type[Any]]] = {"heartbeat": Heartbeat}
+METRIC_TYPES: Final[dict[str, type[Any]]] = {
+    "task_metric": TaskMetric,
+    "agent_metric": AgentMetric,
+    "swarm_metric": SwarmMetric,
+}
+"""What ``POST /v1/metrics`` takes; a new telemetry message (``task_started``) is one entry more."""
+async def _batch(request: Request, types: dict[str, type[Any]], default_type: str | None,
+                 take: Any) -> Response:
+    """Read, validate and take a batch, answering a retried Idempotency-Key as before."""
+    edge = edge_of(request)
+    format = body_format(request)
+    body = await read_body(request, edge.limits.max_body_bytes)
+
+    async def handle() -> StoredAnswer:
+        messages, refused = decode_batch(body, format, types, edge.system.clock.time(),
+                                         edge.limits.max_batch_items, default_type)
+        accepted, more = await take(edge, messages)
+        refused = sorted(refused + more, key=lambda r: r.index) if more else refused
+        return StoredAnswer(202, encode_json(BatchAnswer(accepted, refused)))
+
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        answer = await handle()
+    else:
+        answer = await edge.idempotency.answer(request.url.path, check_key(key), body, handle)
+    return Response(answer.body, answer.status, media_type="application/json")
+
+
+async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
+    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
+    if not beats:
+        return 0, []
+    if not edge.system.coordinator.is_alive():
+        raise RequestRefused(503, "the system is shutting down")
+    assert edge.bridge is not None, "the server's lifespan has not started"
+    answers = await edge.bridge.ask([beat for _, beat in beats])
+    refused = [
+        Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
+        for (index, _), known in zip(beats, answers) if not known
+    ]
+    return len(beats) - len(refused), refused
+
+
+async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int, list[Refusal]]:
+    """Into the telemetry channel: an append each, never blocking."""
+    if not edge.system.config.enable_monitoring:
+        return len(metrics), []  # as the facade: accepted, not recorded
+    send = edge.system.telemetry.send
+    refused = []
+    for index, metric in metrics:
+        try:
+            send(metric)
+        except InvalidMessage as exc:  # a policy of the core refusing it (unknown agents)
+            refused.append(Refusal(index, exc.field, exc.reason))
+        except SwarmPulseError as exc:
+            refused.append(Refusal(index, "agent_id", str(exc)))
+    return len(metrics) - len(refused), refused
+
+
+async def post_heartbeats(request: Request) -> Response:
+    """``POST /v1/heartbeats``: one heartbeat or a list; ``type`` and ``timestamp`` optional."""
+    return await _batch(request, HEARTBEAT_TYPES, "heartbeat", _take_heartbeats)
+
+
+async def post_metrics(request: Request) -> Response:
+    """``POST /v1/metrics``: task, agent and swarm metrics, one or a list."""
+    return await _batch(request, METRIC_TYPES, None, _take_metrics)
+
+
+async def post_agent(request: Request) -> Response:
+    """``POST /v1/agents``: register an agent; 201 when new, 200 when already registered."""
+    edge = edge_of(request)
+    format = body_format(request)
+    raw = decode_body(await read_body(request, edge.limits.max_body_bytes), format)
+    if not isinstance(raw, dict):
+        raise RequestRefused(400, "the body must be a register_agent object", "body")
+    raw.setdefault("type", "register_agent")
+    if raw["type"] != "register_agent":
+        raise RequestRefused(400, "type must be register_agent", "type")
+    try:
+        message = msgspec.convert(raw, RegisterAgent)
+    except msgspec.ValidationError:
+        error = explain(raw)
+        raise RequestRefused(400, f"{error.field}: {error.reason}", error.field) from None
+    new = await run_in_threadpool(
+        edge.system.register_agent, message.agent_id, message.metadata,
+        interval_ms=message.interval_ms, failure_threshold=message.failure_threshold,
+    )
+    return json_response({"agent_id": message.agent_id, "registered": new}, 201 if new else 200)
+
+
+async def delete_agent(request: Request) -> Response:
+    """``DELETE /v1/agents/{agent_id}``: stop watching an agent; 404 when unknown."""
+    agent_id = request.path_params["agent_id"]
+    try:
+        check_id("agent_id", agent_id)
+    except InvalidMessage as exc:
+        raise RequestRefused(400, f"agent_id: {exc.reason}", "agent_id") from None
+    edge = edge_of(request)
+    if not await run_in_threadpool(edge.system.unregister_agent, agent_id):
+        raise RequestRefused(404, f"unknown agent {agent_id!r}", "agent_id")
+    return json_response({"agent_id": agent_id, "unregistered": True})
