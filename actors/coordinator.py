@@ -12,6 +12,7 @@ from typing import Any
 
 import pykka
 
+from actors.callbacks import CallbackRunner
 from actors.clock import Clock
 from actors.errors import UnknownAgent
 from actors.history import HeartbeatHistory
@@ -139,7 +140,8 @@ class SwarmCoordinator(pykka.ThreadingActor):
     tracker), :class:`Snapshot`, :class:`StopTrackers`, and from its children
     :class:`Transition`, :class:`ChildFailed`, :class:`Redeliver` and
     :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
-    sends transitions and alerts to the reporter and the pending writes.
+    sends transitions and alerts to the reporter and the pending writes, and
+    hands each transition to the callback runner (it only queues).
     A transition of an earlier registration of the same id (its incarnation
     is not the current one) is dropped and counted in ``stale_transitions``.
 
@@ -160,8 +162,10 @@ class SwarmCoordinator(pykka.ThreadingActor):
         services: Services,
         pending: PendingWrites,
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]],
+        runner: CallbackRunner,
     ) -> None:
         super().__init__()
+        self.runner = runner
         self.config = config
         self.clock = clock
         self.dispatcher = dispatcher
@@ -393,6 +397,7 @@ class SwarmCoordinator(pykka.ThreadingActor):
     def _health_changed(self, agent: _Agent, event: HealthChanged) -> None:
         agent.health = event.current
         self.pending.add("health_events", event)
+        self.runner.transition(event)  # callbacks and subscribers: one hop, not two
         self._to_service("reporter", event)
 
     def _stalled(self, seconds: float) -> None:
