@@ -4,9 +4,11 @@ A callback is code we did not write. It may raise anything, ``SystemExit`` and
 ``KeyboardInterrupt`` included, and it may block for ever. None of that may reach
 an actor: raised inside a Pykka actor, a ``BaseException`` stops every actor in
 the process, and a blocking call holds up the actor's whole inbox. So no actor
-calls user code. The reporter hands each event to a :class:`CallbackRunner`,
-whose own daemon threads call the callbacks one at a time, in the order the
-events were raised, each within a time budget:
+calls user code. The coordinator hands each transition to a :class:`CallbackRunner`
+as it takes it (:meth:`CallbackRunner.transition`: the alert callbacks of the new
+state, then the subscribers), the reporter each alert; the runner's own daemon
+threads call them one at a time, in the order the events were raised, each
+within a time budget:
 
 * an exception of any kind is logged on ``swarmpulse.callbacks`` and counted in
   :attr:`CallbackRunner.errors`;
@@ -35,7 +37,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 __all__ = ["DEFAULT_CALLBACK_TIMEOUT", "CallbackRunner", "Listener"]
@@ -78,6 +80,7 @@ class CallbackRunner:
         self._watch = threading.Condition(self._lock)
         self._calls: queue.SimpleQueue[tuple[Listener, Any] | None] = queue.SimpleQueue()
         self._subscribers: dict[int, Listener] = {}
+        self._alert_callbacks: dict[Any, tuple[Listener, ...]] = {}
         self._tokens = itertools.count()
         self._names = itertools.count()
         # the running call: (worker generation, call number, start, fn), set by the worker;
@@ -102,6 +105,19 @@ class CallbackRunner:
         put = self._calls.put
         for fn in listeners:
             put((fn, event))
+
+    def set_alert_callbacks(self, enabled: bool, table: Mapping[Any, Sequence[Listener]]) -> None:
+        """Set the alert callbacks :meth:`transition` calls: per health state, a sequence."""
+        frozen = {state: tuple(fns) for state, fns in table.items()}
+        with self._lock:
+            self._alert_callbacks = frozen if enabled else {}
+
+    def transition(self, event: Any) -> None:
+        """Queue the alert callbacks of ``event.current``, then every subscriber, with ``event``."""
+        callbacks = self._alert_callbacks.get(event.current)
+        if callbacks:
+            self.run(callbacks, event)
+        self.publish(event)
 
     def publish(self, event: Any) -> None:
         """Queue a call of every subscriber with ``event``."""

@@ -442,6 +442,8 @@ class SystemClock(_ClockBase):
 
     def _scheduled(self, earliest: bool) -> None:
         if self._thread is None:
+            # expected to run from now on: a pause while it starts is a stall too
+            self._expected = self._mono()
             self._thread = threading.Thread(target=self._run, name="swarmpulse-clock", daemon=True)
             self._thread.start()
         elif earliest:
@@ -449,14 +451,14 @@ class SystemClock(_ClockBase):
 
     def _run(self) -> None:
         mono = self._mono
-        with self._cond:
-            self._expected = mono()
         while True:
             self.check_stall()  # told before any timer that fell due during the stall fires
             with self._cond:
                 if self._closed:
                     return
                 now = mono()
+                if now - self._expected > self._threshold:
+                    continue  # paused since check_stall looked: report that first
                 handle = self._pop_due(now)
                 if handle is None:
                     earliest = self._earliest()

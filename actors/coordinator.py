@@ -12,6 +12,7 @@ from typing import Any
 
 import pykka
 
+from actors.callbacks import CallbackRunner
 from actors.clock import Clock
 from actors.errors import UnknownAgent
 from actors.history import HeartbeatHistory
@@ -148,10 +149,10 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
     sends transitions and alerts to the reporter, and what it stores to the
     writer as :class:`~actors.pending.WriteBatch` (it forwards a child's too,
-    held while the writer restarts); forwards telemetry sent to it to the
-    aggregator. A transition of an earlier registration of the same id (its
-    incarnation is not the current one) is dropped and counted in
-    ``stale_transitions``.
+    held while the writer restarts); hands each transition to the callback
+    runner (it only queues); forwards telemetry sent to it to the aggregator.
+    A transition of an earlier registration of the same id (its incarnation
+    is not the current one) is dropped and counted in ``stale_transitions``.
 
     Each registration's failure deadline is told to the clock
     (:meth:`Clock.set_shortest_deadline`), so that a real clock knows which
@@ -170,8 +171,10 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         ledger: StallLedger,
         services: Services,
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]],
+        runner: CallbackRunner,
     ) -> None:
         super().__init__()
+        self.runner = runner
         self.config = config
         self.clock = clock
         self.dispatcher = dispatcher
@@ -419,6 +422,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     def _health_changed(self, agent: _Agent, event: HealthChanged) -> None:
         agent.health = event.current
         self._store(Batch(health_events=(event,)))
+        self.runner.transition(event)  # callbacks and subscribers: one hop, not two
         self._to_service("reporter", event)
 
     def _stalled(self, seconds: float) -> None:

@@ -62,16 +62,16 @@ def alert_for(event: HealthChanged) -> Alert:
 
 
 class HealthReporter(SupervisedActor):
-    """Raises alerts, hands events to the callback runner, renders reports.
+    """Raises alerts, owns the alert callback settings, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
     :class:`RenderReport` (reply str), :class:`GetRecentAlerts` (reply the last alerts) and
     :class:`Crash`. Sends every alert to be stored (as a
     :class:`~actors.pending.WriteBatch`, through its supervisor, which holds it
-    while the writer restarts). It never calls user code: for each transition
-    it queues the alert callbacks of the new state on the
-    :class:`CallbackRunner`, and every transition and alert for the
-    subscribers, so a slow or raising callback never delays a report.
+    while the writer restarts) and hands it to the :class:`CallbackRunner` for
+    the subscribers; the callbacks configured here are given to the runner,
+    which calls them for each transition the coordinator hands it. It never
+    calls user code, so a slow or raising callback never delays a report.
     """
 
     kind = "reporter"
@@ -91,11 +91,9 @@ class HealthReporter(SupervisedActor):
         """Dispatch on the message type."""
         match message:
             case HealthChanged():
+                # the coordinator has handed the transition itself to the runner
                 alert = alert_for(message)
                 self._record(alert)
-                if self.state.enabled:
-                    self.runner.run(self.state.callbacks.get(message.current, ()), message)
-                self.runner.publish(message)
                 self.runner.publish(alert)
             case Alert():
                 self._record(message)
@@ -105,6 +103,7 @@ class HealthReporter(SupervisedActor):
             ) is not None:
                 self.state.enabled = enabled
                 self.state.callbacks = table
+                self.runner.set_alert_callbacks(enabled, table)
             case RenderReport(format="markdown", data=HealthReport() as data):
                 return _render(render_markdown, data)
             case RenderReport(format="json", data=HealthReport() as data):

@@ -277,7 +277,7 @@ class SwarmSystem:
         }
         self.coordinator = SwarmCoordinator.start(
             config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
-            services=services, spawn=spawn,
+            services=services, spawn=spawn, runner=self.callbacks,
         )
         self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
         self.clock.add_stall_listener(self._on_stall)

@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
-from demo.live import LiveView, LogView, QuietView, View
 from demo.serve import DEFAULT_PORT, add_serve_parser, command_serve
-from demo.simulation import RunOptions, RunResult, count_tasks, run
 from demo.stored import check_agent, open_database, stored_report
 from demo.timeexpr import time_range
 from messages import SwarmPulseError, TaskResult, for_terminal, render_json, render_markdown

@@ -16,10 +16,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Final
 
-from actors import SwarmSystem, start_system
+from typing import TYPE_CHECKING
+
 from demo.errors import CommandError
-from server import ServerHandle, serve
-from server.serving import check_bind
+
+if TYPE_CHECKING:  # the command line's other commands must not load the actor system
+    from actors import SwarmSystem
+    from server import ServerHandle
 
 __all__ = ["DEFAULT_PORT", "add_serve_parser", "command_serve", "start_demo_server"]
 
@@ -90,6 +93,10 @@ def command_serve(args: argparse.Namespace, prog: str = "swarmpulse") -> int:
         InsecureBind: a non-loopback ``--host`` without a token (the CLI exits 2).
         CommandError: the address cannot be bound (the CLI exits 2).
     """
+    from actors import start_system
+    from server import serve
+    from server.serving import check_bind
+
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)  # before anything starts
     stop = _Stop()
@@ -119,6 +126,8 @@ def command_serve(args: argparse.Namespace, prog: str = "swarmpulse") -> int:
 
 def start_demo_server(system: SwarmSystem, port: int) -> ServerHandle:
     """The demo's server on loopback: ``port``, or a free one if that is taken."""
+    from server import serve
+
     try:
         return serve(system, port=port)
     except OSError as exc:
