@@ -38,6 +38,8 @@ class ReporterState:
         default_factory=dict
     )
     alerts: int = 0
+    alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    transitions: dict[str, int] = field(default_factory=dict)
     callback_calls: int = 0
     callback_errors: int = 0
 
@@ -86,6 +88,8 @@ class HealthReporter(SupervisedActor):
         """Dispatch on the message type."""
         match message:
             case HealthChanged():
+                counts = self.state.transitions
+                counts[message.current.value] = counts.get(message.current.value, 0) + 1
                 self._record(alert_for(message))
                 self._callbacks(message)
             case Alert():
@@ -112,6 +116,8 @@ class HealthReporter(SupervisedActor):
     def _record(self, alert: Alert) -> None:
         self.state.recent.append(alert)
         self.state.alerts += 1
+        by_severity = self.state.alerts_by_severity
+        by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
         self.pending.add("alerts", alert)
 
     def _callbacks(self, event: HealthChanged) -> None:

@@ -48,6 +48,7 @@ from messages.requests import (
     GetHistory,
     GetStatus,
     HealthStatus,
+    MetricsSnapshot,
     Query,
     Redeliver,
     RenderReport,
@@ -391,6 +392,29 @@ class SwarmSystem:
         """Every agent's health and the coordinator's counters."""
         result: SwarmSnapshot = self._ask_coordinator(Snapshot())
         return result
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        """Everything an exporter (``/metrics``, OpenTelemetry) reads, cheaply at scrape time.
+
+        One ask to the coordinator (every agent's health), one to the aggregator
+        (every agent's task counters, all durations as one histogram, the latest
+        agent gauges), and the reporter's and the buffers' counters: tens of
+        milliseconds at 10,000 agents, where a call per agent would take seconds.
+        Metrics recorded before the call are counted (the aggregator drains first).
+        """
+        self._ask_service("aggregator", Drain())
+        tasks = self._ask_service("aggregator", Query(method="totals"))
+        reporter = self.reporter_state
+        return MetricsSnapshot(
+            swarm=self.snapshot(),
+            tasks=tasks,
+            transitions=dict(reporter.transitions),
+            alerts=dict(reporter.alerts_by_severity),
+            pending_writes=len(self.telemetry) + len(self.pending),
+            dropped=self.telemetry.dropped + self.pending.dropped,
+            # counted by the storage quarantine where it exists; 0 before it
+            quarantined=int(getattr(self.writer_stats, "quarantined", 0)),
+        )
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
         """Ids of agents at least as sick as ``min_state``."""
