@@ -42,6 +42,7 @@ class ReporterState:
     transitions: dict[str, int] = field(default_factory=dict)
     callback_calls: int = 0
     callback_errors: int = 0
+    listeners: list[Callable[[HealthChanged | Alert], object]] = field(default_factory=list)
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -90,6 +91,7 @@ class HealthReporter(SupervisedActor):
             case HealthChanged():
                 counts = self.state.transitions
                 counts[message.current.value] = counts.get(message.current.value, 0) + 1
+                self._notify(message)
                 self._record(alert_for(message))
                 self._callbacks(message)
             case Alert():
@@ -119,6 +121,16 @@ class HealthReporter(SupervisedActor):
         by_severity = self.state.alerts_by_severity
         by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
         self.pending.add("alerts", alert)
+        self._notify(alert)
+
+    def _notify(self, event: HealthChanged | Alert) -> None:
+        """Every subscribed listener gets the event (they must not block)."""
+        for listener in list(self.state.listeners):
+            try:
+                listener(event)
+            except Exception:
+                self.state.callback_errors += 1
+                logger.exception("event listener %r raised on %r", listener, event)
 
     def _callbacks(self, event: HealthChanged) -> None:
         state = self.state

@@ -29,6 +29,7 @@ READS: Final = frozenset(
         "query_alerts",
         "task_stats",
         "agent_uptime",
+        "agents_uptime",
         "agents",
         "apply_retention",
     }
