@@ -31,6 +31,7 @@ from server.health import healthz
 from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
+from server.metrics import metrics_endpoint
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 
 __all__ = ["create_app", "routes"]
@@ -148,4 +149,5 @@ routes = [
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
 ]

@@ -35,7 +35,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -71,8 +72,9 @@ Our own histogram (:class:`storage.LogHistogram`) has ~1,400 buckets 1% wide;
 the export collapses them to these, each duration counted at its bucket's
 representative (so one within 0.5% of a bound may land on either side of it).
 """
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
-"""The exposition format's media type (text format 0.0.4)."""
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
+"""Text format 0.0.4: what we write (legacy names, no UTF-8 escaping), and what
+every Prometheus reads (Debian's 2.42 predates the 1.0.0 format's media type)."""
 
 _STATES: Final = tuple(state.value for state in HealthState)
 _FAILED: Final = HealthState.FAILED.value
@@ -226,7 +228,14 @@ def render_metrics(registry: CollectorRegistry) -> bytes:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics``: a fresh snapshot, rendered off the event loop."""
-    registry: CollectorRegistry = request.app.state.metrics_registry
+    """``GET /metrics``: a fresh snapshot, rendered off the event loop.
+
+    Behind the server's bearer-token check like every path but ``/healthz``
+    (Prometheus sends the token: ``authorization: {credentials: TOKEN}``).
+    """
+    state = request.app.state
+    registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
+    if registry is None:
+        registry = state.metrics_registry = metrics_registry(state.edge.system)
     body = await run_in_threadpool(render_metrics, registry)
     return Response(body, media_type=CONTENT_TYPE)

@@ -7,11 +7,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from actors import ManualClock, SwarmSystem, start_system
+from server import serve
 from server.metrics import DURATION_BUCKETS_SECONDS, metrics_registry, render_metrics
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -142,3 +144,18 @@ def test_promtool_accepts_the_exposition(system: SwarmSystem, clock: ManualClock
                              timeout=30, check=False)
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
     assert b'agent_id="odd \\"id\\" \\\\ {x=\\"1\\"}"' in body
+
+
+def test_metrics_endpoint_needs_the_token_and_serves_the_text_format(system: SwarmSystem) -> None:
+    """GET /metrics: 401 without the bearer token, the exposition format with it."""
+    system.register_agent("a")
+    system.record_task_metric("t", "a", 5.0, "success")
+    with serve(system, token="s3cret") as handle, httpx.Client(base_url=handle.url) as http:
+        assert http.get("/metrics").status_code == 401
+        assert http.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        answer = http.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+        families = {f.name for f in text_string_to_metric_families(answer.text)}
+        assert {"swarmpulse_agent_health", "swarmpulse_tasks", "swarmpulse_task_duration_seconds"} <= families
+        assert 'swarmpulse_tasks_total{agent_id="a",result="success"} 1.0' in answer.text
