@@ -67,7 +67,7 @@ class HealthReporter(SupervisedActor):
     """Raises alerts, runs alert callbacks on its own thread, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
-    :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``) and
+    :class:`RenderReport` (reply str), :class:`Query` (``recent_alerts``, ``counters``) and
     :class:`Crash`. Queues every alert for storage. A callback that raises is
     logged and counted, never propagated.
     """
@@ -109,6 +109,8 @@ class HealthReporter(SupervisedActor):
                 limit := kwargs.get("limit", 50)
             ):
                 return list(self.state.recent)[-limit:]
+            case Query(method="counters"):
+                return dict(self.state.transitions), dict(self.state.alerts_by_severity)
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:

@@ -399,18 +399,21 @@ class SwarmSystem:
 
         One ask to the coordinator (every agent's health), one to the aggregator
         (every agent's task counters, all durations as one histogram, the latest
-        agent gauges), and the reporter's and the buffers' counters: tens of
+        agent gauges), one to the reporter (transitions and alerts by kind), and
+        the buffers' counters: tens of
         milliseconds at 10,000 agents, where a call per agent would take seconds.
         Metrics recorded before the call are counted (the aggregator drains first).
         """
         self._ask_service("aggregator", Drain())
         tasks = self._ask_service("aggregator", Query(method="totals"))
-        reporter = self.reporter_state
+        swarm = self.snapshot()
+        # asked after the coordinator: every transition in its snapshot has reached the reporter
+        transitions, alerts = self._ask_service("reporter", Query(method="counters"))
         return MetricsSnapshot(
-            swarm=self.snapshot(),
+            swarm=swarm,
             tasks=tasks,
-            transitions=dict(reporter.transitions),
-            alerts=dict(reporter.alerts_by_severity),
+            transitions=transitions,
+            alerts=alerts,
             pending_writes=len(self.telemetry) + len(self.pending),
             dropped=self.telemetry.dropped + self.pending.dropped,
             # counted by the storage quarantine where it exists; 0 before it

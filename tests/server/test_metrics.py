@@ -54,6 +54,8 @@ def test_scrape_shows_each_agents_health_age_and_up(system: SwarmSystem, clock: 
     system.register_agent("alive")
     system.register_agent("silent")
     system.register_agent("dead", interval_ms=500, failure_threshold=2)
+    for agent_id in ("alive", "silent", "dead"):
+        system.check_agent_health(agent_id)  # its tracker has started and armed its timer
     clock.advance(1.5)
     system.update_agent_heartbeat("alive")
     clock.advance(0.25)
@@ -138,6 +140,7 @@ def test_promtool_accepts_the_exposition(system: SwarmSystem, clock: ManualClock
                                   tokens_used=i, files_changed=1)
         system.record_agent_metric(f"agent-{i}", "queue_depth", float(i))
     system.register_agent('odd "id" \\ {x="1"}')
+    system.check_agent_health("agent-19")
     clock.advance(2.5)
     body = render_metrics(metrics_registry(system))
     checked = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
