@@ -35,9 +35,10 @@ def system(clock: ManualClock, db_path: str) -> Iterator[SwarmSystem]:
 
 
 @pytest.fixture
-def limits() -> Limits:
-    """The server's limits; a test overrides this fixture to try one at its bound."""
-    return Limits()
+def limits(request: pytest.FixtureRequest) -> Limits:
+    """The server's limits: the defaults, or ``parametrize("limits", [...], indirect=True)``."""
+    chosen: Limits = getattr(request, "param", Limits())
+    return chosen
 
 
 @pytest.fixture
