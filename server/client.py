@@ -132,6 +132,8 @@ class RemoteSwarm:
         self.refused = 0
         #: failed attempts to send a batch (each one retried)
         self.send_failures = 0
+        #: heartbeats from :meth:`beating` that failed (the next one is tried on time)
+        self.beat_failures = 0
         self.last_error: str | None = None
         self.last_refusals: list[dict[str, Any]] = []
         self._sender = threading.Thread(target=self._run, name="swarmpulse-client", daemon=True)
@@ -182,7 +184,7 @@ class RemoteSwarm:
 
         The first beat is sent before the block starts; then one every ``every``
         seconds until it ends, however long the agent's own work blocks. A beat
-        that fails is logged and counted in :attr:`send_failures`; the next one
+        that fails is logged and counted in :attr:`beat_failures`; the next one
         is tried on time.
         """
         check_id("agent_id", agent_id)
@@ -196,7 +198,7 @@ class RemoteSwarm:
                     self.update_agent_heartbeat(agent_id)
                 except (RemoteError, httpx.HTTPError) as exc:
                     with self._cond:
-                        self.send_failures += 1
+                        self.beat_failures += 1
                         self.last_error = str(exc)
                     logger.warning("heartbeat of %r failed: %s", agent_id, exc)
                 if stop.wait(every):
