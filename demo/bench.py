@@ -31,6 +31,7 @@ from typing import Any, Final
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
+from demo.bench_scrape import run_scrape
 from demo.bench_state import run_accuracy, run_memory
 from demo.bench_support import MODES, GroupResult, Sizes
 from demo.bench_swarm import run_large_swarm, run_small_swarm
@@ -47,6 +48,7 @@ GROUPS: Final[dict[str, Group]] = {
     "memory": run_memory,
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
+    "scrape": run_scrape,
 }
 """Every group of figures, in the order they run."""
 
@@ -74,6 +76,10 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
     ("process_rss_growth_mb", "MB", None, None),
+    ("scrape_ms_1k", "ms", None, None),
+    ("scrape_bytes_1k", "B", None, None),
+    ("scrape_ms_10k", "ms", "<=", 300.0),
+    ("scrape_bytes_10k", "B", None, None),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 
