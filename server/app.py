@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pykka
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from actors import SwarmSystem, SystemStopped
 from messages import InvalidMessage
 from server.auth import BearerAuth
+from server.bridge import AskBridge
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
@@ -32,6 +34,7 @@ from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
 from server.metrics import metrics_endpoint
+from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 
 __all__ = ["create_app", "routes"]
@@ -48,7 +51,9 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        hub.attach(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        hub.attach(loop)
+        edge.bridge = AskBridge(system.coordinator, loop)
         unsubscribe = system.subscribe(hub.publish_threadsafe)
         summaries = asyncio.create_task(_summaries(edge))
         try:
@@ -56,6 +61,7 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
         finally:
             unsubscribe()
             hub.close()
+            edge.bridge.close()
             summaries.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await summaries
@@ -67,6 +73,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
             RequestRefused: _refused,
             InvalidMessage: _invalid,
             SystemStopped: _stopped,
+            pykka.ActorDeadError: _stopped,
+            pykka.Timeout: _busy,
             HTTPException: _http_error,
             Exception: _internal,
         },
@@ -126,6 +134,10 @@ async def _stopped(request: Request, exc: Exception) -> Response:
     return _error(503, "the system is shutting down")
 
 
+async def _busy(request: Request, exc: Exception) -> Response:
+    return _error(503, "the system did not answer in time; retry later")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, str(exc.detail))
@@ -150,4 +162,5 @@ routes = [
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
     Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
 ]

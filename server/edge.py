@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from actors import SwarmSystem
+from server.bridge import AskBridge
 from server.events import EventHub
 from server.idempotency import IdempotencyCache
 from server.limits import Limits
@@ -23,12 +24,14 @@ class Edge:
         limits: the bounds the server keeps.
         hub: the SSE fan-out of the system's events.
         idempotency: answers remembered by ``Idempotency-Key``.
+        bridge: asks the coordinator from the loop (set while the server runs).
     """
 
     system: SwarmSystem
     limits: Limits
     hub: EventHub
     idempotency: IdempotencyCache
+    bridge: AskBridge | None = None
 
 
 def edge_of(request: Request) -> Edge:

@@ -47,7 +47,7 @@ METRIC_TYPES: Final[dict[str, type[Any]]] = {
 }
 """What ``POST /v1/metrics`` takes; a new telemetry message (``task_started``) is one entry more."""
 _UNIONS: Final[dict[frozenset[str], Any]] = {}
-ASK_TIMEOUT: Final = 30.0
+_TYPED: Final[dict[tuple[frozenset[str], str], Any]] = {}
 
 
 class Refusal(msgspec.Struct, frozen=True):
@@ -144,7 +144,8 @@ def parse_batch(
             continue
         if default_type is not None and "type" not in item:
             item["type"] = default_type
-        if item.get("type") not in types:
+        tag = item.get("type")
+        if type(tag) is not str or tag not in types:
             refused.append(Refusal(index, "type", f"must be one of: {allowed}"))
             continue
         if "timestamp" not in item:
@@ -167,6 +168,43 @@ def parse_batch(
     return taken, refused
 
 
+def _typed(types: dict[str, type[Any]], format: BodyFormat) -> Any:
+    """A decoder of the protocol's messages themselves: one message or a list of them."""
+    key = (frozenset(types), format)
+    decoder = _TYPED.get(key)
+    if decoder is None:
+        union = _union(types)
+        shape = list[union] | union  # type: ignore[valid-type]
+        decoder = msgspec.json.Decoder(shape) if format == "json" else msgspec.msgpack.Decoder(shape)
+        _TYPED[key] = decoder
+    return decoder
+
+
+def decode_batch(
+    body: bytes, format: BodyFormat, types: dict[str, type[Any]], now: float, max_items: int,
+    default_type: str | None,
+) -> tuple[list[tuple[int, Any]], list[Refusal]]:
+    """The messages of a batch and its refused items.
+
+    A body of complete, valid messages (as :func:`messages.encode` writes them,
+    timestamps included: what the client library sends) is decoded straight
+    into the protocol's structs; anything else is decoded generically and
+    checked item by item, so that each refusal can be named.
+    """
+    if body:
+        try:
+            decoded = _typed(types, format).decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            messages = decoded if isinstance(decoded, list) else [decoded]
+            if len(messages) > max_items:
+                raise RequestRefused(
+                    413, f"a batch holds at most {max_items} items, not {len(messages)}", "body")
+            return list(enumerate(messages)), []
+    return parse_batch(_decode_body(body, format), types, now, max_items, default_type)
+
+
 async def _batch(request: Request, types: dict[str, type[Any]], default_type: str | None,
                  take: Any) -> Response:
     """Read, validate and take a batch, answering a retried Idempotency-Key as before."""
@@ -175,9 +213,8 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
     body = await read_body(request, edge.limits.max_body_bytes)
 
     async def handle() -> StoredAnswer:
-        raw = _decode_body(body, format)
-        messages, refused = parse_batch(raw, types, edge.system.clock.time(),
-                                        edge.limits.max_batch_items, default_type)
+        messages, refused = decode_batch(body, format, types, edge.system.clock.time(),
+                                         edge.limits.max_batch_items, default_type)
         accepted, more = await take(edge, messages)
         refused = sorted(refused + more, key=lambda r: r.index) if more else refused
         return StoredAnswer(202, _JSON.encode(BatchAnswer(accepted, refused)))
@@ -191,20 +228,17 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
 
 
 async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
+    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
     if not beats:
         return 0, []
-    return await run_in_threadpool(_beat, edge, beats)
-
-
-def _beat(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
-    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
-    coordinator = edge.system.coordinator
-    futures = [(index, coordinator.ask(beat, block=False)) for index, beat in beats]
-    refused = []
-    for index, future in futures:
-        if not future.get(timeout=ASK_TIMEOUT):
-            refused.append(Refusal(index, "agent_id",
-                                   "unknown agent: register it first (POST /v1/agents)"))
+    if not edge.system.coordinator.is_alive():
+        raise RequestRefused(503, "the system is shutting down")
+    assert edge.bridge is not None, "the server's lifespan has not started"
+    answers = await edge.bridge.ask([beat for _, beat in beats])
+    refused = [
+        Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
+        for (index, _), known in zip(beats, answers) if not known
+    ]
     return len(beats) - len(refused), refused
 
 

@@ -131,7 +131,7 @@ def serve(
     config = uvicorn.Config(
         create_app(system, token=token, limits=limits),
         log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5,
-        server_header=False, date_header=True, loop="asyncio", http="auto",
+        server_header=False, date_header=True, loop="auto", http="auto",
     )
     server = _Server(config)
 
