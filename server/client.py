@@ -348,6 +348,8 @@ class RemoteSwarm:
                     lambda: len(self._buffer) >= self.batch_size or self._flushing or self._closing,
                     self.linger,
                 )
+                if self._abort.is_set():  # close() gave up: what is left is counted there
+                    return
                 n = min(self.batch_size, len(self._buffer))
                 batch = [self._buffer.popleft() for _ in range(n)]
                 self._in_flight = n

@@ -142,6 +142,9 @@ def document() -> dict[str, Any]:
             "200": {"description": "an event stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}})},
         "/openapi.json": {"get": _operation("this description", {"200": _json("OpenAPI 3.1")})},
+        "/metrics": {"get": _operation("the Prometheus text format (0.0.4), read at scrape time", {
+            "200": {"description": "every swarmpulse series",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}})},
     }
     paths["/v1/agents"]["get"]["parameters"] = [
         {"name": "state", "in": "query",
