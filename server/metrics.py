@@ -32,6 +32,7 @@ Prometheus expects).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from typing import Final
 
@@ -223,8 +224,19 @@ def metrics_registry(system: SwarmSystem) -> CollectorRegistry:
 
 
 def render_metrics(registry: CollectorRegistry) -> bytes:
-    """The exposition text of every collector in ``registry`` (blocking: asks the actors)."""
-    return generate_latest(registry)
+    """The exposition text of every collector in ``registry`` (blocking: asks the actors).
+
+    The cyclic garbage collector is paused meanwhile: a scrape of 10,000 agents
+    makes over a million short-lived objects (none in a cycle), which set off
+    full collections over the whole system's objects, up to 300 ms of a scrape.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return generate_latest(registry)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def metrics_endpoint(request: Request) -> Response:
