@@ -245,12 +245,12 @@ class MetricsAggregator(SupervisedActor):
         """Every agent's task counts, success rate, p95 and tokens, by id, in one reply."""
         result = {}
         for agent_id, summary in self.state.per_agent.items():
-            stats = summary.to_stats()
+            count = summary.count
             result[agent_id] = {
-                "tasks_completed": stats["total_tasks"],
-                "success_rate": stats["success_rate"],
-                "p95_duration_ms": stats["p95_duration_ms"],
-                "total_tokens": stats["total_tokens"],
+                "tasks_completed": count,
+                "success_rate": 100.0 * summary.results.get("success", 0) / count if count else 0.0,
+                "p95_duration_ms": summary.percentile_ms(0.95),
+                "total_tokens": summary.tokens,
             }
         return result
 

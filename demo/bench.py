@@ -89,6 +89,7 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("ingest_vs_pushgateway", "x", ">=", 2.0),
     ("ingest_batched_per_s", "/s", ">=", 150_000),
     ("ingest_batched_vs_persist", "x", ">=", 0.8),
+    ("agents_list_ms", "ms", None, None),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

@@ -8,7 +8,8 @@ Prometheus Pushgateway (``/usr/bin/prometheus-pushgateway``); its figures are
 null when the binary is missing. Batched ingest is timed from the first POST
 to the moment the last metric is committed in SQLite, and compared with the
 in-process persist path (4 recording threads, ``demo/bench_persist.py``) timed
-in the same group on as many metrics.
+in the same group on as many metrics. ``agents_list_ms`` is ``GET /v1/agents``
+with the large swarm's number of agents (10,000 in the full run), for context.
 """
 
 from __future__ import annotations
@@ -296,6 +297,31 @@ def _send_all(port: int, batches: list[bytes], pipe: Any) -> None:
     pipe.close()
 
 
+def _agents_list(workdir: str, agents: int) -> dict[str, Any]:
+    """Milliseconds of ``GET /v1/agents`` (median of 3) with ``agents`` agents, 2 tasks each."""
+    ids = [f"agent-{i:05d}" for i in range(agents)]
+    system = start_system(os.path.join(workdir, "agents.db"), heartbeat_interval_ms=600_000)
+    try:
+        system.register_agents(ids)
+        for round_ in range(2):
+            for i, agent_id in enumerate(ids):
+                system.record_task_metric(f"t{round_}-{i}", agent_id, 100.0 + i % 50, "success",
+                                          10, 1)
+        system.flush(FLUSH_TIMEOUT)
+        with serve(system) as handle, httpx.Client(base_url=handle.url, timeout=120) as http:
+            times, size = [], 0
+            for _ in range(3):
+                t0 = time.perf_counter()
+                reply = http.get("/v1/agents")
+                times.append((time.perf_counter() - t0) * 1000)
+                size = len(reply.content)
+                if len(reply.json()["agents"]) != agents:
+                    raise RuntimeError("GET /v1/agents did not list every agent")
+    finally:
+        system.shutdown()
+    return {"agents": agents, "ms": sorted(times)[1], "all_ms": times, "bytes": size}
+
+
 def run_ingest(sizes: Sizes, workdir: str) -> GroupResult:
     """Single heartbeats/s and latency, the Pushgateway's, and batched msgpack ingest."""
     seconds, warmup = _SECONDS[sizes.mode], _WARMUP[sizes.mode]
@@ -315,10 +341,13 @@ def run_ingest(sizes: Sizes, workdir: str) -> GroupResult:
     persist_s, _ = _record_from_threads(os.path.join(workdir, "persist.db"), total)
     result.figures["ingest_batched_per_s"] = total / elapsed
     result.figures["ingest_batched_vs_persist"] = persist_s / elapsed
+    listing = _agents_list(workdir, sizes.swarm_agents)
+    result.figures["agents_list_ms"] = listing["ms"]
     result.details = {
         "connections": _CONNECTIONS, "seconds": seconds, "warmup_s": warmup,
         "heartbeats": beats, "pushgateway": push if push is not None else f"{PUSHGATEWAY} missing",
         "batched": batched, "persist_same_run_per_s": total / persist_s,
+        "agents_list": listing,
         "load_average": list(os.getloadavg()),
         "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)",
         "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",

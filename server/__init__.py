@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from server.app import create_app, routes
-    from server.errors import InsecureBind, RequestRefused
+    from server.errors import BadToken, InsecureBind, RequestRefused
     from server.limits import Limits
     from server.serving import ServerHandle, serve
 
-__all__ = ["InsecureBind", "Limits", "RequestRefused", "ServerHandle", "create_app", "routes", "serve"]
+__all__ = [
+    "BadToken", "InsecureBind", "Limits", "RequestRefused", "ServerHandle", "create_app", "routes", "serve",
+]
 
 _HOMES = {
     "create_app": "server.app",
     "routes": "server.app",
+    "BadToken": "server.errors",
     "InsecureBind": "server.errors",
     "RequestRefused": "server.errors",
     "Limits": "server.limits",

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pykka
 from starlette.applications import Starlette
@@ -22,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors import SwarmSystem, SystemStopped
+from actors import SwarmSystem, SystemStopped, UnknownAgent
 from messages import InvalidMessage
+from storage import StorageError
 from server.auth import BearerAuth
 from server.bridge import AskBridge
 from server.edge import Edge
@@ -31,7 +31,8 @@ from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
 from server.health import healthz
 from server.idempotency import IdempotencyCache
-from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
+from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
+from server.responses import error_response, json_response
 from server.limits import Limits
 from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
@@ -73,6 +74,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
             RequestRefused: _refused,
             InvalidMessage: _invalid,
             SystemStopped: _stopped,
+            UnknownAgent: _unknown_agent,
+            StorageError: _storage,
             pykka.ActorDeadError: _stopped,
             pykka.Timeout: _busy,
             HTTPException: _http_error,
@@ -113,39 +116,44 @@ async def _summaries(edge: Edge) -> None:
         edge.hub.publish_summary(summary)
 
 
-def _error(status: int, reason: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"error": reason}
-    if field is not None:
-        body["field"] = field
-    return json_response(body, status)
-
-
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestRefused)
-    return _error(exc.status, exc.reason, exc.field)
+    return error_response(exc.status, exc.reason, exc.field)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidMessage)
-    return _error(400, f"{exc.field}: {exc.reason}", exc.field)
+    return error_response(400, f"{exc.field}: {exc.reason}", exc.field)
 
 
 async def _stopped(request: Request, exc: Exception) -> Response:
-    return _error(503, "the system is shutting down")
+    return error_response(503, "the system is shutting down")
+
+
+async def _unknown_agent(request: Request, exc: Exception) -> Response:
+    # an agent that left between two reads of one request
+    assert isinstance(exc, UnknownAgent)
+    return error_response(404, str(exc), "agent_id")
+
+
+async def _storage(request: Request, exc: Exception) -> Response:
+    # its text may name the database file: logged, not answered
+    logger.warning("storage failed on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "the storage is unavailable; retry later")
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
-    return _error(503, "the system did not answer in time; retry later")
+    return error_response(503, "the system did not answer in time; retry later")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail))
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal error")
+    return error_response(500, "internal error")
 
 
 routes = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import SwarmPulseError
 
-__all__ = ["InsecureBind", "RequestRefused"]
+__all__ = ["BadToken", "InsecureBind", "RequestRefused"]
 
 
 class RequestRefused(SwarmPulseError):
@@ -36,3 +36,11 @@ class InsecureBind(SwarmPulseError, ValueError):
             f"refusing to serve on {host} without a token: anyone who can reach it could "
             "feed and read the swarm; pass a token (--token or SWARMPULSE_TOKEN), or bind 127.0.0.1"
         )
+
+
+class BadToken(SwarmPulseError, ValueError):
+    """The token cannot be sent in a header as given (its text is never shown)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the token {reason}")

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.edge import Edge, edge_of
-from server.ingest import json_response
+from server.responses import json_response
 
 __all__ = ["healthz", "system_health"]
 

@@ -142,9 +142,10 @@ def document() -> dict[str, Any]:
             "200": {"description": "an event stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}})},
         "/openapi.json": {"get": _operation("this description", {"200": _json("OpenAPI 3.1")})},
-        "/metrics": {"get": _operation("the Prometheus text format (0.0.4), read at scrape time", {
-            "200": {"description": "every swarmpulse series",
-                    "content": {"text/plain": {"schema": {"type": "string"}}}}})},
+        "/metrics": {"get": _operation("the Prometheus exposition (where the app serves it)", {
+            "200": {"description": "the Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "404": _json("not served by this app", _ref("Error"))})},
     }
     paths["/v1/agents"]["get"]["parameters"] = [
         {"name": "state", "in": "query",

@@ -16,7 +16,7 @@ from actors import SwarmSystem
 from messages import AlertSeverity, HealthState, InvalidMessage, check_id
 from server.edge import edge_of
 from server.errors import RequestRefused
-from server.ingest import json_response
+from server.responses import json_response
 from server.timerange import time_range
 
 __all__ = ["get_agent", "get_alerts", "get_health_events", "get_report", "get_stats", "list_agents"]

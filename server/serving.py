@@ -13,7 +13,8 @@ import uvicorn
 
 from actors import SwarmSystem
 from server.app import create_app
-from server.errors import InsecureBind
+from server.errors import BadToken, InsecureBind
+from server.events import EventHub
 from server.limits import Limits
 
 __all__ = ["ServerHandle", "check_bind", "serve"]
@@ -22,12 +23,28 @@ START_TIMEOUT: Final = 30.0
 STOP_TIMEOUT: Final = 10.0
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse an address beyond loopback when there is no token.
+def check_token(token: str | None) -> None:
+    """Refuse a token that is empty or could not travel in an Authorization header.
 
     Raises:
-        InsecureBind: ``host`` is not a loopback address and ``token`` is None or empty.
+        BadToken: empty, surrounded by spaces, or not printable ASCII.
     """
+    if token is None:
+        return
+    if not token:
+        raise BadToken("is empty: give one, or none at all")
+    if token != token.strip() or not token.isascii() or not token.isprintable():
+        raise BadToken("must be printable ASCII without surrounding spaces")
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse an address beyond loopback when there is no token, and a token that cannot work.
+
+    Raises:
+        InsecureBind: ``host`` is not a loopback address and ``token`` is None.
+        BadToken: see :func:`check_token`.
+    """
+    check_token(token)
     if token:
         return
     if host == "localhost":
@@ -65,8 +82,10 @@ class ServerHandle:
         port: the port bound.
     """
 
-    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int) -> None:
+    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int,
+                 hub: EventHub) -> None:
         self._server = server
+        self._hub = hub
         self._thread = thread
         self.host = host
         self.port = port
@@ -79,7 +98,17 @@ class ServerHandle:
         return self._thread.is_alive()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Close the event streams, finish the requests in flight, and stop; idempotent."""
+        """Close the event streams, finish the requests in flight, and stop; idempotent.
+
+        The streams are ended first: uvicorn waits for open responses before it
+        stops, and an event stream never ends by itself.
+        """
+        loop = self._server.loop
+        if loop is not None and self._thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(self._hub.close)
+            except RuntimeError:  # the loop has already closed
+                pass
         self._server.should_exit = True
         self._thread.join(timeout)
 
@@ -114,6 +143,7 @@ def serve(
 
     Raises:
         InsecureBind: a non-loopback ``host`` without a token.
+        BadToken: an empty token, or one that cannot travel in a header.
         OSError: the address cannot be bound.
         RuntimeError: the server did not start.
     """
@@ -128,8 +158,9 @@ def serve(
         sock.close()
         raise
     bound_port = sock.getsockname()[1]
+    app = create_app(system, token=token, limits=limits)
     config = uvicorn.Config(
-        create_app(system, token=token, limits=limits),
+        app,
         log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5,
         server_header=False, date_header=True, loop="auto", http="auto",
     )
@@ -148,4 +179,4 @@ def serve(
         server.should_exit = True
         thread.join(STOP_TIMEOUT)
         raise RuntimeError("the HTTP server did not start")
-    return ServerHandle(server, thread, host, bound_port)
+    return ServerHandle(server, thread, host, bound_port, app.state.edge.hub)

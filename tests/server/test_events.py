@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 
@@ -52,6 +53,22 @@ def test_last_event_id_resumes_with_what_was_missed(http: httpx.Client, clock: M
         resumed = read_until(frames(response), lambda s: len([f for f in s if f.id]) >= 4)
     assert [f.id for f in resumed if f.id] == [f.id for f in published[2:]]
     assert [f.data for f in resumed if f.id] == [f.data for f in published[2:]]
+
+
+@pytest.mark.parametrize("limits", [Limits(sse_replay=2)], indirect=True)
+def test_the_replay_buffer_holds_sse_replay_events(http: httpx.Client, clock: ManualClock) -> None:
+    """sse_replay=2: the id just before the buffer resumes; one older gets a reset."""
+    http.post("/v1/agents", json={"agent_id": "q"})
+    with http.stream("GET", "/v1/events") as response:
+        stream = frames(response)
+        clock.advance(3.0)
+        seen = read_until(stream, _count("alert", 3))
+    ids = [f.id or "" for f in seen if f.id is not None]
+    with http.stream("GET", "/v1/events", headers={"Last-Event-ID": ids[3]}) as response:
+        resumed = read_until(frames(response), lambda s: len([f for f in s if f.id]) >= 2)
+    assert [f.id for f in resumed if f.id] == ids[4:]
+    with http.stream("GET", "/v1/events", headers={"Last-Event-ID": ids[2]}) as response:
+        assert events(read_until(frames(response), _count("reset", 1)), "reset")
 
 
 @pytest.mark.parametrize("last", ["0-1", "garbage", "deadbeef-999999"])
@@ -121,3 +138,25 @@ def test_a_client_too_slow_to_read_is_disconnected(
         unsubscribe()
     assert received.count(b"\nevent: ") < total
     assert httpx.get(f"{running.url}/healthz").json()["event_streams"] == 0
+
+
+def test_a_client_queue_holds_its_limit_and_one_more_event_closes_it() -> None:
+    """sse_client_queue=3 (the retry line and two events): kept; a third event: dropped."""
+    from messages import HealthChanged
+    from server.events import EventHub
+
+    event = HealthChanged(agent_id="a", previous="healthy", current="degraded", at=1.0,
+                          heartbeat_age_ms=1000.0)
+
+    async def scenario() -> None:
+        hub = EventHub(Limits(sse_client_queue=3))
+        hub.attach(asyncio.get_running_loop())
+        client = hub.open(None)  # queues the retry line
+        hub.publish_event(event)
+        hub.publish_event(event)
+        assert (hub.clients, client.closed) == (1, False)
+        hub.publish_event(event)
+        assert (hub.clients, client.closed, hub.dropped_clients) == (0, True, 1)
+        assert not client.frames  # its memory is released at once
+
+    asyncio.run(scenario())

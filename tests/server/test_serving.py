@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from actors import SwarmSystem
-from server import InsecureBind, ServerHandle, serve
+from server import BadToken, InsecureBind, ServerHandle, serve
 
 
 def test_serve_binds_a_free_loopback_port_and_answers(running: ServerHandle) -> None:
@@ -37,3 +37,26 @@ def test_binding_beyond_loopback_with_a_token_is_allowed(system: SwarmSystem) ->
     """With a token the server binds 0.0.0.0 and answers on loopback."""
     with serve(system, host="0.0.0.0", token="s3cret") as handle:
         assert httpx.get(f"http://127.0.0.1:{handle.port}/healthz").status_code == 200
+
+
+def test_stop_ends_open_event_streams_cleanly(system: SwarmSystem) -> None:
+    """An open /v1/events stream ends as a complete response when the server stops."""
+    handle = serve(system)
+    with httpx.Client(base_url=handle.url, timeout=30) as http:
+        with http.stream("GET", "/v1/events") as response:
+            chunks = response.iter_bytes()
+            assert next(chunks).startswith(b"retry:")
+            handle.stop()
+            assert list(chunks) == []  # the end of the stream, not a broken connection
+    assert not handle.running
+
+
+@pytest.mark.parametrize("token", ["", " padded ", "caf\u00e9", "two\nlines"])
+def test_a_token_that_cannot_work_is_refused_without_showing_it(
+    system: SwarmSystem, token: str
+) -> None:
+    """An empty token (or one no header can carry) raises BadToken; its text is not in the error."""
+    with pytest.raises(BadToken) as caught:
+        serve(system, token=token)
+    if token.strip():
+        assert token.strip() not in str(caught.value)

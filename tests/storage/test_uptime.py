@@ -85,3 +85,23 @@ def test_transitions_before_a_re_registration_do_not_carry_over(logged: MetricsS
     """Registered again at 1000 after failing at 600: HEALTHY from 1000, not FAILED."""
     logged.store_agent_event(registered("a1", at=T0 + 1000))
     assert logged.agent_uptime("a1", now=T0 + 1100) == 100.0
+
+
+def test_agents_uptime_is_agent_uptime_for_every_agent(logged: MetricsStorage) -> None:
+    """The one-pass read for all agents equals agent_uptime of each, whatever its history."""
+    logged.store_agent_event(registered("a2", at=T0 + 50))  # never a transition: 100%
+    logged.store_agent_event(registered("a3", at=T0))
+    logged.store_health_events([health("a3", "critical", "failed", T0 + 100),
+                                health("a3", "failed", "healthy", T0 + 150)])
+    logged.store_agent_event(unregistered("a3", at=T0 + 400))  # failed 50 of 400 s
+    logged.store_agent_event(registered("a4", at=T0))
+    logged.store_health_events([health("a4", "critical", "failed", T0 + 100)])
+    logged.store_agent_event(registered("a4", at=T0 + 700))  # again: the old log is not its
+    logged.store_health_events([health("a4", "healthy", "failed", T0 + 700)])  # at registration
+    now = T0 + 800
+    every = logged.agents_uptime(now=now)
+    assert set(every) == {"a1", "a2", "a3", "a4"}
+    for agent_id, uptime in every.items():
+        assert uptime == pytest.approx(logged.agent_uptime(agent_id, now=now)), agent_id
+    assert every["a3"] == pytest.approx(100.0 * 350 / 400)
+    assert every["a4"] == pytest.approx(0.0)
