@@ -78,7 +78,8 @@ def test_the_readme_curl_hook_runs_against_the_real_server(
     """The README's curl block, run by bash with curl, beats and records as it says."""
     if not Path(CURL).exists():
         pytest.skip("curl is not installed")
-    blocks = [b for b in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S) if "curl " in b]
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
+              if "curl " in b and "$SWARMPULSE_URL" in b]  # the hook section's block
     assert len(blocks) == 1
     system.register_agent("coder-1")
     before = heartbeats(system, "coder-1")
