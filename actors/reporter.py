@@ -15,7 +15,7 @@ from actors.pending import ServiceStarted, WriteBatch
 from actors.supervision import SupervisedActor, failed
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.render import render_json, render_markdown
-from messages.requests import ConfigureAlerts, GetRecentAlerts, RenderReport
+from messages.requests import ConfigureAlerts, GetCounters, GetRecentAlerts, RenderReport
 from storage import Batch
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]
@@ -41,6 +41,8 @@ class ReporterState:
     )
     alerts: int = 0
     unknown_messages: int = 0
+    alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    transitions: dict[str, int] = field(default_factory=dict)
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -65,7 +67,8 @@ class HealthReporter(SupervisedActor):
     """Raises alerts, owns the alert callback settings, renders reports.
 
     Accepts :class:`HealthChanged`, :class:`Alert`, :class:`ConfigureAlerts`,
-    :class:`RenderReport` (reply str), :class:`GetRecentAlerts` (reply the last alerts) and
+    :class:`RenderReport` (reply str), :class:`GetRecentAlerts` (reply the last alerts), :class:`GetCounters`
+    (reply transitions and alerts counted by kind) and
     :class:`Crash`. Sends every alert to be stored (as a
     :class:`~actors.pending.WriteBatch`, through its supervisor, which holds it
     while the writer restarts) and hands it to the :class:`CallbackRunner` for
@@ -92,6 +95,8 @@ class HealthReporter(SupervisedActor):
         match message:
             case HealthChanged():
                 # the coordinator has handed the transition itself to the runner
+                counts = self.state.transitions
+                counts[message.current.value] = counts.get(message.current.value, 0) + 1
                 alert = alert_for(message)
                 self._record(alert)
                 self.runner.publish(alert)
@@ -112,6 +117,8 @@ class HealthReporter(SupervisedActor):
                 return list(self.state.recent)[-limit:] if limit else []
             case ServiceStarted():
                 pass  # it sends through its supervisor: nothing to readdress
+            case GetCounters():
+                return dict(self.state.transitions), dict(self.state.alerts_by_severity)
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:
@@ -126,6 +133,8 @@ class HealthReporter(SupervisedActor):
     def _record(self, alert: Alert) -> None:
         self.state.recent.append(alert)
         self.state.alerts += 1
+        by_severity = self.state.alerts_by_severity
+        by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
         if self.supervisor is not None:
             self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
 

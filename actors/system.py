@@ -66,7 +66,9 @@ from messages.requests import (
     GetRecentAlerts,
     GetStatus,
     GetAgentPerformances,
+    GetCounters,
     GetTaskStats,
+    GetTotals,
     HealthStatus,
     LiveStats,
     ReadAgent,
@@ -82,6 +84,7 @@ from messages.requests import (
     ReadTaskSeries,
     ReadTaskSpan,
     ReadTaskStats,
+    MetricsSnapshot,
     Redeliver,
     Release,
     RenderReport,
@@ -642,6 +645,31 @@ class SwarmSystem:
         """The coordinator's snapshot: the tracked agents only."""
         result: SwarmSnapshot = self._ask_coordinator(Snapshot())
         return result
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        """Everything an exporter (``/metrics``, OpenTelemetry) reads, cheaply at scrape time.
+
+        One ask to the coordinator (every agent's health), one to the aggregator
+        (every agent's task counters, all durations as one histogram, the latest
+        agent gauges), one to the reporter (transitions and alerts by kind), and
+        the buffers' counters: tens of
+        milliseconds at 10,000 agents, where a call per agent would take seconds.
+        Metrics recorded before the call are counted (the aggregator drains first).
+        """
+        self._ask_service("aggregator", Drain())
+        tasks = self._ask_service("aggregator", GetTotals())
+        swarm = self.snapshot()
+        # asked after the coordinator: every transition in its snapshot has reached the reporter
+        transitions, alerts = self._ask_service("reporter", GetCounters())
+        return MetricsSnapshot(
+            swarm=swarm,
+            tasks=tasks,
+            transitions=transitions,
+            alerts=alerts,
+            pending_writes=len(self.telemetry) + max(len(self.pending), self.aggregate.outbox.rows),
+            dropped=self.telemetry.dropped + self.pending.dropped + self.aggregate.outbox.dropped,
+            quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
+        )
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
         """Ids of tracked agents at least as sick as ``min_state``."""

@@ -34,6 +34,7 @@ from demo.bench_ingest import run_ingest
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
+from demo.bench_scrape import run_scrape
 from demo.bench_state import run_accuracy, run_memory
 from demo.bench_support import MODES, GroupResult, Sizes
 from demo.bench_swarm import run_large_swarm, run_small_swarm
@@ -52,6 +53,7 @@ GROUPS: Final[dict[str, Group]] = {
     "large_swarm": run_large_swarm,
     "cli": run_cli_bench,
     "churn": run_churn,
+    "scrape": run_scrape,
     "server": run_ingest,
 }
 """Every group of figures, in the order they run."""
@@ -83,6 +85,10 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("cli_report_s_1m", "s", "<=", 0.5),
     ("cli_report_mb_1m", "MB", "<=", 60.0),
     ("churn_memory_growth_pct", "%", "<=", 10.0),
+    ("scrape_ms_1k", "ms", None, None),
+    ("scrape_bytes_1k", "B", None, None),
+    ("scrape_ms_10k", "ms", "<=", 300.0),
+    ("scrape_bytes_10k", "B", None, None),
     ("ingest_heartbeats_per_s", "/s", ">=", 5_000),
     ("ingest_heartbeat_ms_p50", "ms", None, None),
     ("ingest_heartbeat_ms_p99", "ms", "<=", 20.0),

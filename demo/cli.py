@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
+from demo.hooks import HOOK_COMMANDS, add_hook_parsers
 from demo.serve import DEFAULT_PORT, add_serve_parser, command_serve
 from demo.stored import check_agent, open_database, stored_report
 from demo.timeexpr import time_range
@@ -188,6 +189,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     _add_time_options(stats)
 
     add_serve_parser(commands, _whole, _DEFAULT_DB)
+    add_hook_parsers(commands, _whole)
 
     commands.add_parser("bench", add_help=False,
                         help="the benchmark; `bench --help` lists its options")
@@ -388,6 +390,7 @@ _COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "query": _command_query,
     "stats": _command_stats,
     "serve": command_serve,
+    **HOOK_COMMANDS,
 }
 
 

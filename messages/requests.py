@@ -27,7 +27,9 @@ __all__ = [
     "ApplyRetention",
     "Beat",
     "GetAgentPerformances",
+    "GetCounters",
     "GetGauges",
+    "GetTotals",
     "GetRecentAlerts",
     "GetTaskStats",
     "LiveStats",
@@ -68,6 +70,9 @@ __all__ = [
     "SwarmSnapshot",
     "AgentSnapshot",
     "Transition",
+    "AgentTotals",
+    "MetricsSnapshot",
+    "TaskTotals",
     "Wake",
 ]
 
@@ -433,3 +438,48 @@ class Transition(Message, tag="transition", kw_only=True, frozen=True):
     incarnation: int
     seq: int
     event: HealthChanged
+
+
+class AgentTotals(Message, tag="agent_totals", kw_only=True, frozen=True, gc=False):
+    """One agent's task counters since the system started: per result, tokens, files."""
+
+    agent_id: str
+    results: dict[str, int]
+    tokens: int
+    files: int
+
+
+class TaskTotals(Message, tag="task_totals", kw_only=True, frozen=True):
+    """Aggregator: every agent's task counters, all durations as one histogram, the gauges.
+
+    ``duration_bins``/``duration_zero`` are a :class:`storage.LogHistogram`'s
+    buckets (milliseconds); ``gauges`` holds each agent gauge's latest value as
+    ``(agent_id, metric_type, value)``.
+    """
+
+    agents: list[AgentTotals]
+    duration_bins: dict[int, int]
+    duration_zero: int
+    duration_count: int
+    duration_sum_ms: float
+    gauges: list[tuple[str, str, float]]
+
+
+class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True):
+    """What an exporter reads at scrape time, in one ask per actor (see ``SwarmSystem.metrics_snapshot``)."""
+
+    swarm: SwarmSnapshot
+    tasks: TaskTotals
+    transitions: dict[str, int]
+    alerts: dict[str, int]
+    pending_writes: int
+    dropped: int
+    quarantined: int
+
+
+class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):
+    """Aggregator: every agent's task counters, all durations as one histogram (a :class:`TaskTotals`)."""
+
+
+class GetCounters(Message, tag="get_counters", kw_only=True, frozen=True):
+    """Reporter: transitions by the state entered and alerts by severity, counted since start."""

@@ -34,6 +34,7 @@ from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
 from server.responses import error_response, json_response
 from server.limits import Limits
+from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 
@@ -168,5 +169,6 @@ routes = [
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
     Route("/openapi.json", openapi_json, methods=["GET"]),
 ]

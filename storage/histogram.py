@@ -22,6 +22,7 @@ This module knows nothing about SQLite: the in-memory aggregator uses it too.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
@@ -232,6 +233,33 @@ class LogHistogram:
                 if rank < 0:
                     break
         return found
+
+    def cumulative(self, bounds: Sequence[float]) -> list[int]:
+        """Return, for each of the ascending ``bounds``, how many values are at most it.
+
+        A value counts at its bucket's representative (within
+        :data:`RELATIVE_ACCURACY` of it), as :meth:`quantile` reports it; so a
+        value within 0.5% of a bound may fall on either side of it. This is
+        how an exporter collapses the ~1,400 possible buckets to a fixed few.
+
+        Raises:
+            ValueError: the bounds are negative or not ascending.
+        """
+        if any(b > a for a, b in zip(bounds[1:], bounds)) or (bounds and not bounds[0] >= 0):
+            raise ValueError("bounds must be ascending and >= 0")
+        # bucket i's representative GAMMA**i * factor is <= bound  <=>  i <= limit
+        limits = [
+            math.floor(math.log(b / _REPRESENTATIVE_FACTOR) * INV_LOG_GAMMA) if b > 0 else -math.inf
+            for b in bounds
+        ]
+        found = [0] * (len(bounds) + 1)  # the last slot: above every bound
+        for index, count in self.bins.items():
+            found[bisect_left(limits, index)] += count
+        total = self.zero_count
+        for slot in range(len(bounds)):
+            total += found[slot]
+            found[slot] = total
+        return found[: len(bounds)]
 
     def to_bytes(self) -> bytes:
         """Return a compact msgpack encoding: ``[zero_count, {index: count}]``."""

@@ -164,3 +164,29 @@ def test_several_quantiles_at_once_match_the_exact_values(
     for q, estimate in zip(qs, estimates, strict=True):
         exact = exact_quantile(values, q)
         assert math.isclose(estimate, exact, rel_tol=RELATIVE_ACCURACY * 1.0001, abs_tol=1e-9)
+        exact = ordered[nearest_rank(q, len(values)) - 1]
+        assert math.isclose(estimate, exact, rel_tol=RELATIVE_ACCURACY * 1.0001, abs_tol=0.0)
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=1e7, allow_nan=False), max_size=200))
+def test_cumulative_counts_each_value_at_its_representative(values: list[float]) -> None:
+    """cumulative(bounds) counts the values whose quantile representative is at most each bound."""
+    h = histogram_of(values)
+    bounds = [0.0, 1.0, 5.0, 250.0, 1000.0, 60_000.0]
+    expected = []
+    for bound in bounds:
+        at_most = sum(1 for v in values if v <= bound * (1 - RELATIVE_ACCURACY))
+        up_to = sum(1 for v in values if v <= bound * (1 + 2 * RELATIVE_ACCURACY))
+        expected.append((at_most, up_to))
+    counts = h.cumulative(bounds)
+    assert counts == sorted(counts)
+    for count, (low, high) in zip(counts, expected):
+        assert low <= count <= high
+
+
+def test_cumulative_refuses_bounds_out_of_order() -> None:
+    """Bounds must ascend from zero: a histogram's buckets cannot be read otherwise."""
+    with pytest.raises(ValueError, match="ascending"):
+        LogHistogram().cumulative([5.0, 1.0])
+    with pytest.raises(ValueError, match="ascending"):
+        LogHistogram().cumulative([-1.0])
