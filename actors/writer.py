@@ -28,6 +28,7 @@ READS: Final = frozenset(
         "query_health_events",
         "query_alerts",
         "task_stats",
+        "task_trend",
         "agent_uptime",
         "agents_uptime",
         "agents",

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from actors import SwarmSystem, SystemStopped
 from messages import InvalidMessage
 from server.auth import BearerAuth
+from server.dashboard import dashboard_routes
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
@@ -32,6 +33,7 @@ from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
+from server.views import get_monitoring, get_trends
 
 __all__ = ["create_app", "routes"]
 
@@ -148,4 +150,7 @@ routes = [
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
+    Route("/v1/trends", get_trends, methods=["GET"]),
+    Route("/v1/monitoring", get_monitoring, methods=["GET"]),
+    *dashboard_routes(),
 ]
