@@ -688,7 +688,8 @@ function boot() {
     app.token = document.getElementById("login-token").value;
     sessionStorage.setItem(TOKEN_KEY, app.token);
     document.getElementById("login").hidden = true;
-    refresh().then(() => openStream());
+    openStream();
+    refresh();
   });
   for (const button of document.querySelectorAll("[data-range]")) {
     button.addEventListener("click", () => {
@@ -700,7 +701,9 @@ function boot() {
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) maybeRefresh(); });
   setInterval(tickAges, 1000);
-  refresh().then(() => { if (document.getElementById("login").hidden) openStream(); });
+  // the stream first, so that no transition falls between the first load and the stream
+  openStream();
+  refresh();
 }
 
 document.addEventListener("DOMContentLoaded", boot);
