@@ -63,12 +63,12 @@ def task_trend(conn: sqlite3.Connection, key: int, start: float, end: float, sli
         else:
             held.merge(summary)
     points = []
-    for index, summary in enumerate(merged):
+    for index, held_summary in enumerate(merged):
         lo = start + index * width
-        if summary is None or summary.count == 0:
+        if held_summary is None or held_summary.count == 0:
             points.append(TrendPoint(lo, lo + width, 0, 0, None, None, 0))
             continue
-        stats = summary.to_stats()
+        stats = held_summary.to_stats()
         failures = sum(n for result, n in stats["results_breakdown"].items() if result != "success")
         points.append(TrendPoint(
             lo, lo + width, stats["total_tasks"], failures, stats["median_duration_ms"],
