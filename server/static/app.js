@@ -143,7 +143,7 @@ async function openStream(delay = 0) {
   if (app.lastEventId) headers["Last-Event-ID"] = app.lastEventId;
   let response;
   try {
-    response = await fetch("/v1/events", { headers, signal: controller.signal, cache: "no-store" });
+    response = await fetch("/v1/events?coalesce=1", { headers, signal: controller.signal, cache: "no-store" });
   } catch (e) {
     if (!controller.signal.aborted) reconnect(delay);
     return;
@@ -198,6 +198,8 @@ function onEvent(kind, data) {
     applyTransition(data);
   } else if (kind === "health_batch" && data && Array.isArray(data.changes)) {
     data.changes.forEach(applyTransition);
+    for (const alert of data.alerts || []) app.alerts.push(alert);
+    if (app.alerts.length > 1000) app.alerts.splice(0, app.alerts.length - 1000);
   } else if (kind === "alert" && data) {
     app.alerts.push(data);
     if (app.alerts.length > 1000) app.alerts.splice(0, app.alerts.length - 1000);
