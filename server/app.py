@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pykka
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -32,6 +33,7 @@ from server.health import healthz
 from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
 from server.limits import Limits
+from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 from server.views import get_monitoring, get_trends
 
@@ -68,6 +70,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
             RequestRefused: _refused,
             InvalidMessage: _invalid,
             SystemStopped: _stopped,
+            pykka.ActorDeadError: _stopped,
+            pykka.Timeout: _busy,
             HTTPException: _http_error,
             Exception: _internal,
         },
@@ -127,6 +131,10 @@ async def _stopped(request: Request, exc: Exception) -> Response:
     return _error(503, "the system is shutting down")
 
 
+async def _busy(request: Request, exc: Exception) -> Response:
+    return _error(503, "the system did not answer in time; retry later")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, str(exc.detail))
@@ -152,5 +160,6 @@ routes = [
     Route("/v1/events", stream_events, methods=["GET"]),
     Route("/v1/trends", get_trends, methods=["GET"]),
     Route("/v1/monitoring", get_monitoring, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
     *dashboard_routes(),
 ]

@@ -144,7 +144,8 @@ def parse_batch(
             continue
         if default_type is not None and "type" not in item:
             item["type"] = default_type
-        if item.get("type") not in types:
+        tag = item.get("type")
+        if type(tag) is not str or tag not in types:
             refused.append(Refusal(index, "type", f"must be one of: {allowed}"))
             continue
         if "timestamp" not in item:
