@@ -57,7 +57,7 @@ class _Client:
     """
 
     __slots__ = ("closed", "frames", "limit", "wake", "coalesce", "changes", "alerts",
-                 "alerts_dropped", "last_seq", "flush_at")
+                 "alerts_dropped", "last_seq", "flush_at", "flushed")
 
     def __init__(self, limit: int, coalesce: bool = False) -> None:
         self.frames: collections.deque[bytes] = collections.deque()
@@ -70,6 +70,7 @@ class _Client:
         self.alerts_dropped = 0
         self.last_seq = 0
         self.flush_at: asyncio.TimerHandle | None = None
+        self.flushed = -1e9  # loop time of the last batch
 
     def gather(self, seq: int, agent_id: str | None, data: bytes) -> None:
         """Hold a transition (latest per agent) or an alert for the next batch."""
@@ -174,8 +175,11 @@ class EventHub:
             if event is not None and client.coalesce:
                 client.gather(*event)
                 if client.flush_at is None and self._loop is not None:
-                    client.flush_at = self._loop.call_later(
-                        self.limits.sse_coalesce_seconds, self._flush, client)
+                    # leading edge: a first change after a quiet spell goes out at once (with
+                    # whatever else this loop turn brings); then at most one batch a window
+                    wait = max(0.0, client.flushed + self.limits.sse_coalesce_seconds
+                               - self._loop.time())
+                    client.flush_at = self._loop.call_later(wait, self._flush, client)
                 continue
             if not client.offer(frame):
                 self._clients.discard(client)
@@ -184,6 +188,8 @@ class EventHub:
                                self.limits.sse_client_queue)
 
     def _flush(self, client: _Client) -> None:
+        if self._loop is not None:
+            client.flushed = self._loop.time()
         frame = client.batch(self.epoch)
         if frame is not None and not client.closed and not client.offer(frame):
             self._clients.discard(client)

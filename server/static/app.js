@@ -236,12 +236,15 @@ function applyTransition(change) {
 }
 
 function scheduleRender() {
+  // leading edge: the first change after a quiet spell draws at once, then at most one
+  // redraw every RENDER_EVERY_MS, whatever the swarm does
   app.dirty = true;
   if (app.renderTimer) return;
+  const wait = Math.max(0, (app.renderedAt || 0) + RENDER_EVERY_MS - performance.now());
   app.renderTimer = setTimeout(() => {
     app.renderTimer = null;
     if (app.dirty) { app.dirty = false; render(); }
-  }, RENDER_EVERY_MS);
+  }, wait);
 }
 
 function maybeRefresh(force) {
@@ -636,6 +639,7 @@ function renderAlerts(main) {
 // ---- page frame ----------------------------------------------------------------------------
 
 function render() {
+  app.renderedAt = performance.now();
   const main = document.getElementById("main");
   const fresh = document.createDocumentFragment();
   const holder = el("div", { class: "page page-" + app.page });
