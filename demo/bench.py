@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from demo.bench_dashboard import run_dashboard
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -47,6 +48,7 @@ GROUPS: Final[dict[str, Group]] = {
     "memory": run_memory,
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
+    "dashboard": run_dashboard,
 }
 """Every group of figures, in the order they run."""
 
@@ -74,11 +76,18 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
     ("process_rss_growth_mb", "MB", None, None),
+    ("dashboard_push_ms_p50", "ms", None, None),
+    ("dashboard_push_ms_p99", "ms", "<=", 1000.0),
+    ("dashboard_first_render_ms_10k", "ms", "<=", 2000.0),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 
 OPTIONAL: Final = frozenset({"prometheus_observe_us_p50", "record_vs_prometheus"})
 """Figures that are null when the ``bench`` extra (prometheus_client) is not installed."""
+
+NEEDS_BROWSER: Final = frozenset({"dashboard_push_ms_p50", "dashboard_push_ms_p99",
+                                  "dashboard_first_render_ms_10k"})
+"""Figures that are null without Playwright and Debian's chromium."""
 
 _WORKER: Final = "import sys, demo.bench; sys.exit(demo.bench.main(sys.argv[1:]))"
 _ROOT: Final = str(Path(__file__).resolve().parent.parent)
