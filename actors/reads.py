@@ -20,6 +20,7 @@ from messages.requests import (
     ReadLatestSwarmMetrics,
     ReadMetadata,
     ReadAgentsUptime,
+    ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
     ReadTaskSeries,
@@ -111,6 +112,9 @@ def answer(storage: MetricsStorage, request: StorageRead) -> Any:
             return storage.task_series(request.low, request.high, request.agent_id, request.slices)
         case ReadAgentsUptime():
             return storage.agents_uptime(now=request.now)
+        case ReadTaskTrend():
+            return storage.task_trend(request.start_time, request.end_time, request.slices,
+                                      request.agent_id)
         case ReadQuarantine():
             return storage.query_quarantine(request.limit)
         case ApplyRetention():

@@ -84,6 +84,7 @@ from messages.requests import (
     ReadTaskSeries,
     ReadTaskSpan,
     ReadTaskStats,
+    ReadTaskTrend,
     MetricsSnapshot,
     Redeliver,
     Release,
@@ -943,6 +944,34 @@ class SwarmSystem:
         self.flush()
         result: list[TaskMetric] = self._read(request)
         return result
+
+    def get_task_trend(
+        self, agent_id: str | None = None, start_time: Any = None, end_time: Any = None,
+        slices: int = 60,
+    ) -> list[dict[str, Any]]:
+        """The range cut into ``slices`` equal slices, each with its task figures, from the rollups.
+
+        Each slice: ``start``, ``end`` (epoch s), ``tasks``, ``failures``,
+        ``p50_ms`` and ``p95_ms`` (None with no task) and ``tokens``. The range
+        defaults to the last hour; ``agent_id=None`` is the whole swarm.
+
+        Raises:
+            UnknownAgent: the system has never seen ``agent_id``.
+            InvalidMessage: a bad time, or ``slices`` not in 1..1440.
+        """
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        end = _time(end_time, "end_time")
+        end = self.clock.time() if end is None else end
+        start = _time(start_time, "start_time")
+        start = end - 3600.0 if start is None else start
+        self.flush()
+        try:
+            points = self._read(ReadTaskTrend(start_time=start, end_time=end, slices=slices,
+                                              agent_id=agent_id))
+        except UnknownAgentRecord:
+            raise UnknownAgent(str(agent_id)) from None
+        return [point._asdict() for point in points]
 
     def query_health_events(
         self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,

@@ -27,6 +27,7 @@ from messages.requests import (
     ReadLatestSwarmMetrics,
     ReadMetadata,
     ReadAgentsUptime,
+    ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
     ReadTaskSeries,
@@ -126,6 +127,7 @@ class StorageWriter(SupervisedActor):
                 | ReadAlerts() | ReadTaskStats() | ReadTally() | ReadAgentUptime() | ReadAgents()
                 | ReadAgent() | ReadMetadata() | ReadLatestAgentMetrics()
                 | ReadLatestSwarmMetrics() | ReadTaskSpan() | ReadTaskSeries() | ReadQuarantine() | ReadAgentsUptime()
+                | ReadTaskTrend()
                 | ApplyRetention()
             ):
                 try:

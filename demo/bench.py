@@ -31,6 +31,7 @@ from typing import Any, Final
 from demo.bench_cli import run_cli_bench
 from demo.bench_churn import run_churn
 from demo.bench_ingest import run_ingest
+from demo.bench_dashboard import run_dashboard
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -55,6 +56,7 @@ GROUPS: Final[dict[str, Group]] = {
     "churn": run_churn,
     "scrape": run_scrape,
     "server": run_ingest,
+    "dashboard": run_dashboard,
 }
 """Every group of figures, in the order they run."""
 
@@ -97,6 +99,9 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("ingest_batched_per_s", "/s", ">=", 150_000),
     ("ingest_batched_vs_persist", "x", ">=", 0.8),
     ("agents_list_ms", "ms", None, None),
+    ("dashboard_push_ms_p50", "ms", None, None),
+    ("dashboard_push_ms_p99", "ms", "<=", 1000.0),
+    ("dashboard_first_render_ms_10k", "ms", "<=", 2000.0),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 
@@ -104,6 +109,10 @@ OPTIONAL: Final = frozenset({"prometheus_observe_us_p50", "record_vs_prometheus"
                             "pushgateway_per_s", "ingest_vs_pushgateway"})
 """Figures that are null when their peer is missing: the ``bench`` extra (prometheus_client),
 or Debian's prometheus-pushgateway binary."""
+
+NEEDS_BROWSER: Final = frozenset({"dashboard_push_ms_p50", "dashboard_push_ms_p99",
+                                  "dashboard_first_render_ms_10k"})
+"""Figures that are null without Playwright and Debian's chromium."""
 
 _WORKER: Final = "import sys, demo.bench; sys.exit(demo.bench.main(sys.argv[1:]))"
 _ROOT: Final = str(Path(__file__).resolve().parent.parent)

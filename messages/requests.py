@@ -42,6 +42,7 @@ __all__ = [
     "ReadMetadata",
     "ReadQuarantine",
     "ReadAgentsUptime",
+    "ReadTaskTrend",
     "ReadTaskSeries",
     "ReadTaskSpan",
     "ReadLatestSwarmMetrics",
@@ -340,6 +341,15 @@ class ReadTaskSeries(Message, tag="read_task_series", kw_only=True, frozen=True)
     slices: int = 20
 
 
+class ReadTaskTrend(Message, tag="read_task_trend", kw_only=True, frozen=True):
+    """Writer: [start_time, end_time) cut into ``slices`` slices with their task figures."""
+
+    start_time: float
+    end_time: float
+    slices: int = 60
+    agent_id: str | None = None
+
+
 class ReadAgentsUptime(Message, tag="read_agents_uptime", kw_only=True, frozen=True):
     """Writer: every stored agent's uptime up to ``now``, by id, in one read."""
 
@@ -370,6 +380,7 @@ StorageRead: TypeAlias = (
     | ReadTaskSeries
     | ReadQuarantine
     | ReadAgentsUptime
+    | ReadTaskTrend
     | ApplyRetention
 )
 """Every request the storage writer answers from SQLite."""

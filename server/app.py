@@ -26,6 +26,7 @@ from messages import InvalidMessage
 from storage import StorageError
 from server.auth import BearerAuth
 from server.bridge import AskBridge
+from server.dashboard import dashboard_routes
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
@@ -37,6 +38,7 @@ from server.limits import Limits
 from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
+from server.views import get_monitoring, get_trends
 
 __all__ = ["create_app", "routes"]
 
@@ -170,5 +172,8 @@ routes = [
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
     Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/v1/trends", get_trends, methods=["GET"]),
+    Route("/v1/monitoring", get_monitoring, methods=["GET"]),
     Route("/openapi.json", openapi_json, methods=["GET"]),
+    *dashboard_routes(),
 ]

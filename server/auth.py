@@ -1,4 +1,7 @@
-"""Bearer-token authentication: every path but ``/healthz`` needs the token, if one is set."""
+"""Bearer-token authentication: every path but ``/healthz`` and the dashboard's shell needs the token.
+
+The shell and its assets hold no data (see :mod:`server.dashboard`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import hmac
 from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.dashboard import is_public
 
 __all__ = ["OPEN_PATHS", "BearerAuth"]
 
@@ -35,6 +40,7 @@ class BearerAuth:
             self._expected is None
             or scope["type"] not in ("http", "websocket")
             or scope["path"] in OPEN_PATHS
+            or is_public(scope["path"])
             or self._authorized(scope)
         ):
             await self.app(scope, receive, send)

@@ -47,15 +47,55 @@ class Summary(msgspec.Struct, tag="summary", kw_only=True, frozen=True):
 
 
 class _Client:
-    """One open stream: frames waiting to be sent, and a wake-up."""
+    """One open stream: frames waiting to be sent, and a wake-up.
 
-    __slots__ = ("closed", "frames", "limit", "wake")
+    A coalescing client (``?coalesce=1``, the dashboard) gets transitions and alerts
+    gathered into one ``health_batch`` event per ``sse_coalesce_seconds``: the latest
+    transition of each agent, and the alerts (at most ``sse_client_queue`` a batch,
+    the rest counted in ``alerts_dropped``). 10,000 agents changing at once are then
+    one event of 10,000 changes, not 10,000 events.
+    """
 
-    def __init__(self, limit: int) -> None:
+    __slots__ = ("closed", "frames", "limit", "wake", "coalesce", "changes", "alerts",
+                 "alerts_dropped", "last_seq", "flush_at", "flushed")
+
+    def __init__(self, limit: int, coalesce: bool = False) -> None:
         self.frames: collections.deque[bytes] = collections.deque()
         self.limit = limit
         self.wake = asyncio.Event()
         self.closed = False
+        self.coalesce = coalesce
+        self.changes: dict[str, bytes] = {}
+        self.alerts: list[bytes] = []
+        self.alerts_dropped = 0
+        self.last_seq = 0
+        self.flush_at: asyncio.TimerHandle | None = None
+        self.flushed = -1e9  # loop time of the last batch
+
+    def gather(self, seq: int, agent_id: str | None, data: bytes) -> None:
+        """Hold a transition (latest per agent) or an alert for the next batch."""
+        if agent_id is not None:
+            self.changes.pop(agent_id, None)  # re-inserted last: the batch keeps event order
+            self.changes[agent_id] = data
+        elif len(self.alerts) < self.limit:
+            self.alerts.append(data)
+        else:
+            self.alerts_dropped += 1
+        self.last_seq = seq
+
+    def batch(self, epoch: str) -> bytes | None:
+        """The held changes as one ``health_batch`` frame (None when nothing is held)."""
+        self.flush_at = None
+        if not self.changes and not self.alerts and not self.alerts_dropped:
+            return None
+        body = b"".join((
+            b'{"changes":[', b",".join(self.changes.values()), b'],"alerts":[',
+            b",".join(self.alerts), b'],"alerts_dropped":', str(self.alerts_dropped).encode(), b"}",
+        ))
+        self.changes = {}
+        self.alerts = []
+        self.alerts_dropped = 0
+        return f"id: {epoch}-{self.last_seq}\nevent: health_batch\ndata: ".encode() + body + b"\n\n"
 
     def offer(self, frame: bytes) -> bool:
         """Queue a frame; False (and the stream closed) when the queue is full."""
@@ -69,6 +109,9 @@ class _Client:
     def close(self) -> None:
         self.closed = True
         self.frames.clear()
+        if self.flush_at is not None:
+            self.flush_at.cancel()
+            self.flush_at = None
         self.wake.set()
 
 
@@ -115,28 +158,44 @@ class EventHub:
         """Publish a protocol event under its tag, with the next id."""
         name = "health_changed" if isinstance(event, HealthChanged) else "alert"
         self._seq += 1
-        frame = b"".join((
-            f"id: {self.epoch}-{self._seq}\nevent: {name}\ndata: ".encode(),
-            encode(event, "json"),
-            b"\n\n",
-        ))
+        data = encode(event, "json")
+        frame = b"".join((f"id: {self.epoch}-{self._seq}\nevent: {name}\ndata: ".encode(), data,
+                          b"\n\n"))
         self._replay.append((self._seq, frame))
-        self._fan_out(frame)
+        agent_id = event.agent_id if isinstance(event, HealthChanged) else None
+        self._fan_out(frame, (self._seq, agent_id, data))
 
     def publish_summary(self, summary: Summary) -> None:
         """Publish a summary: no id, not replayed (the next one supersedes it)."""
         self._fan_out(b"event: summary\ndata: " + _JSON.encode(summary) + b"\n\n")
 
-    def _fan_out(self, frame: bytes) -> None:
+    def _fan_out(self, frame: bytes, event: tuple[int, str | None, bytes] | None = None) -> None:
         self.published += 1
         for client in list(self._clients):
+            if event is not None and client.coalesce:
+                client.gather(*event)
+                if client.flush_at is None and self._loop is not None:
+                    # leading edge: a first change after a quiet spell goes out at once (with
+                    # whatever else this loop turn brings); then at most one batch a window
+                    wait = max(0.0, client.flushed + self.limits.sse_coalesce_seconds
+                               - self._loop.time())
+                    client.flush_at = self._loop.call_later(wait, self._flush, client)
+                continue
             if not client.offer(frame):
                 self._clients.discard(client)
                 self.dropped_clients += 1
                 logger.warning("an SSE client fell %d events behind: disconnected",
                                self.limits.sse_client_queue)
 
-    def open(self, last_event_id: str | None) -> _Client:
+    def _flush(self, client: _Client) -> None:
+        if self._loop is not None:
+            client.flushed = self._loop.time()
+        frame = client.batch(self.epoch)
+        if frame is not None and not client.closed and not client.offer(frame):
+            self._clients.discard(client)
+            self.dropped_clients += 1
+
+    def open(self, last_event_id: str | None, coalesce: bool = False) -> _Client:
         """A new client, with what it missed since ``last_event_id`` queued.
 
         Raises:
@@ -149,7 +208,7 @@ class EventHub:
             raise RequestRefused(
                 503, f"too many event streams open (at most {self.limits.max_sse_clients})"
             )
-        client = _Client(self.limits.sse_client_queue)
+        client = _Client(self.limits.sse_client_queue, coalesce)
         client.frames.append(b"retry: 1000\n\n")
         if last_event_id is not None:
             for frame in self._missed(last_event_id):
@@ -200,9 +259,13 @@ async def _frames(hub: EventHub, client: _Client) -> AsyncIterator[bytes]:
 
 
 async def stream_events(request: Request) -> Response:
-    """``GET /v1/events``: server-sent ``health_changed``, ``alert`` and ``summary`` events."""
+    """``GET /v1/events[?coalesce=1]``: server-sent ``health_changed``, ``alert`` and ``summary``
+    events; with ``coalesce=1``, transitions and alerts arrive gathered in ``health_batch`` events."""
     hub: EventHub = request.app.state.edge.hub
-    client = hub.open(request.headers.get("last-event-id"))
+    coalesce = request.query_params.get("coalesce", "0")
+    if coalesce not in ("0", "1"):
+        raise RequestRefused(400, "coalesce: must be 0 or 1", "coalesce")
+    client = hub.open(request.headers.get("last-event-id"), coalesce == "1")
     return StreamingResponse(
         _frames(hub, client),
         media_type="text/event-stream",

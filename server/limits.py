@@ -35,6 +35,8 @@ class Limits:
         sse_replay: events kept for ``Last-Event-ID`` resumption.
         sse_ping_seconds: a keep-alive comment after this much quiet.
         summary_seconds: how often a ``summary`` event goes out.
+        sse_coalesce_seconds: how long a coalescing stream (``?coalesce=1``) gathers
+            transitions and alerts before it sends them as one ``health_batch``.
         idempotency_seconds: how long an ``Idempotency-Key`` is remembered.
         idempotency_keys: the most keys remembered (the oldest go first).
         max_write_backlog: metrics waiting to be written past which
@@ -48,6 +50,7 @@ class Limits:
     sse_replay: int = 1_000
     sse_ping_seconds: float = 15.0
     summary_seconds: float = 5.0
+    sse_coalesce_seconds: float = 0.25
     idempotency_seconds: float = 600.0
     idempotency_keys: int = 100_000
     max_write_backlog: int = 1_000_000
@@ -58,7 +61,8 @@ class Limits:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        for name in ("sse_ping_seconds", "summary_seconds", "idempotency_seconds"):
+        for name in ("sse_ping_seconds", "summary_seconds", "idempotency_seconds",
+                     "sse_coalesce_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 < value < float("inf"):
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")

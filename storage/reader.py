@@ -10,6 +10,7 @@ from messages import (
     Alert,
     AlertSeverity,
     HealthChanged,
+    InvalidMessage,
     SwarmMetric,
     TaskMetric,
     TaskResult,
@@ -25,6 +26,7 @@ from storage.rows import AgentRecord
 from storage.series import task_series, task_span
 from storage.stats import TaskTally, tally, task_stats
 from storage.summary import TaskStats
+from storage.trend import MAX_SLICES, TrendPoint, task_trend
 from storage.uptime import agent_uptime, agents_uptime
 
 __all__ = ["Reader"]
@@ -245,6 +247,27 @@ class Reader(Database):
             if key is None:
                 return [], []
             return task_series(conn, key, start, end, slices)
+
+    def task_trend(
+        self, start_time: TimeArg, end_time: TimeArg, slices: int, agent_id: str | None = None
+    ) -> list[TrendPoint]:
+        """Return [start_time, end_time) cut into ``slices`` slices with their figures, from rollups.
+
+        Raises:
+            UnknownAgentRecord: the database has never seen ``agent_id``.
+            InvalidMessage: a time is out of range, or ``slices`` not in 1..1440.
+        """
+        start = queries.time_bound("start_time", start_time)
+        end = queries.time_bound("end_time", end_time)
+        if type(slices) is not int or not 1 <= slices <= MAX_SLICES:
+            raise InvalidMessage("slices", slices, f"must be an integer from 1 to {MAX_SLICES}")
+        if start is None or end is None:
+            raise InvalidMessage("start_time", start_time, "a trend needs both ends of its range")
+        with self._transaction("task_trend", write=False) as conn:
+            key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
+            if key is None:
+                raise UnknownAgentRecord("task_trend", str(agent_id))
+            return task_trend(conn, key, start, end, slices)
 
     def agent_uptime(
         self,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from demo import bench
+from demo import bench, bench_dashboard
 from demo.bench_support import MODES, GroupResult, Sizes
 
 
@@ -28,8 +28,11 @@ def test_smoke_run_writes_every_figure_and_the_machine_note(
     assert status == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     has_prometheus = importlib.util.find_spec("prometheus_client") is not None
+    has_browser = bench_dashboard._browser_missing() is None
     for key, *_ in bench.FIGURES:
         if key in bench.OPTIONAL and not has_prometheus:
+            assert report[key] is None, key
+        elif key in bench.NEEDS_BROWSER and not has_browser:
             assert report[key] is None, key
         else:
             assert _is_number(report[key]), f"{key} = {report[key]!r}"
