@@ -692,15 +692,17 @@ class SwarmSystem:
         a flush waits until the aggregator holds nothing unacknowledged.
         """
         deadline = time.monotonic() + timeout
+        last = None
         while True:
             self._ask_service("aggregator", Drain(), timeout)
             self._flush_writer(timeout)
-            if not self._ask_service("aggregator", CountUnacked(), timeout):
+            unacked = self._ask_service("aggregator", CountUnacked(), timeout)
+            if not unacked or "writer" in self.services.failed or time.monotonic() > deadline:
                 return
-            if "writer" in self.services.failed or time.monotonic() > deadline:
-                return
-            with self.services.changed:
-                self.services.changed.wait(timeout=0.05)
+            if unacked == last:  # no progress: the writer is between incarnations
+                with self.services.changed:
+                    self.services.changed.wait(timeout=0.05)
+            last = unacked
 
     def _flush_writer(self, timeout: float) -> None:
         for _ in range(50):
