@@ -542,8 +542,8 @@ class SwarmSystem:
                 "success_rate": stats["success_rate"],
                 "avg_duration_ms": stats["avg_duration_ms"],
                 "buffered": len(self.telemetry),
-                # the aggregator's unacknowledged batches are (mostly) the writer's backlog too
-                "pending_writes": len(self.telemetry) + max(len(self.pending), outbox.rows),
+                # batches on their way to the writer, and those it holds
+                "pending_writes": len(self.telemetry) + outbox.rows + len(self.pending),
                 "stored": self.pending.committed,
                 "dropped": self.telemetry.dropped + self.pending.dropped + outbox.dropped,
                 "quarantined": writer.quarantined + self.aggregate.quarantined,
