@@ -7,7 +7,7 @@ from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
 from storage.quarantine import Quarantined, decode_payload, quarantined
-from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
+from storage.rows import AgentRecord, RowTuple, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
 from storage.summary import TaskStats, TaskSummary
 from storage.writer import AgentEvent
@@ -25,6 +25,7 @@ __all__ = [
     "MetricsStorage",
     "NotOurDatabase",
     "Quarantined",
+    "RowTuple",
     "SchemaTooNew",
     "StorageError",
     "TaskColumns",

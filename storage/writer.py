@@ -27,7 +27,7 @@ from storage.quarantine import Quarantined, insert_quarantined, is_data_error, q
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
-from storage.rows import TaskColumns, TaskRow
+from storage.rows import RowTuple, TaskColumns, TaskRow
 from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
@@ -44,7 +44,7 @@ class Writer(Database):
     def store_batch(
         self,
         *,
-        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
+        tasks: Iterable[TaskMetric | RowTuple] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -79,7 +79,7 @@ class Writer(Database):
     def _store(
         self,
         operation: str,
-        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
+        tasks: Iterable[TaskMetric | RowTuple] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -266,7 +266,7 @@ class Writer(Database):
         """
         self._store("store_agent_events", agent_events=events)
 
-    def raw_insert_task_rows(self, rows: Iterable[TaskRow]) -> None:
+    def raw_insert_task_rows(self, rows: Iterable[RowTuple]) -> None:
         """Insert task rows only, with no rollups: a benchmark baseline and bulk loader.
 
         This is a plain ``executemany`` of the rows into ``task_metrics`` (agent
