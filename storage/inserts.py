@@ -28,7 +28,6 @@ from storage.rows import (
     SWARM_AGENT_ID,
     RowTuple,
     TaskColumns,
-    TaskRow,
     dump_metadata,
     task_row,
 )

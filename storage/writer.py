@@ -27,7 +27,7 @@ from storage.quarantine import Quarantined, insert_quarantined, is_data_error, q
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
-from storage.rows import RowTuple, TaskColumns, TaskRow
+from storage.rows import RowTuple, TaskColumns
 from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
