@@ -12,7 +12,7 @@ import msgspec
 import pykka
 import pytest
 
-from actors import ManualClock, SwarmSystem, start_system
+from actors import ManualClock, SwarmSystem
 from actors.pending import Acked, Backlog, WriteBatch
 from actors.writer import StorageWriter, WriterStats
 from messages import MetricBatch, TaskMetric, TaskResult
