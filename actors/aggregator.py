@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import pykka
 
 from actors.channel import TelemetryChannel
@@ -46,7 +47,6 @@ __all__ = ["AgentAggregate", "AggregateState", "MetricsAggregator"]
 logger = logging.getLogger("swarmpulse.aggregator")
 
 _DRAIN_LIMIT = 20_000
-_ROUNDS = 8
 _GaugeHistory = collections.deque[tuple[float, float]]
 _STR_ONLY = {str}
 _Groups = dict[tuple[str, int], list[int]]
@@ -115,6 +115,10 @@ class AggregateState:
         self.verified.discard(agent_id)
 
 
+class _DrainMore(msgspec.Struct, frozen=True):
+    """To itself: the channel held more than one batch."""
+
+
 class MetricsAggregator(SupervisedActor):
     """Turns telemetry into statistics and batches for the writer.
 
@@ -149,6 +153,7 @@ class MetricsAggregator(SupervisedActor):
         self.state = state
         self.writer = writer
         self.time = time
+        self._more_told = False
 
     def on_start(self) -> None:
         """Send again what the writer has not acknowledged, then take what was buffered."""
@@ -160,6 +165,9 @@ class MetricsAggregator(SupervisedActor):
         match message:
             case Drain():
                 return self._drain()
+            case _DrainMore():
+                self._more_told = False
+                self._drain()
             case TaskMetric() | AgentMetric() | SwarmMetric():
                 self._absorb([message])
                 return 1
@@ -200,17 +208,21 @@ class MetricsAggregator(SupervisedActor):
         self.state.unknown_messages += 1
 
     def _drain(self) -> int:
-        total = 0
-        for _ in range(_ROUNDS):
-            items = self.channel.take(_DRAIN_LIMIT)
-            if not items:
-                break
-            total += len(items)
+        """Take one batch from the channel; if more is waiting, tell itself to take the next.
+
+        One batch a message, and at most one :class:`_DrainMore` of its own in
+        the inbox: the writer's acknowledgements, which queue behind, are then
+        handled between batches (until they are, the outbox keeps batches the
+        writer has committed: with a Drain told again for every batch taken, the
+        inbox grew during a burst and the memory at its peak doubled).
+        """
+        items = self.channel.take(_DRAIN_LIMIT)
+        if items:
             self._absorb(items)
-        else:
-            if len(self.channel):
-                self.actor_ref.tell(Drain())
-        return total
+        if len(self.channel) and not self._more_told:
+            self._more_told = True
+            self.actor_ref.tell(_DrainMore())
+        return len(items)
 
     # Taking telemetry in
 

@@ -2,12 +2,18 @@
 
 A sender wraps what it wants stored in a :class:`WriteBatch` and tells the
 writer. The aggregator numbers its batches and keeps every one in its
-:class:`Outbox` until the writer says :class:`Acked` (committed, or dropped
-past the bound); it sends them all again to a writer that has just started,
-so a batch lost with a crashed writer, or told to one between incarnations,
-is stored all the same. The writer keeps what it has not committed in its
-:class:`Backlog`, ignores a batch it already holds or has committed (the
-redelivery is idempotent), and past ``max_rows`` drops the oldest, counted.
+:class:`Outbox` until the writer says :class:`Acked`: it has the batch in its
+:class:`Backlog`, which the writer's next incarnation inherits, so from then on
+a crash cannot lose it. The aggregator sends every batch not acknowledged again
+to a writer that has just started, so a batch lost in a crashed writer's inbox,
+or told to one between incarnations, is stored all the same. The writer
+ignores a batch it has already taken (the redelivery is idempotent: stored
+once), commits the backlog many batches to a transaction, and past
+``max_rows`` drops the oldest, counted.
+
+(Acknowledging on commit instead made the outbox hold, during a burst, every
+batch committed but whose acknowledgement still queued behind the
+aggregator's work: the peak memory doubled.)
 
 Each of these belongs to one actor: the outbox to the aggregator, the backlog
 to the writer. They outlive an incarnation (the supervisor hands them to the
@@ -51,7 +57,7 @@ class WriteBatch(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Acked(msgspec.Struct, frozen=True, kw_only=True):
-    """From the writer: every batch of this sender numbered up to ``through`` is done with."""
+    """From the writer: it has taken every batch of this sender numbered up to ``through``."""
 
     through: int
 
@@ -129,8 +135,7 @@ class Backlog:
     def __init__(self, max_rows: int = 2_000_000) -> None:
         self.max_rows = max_rows
         self._items: collections.deque[tuple[int, WriteBatch]] = collections.deque()
-        self._held: set[tuple[str, int]] = set()
-        self._done: dict[str, int] = {}  # per sender: every seq up to it committed or dropped
+        self._taken: dict[str, int] = {}  # per sender: every seq up to it taken (they come in order)
         self._arrived = 0
         self._waiters: list[tuple[int, pykka.Future[None]]] = []
         self._rows = 0
@@ -141,14 +146,13 @@ class Backlog:
         """Take a batch unless it is one already held or done with.
 
         Returns:
-            Whether it was taken (False: a redelivery, to acknowledge again if
-            done with), and the oldest batches dropped to make room.
+            Whether it was taken (False: a redelivery of one taken before), and
+            the oldest batches dropped to make room.
         """
         if message.seq:
-            key = (message.sender, message.seq)
-            if key in self._held or message.seq <= self._done.get(message.sender, 0):
+            if message.seq <= self._taken.get(message.sender, 0):
                 return False, []
-            self._held.add(key)
+            self._taken[message.sender] = message.seq
         self._arrived += 1
         self._items.append((self._arrived, message))
         self._rows += len(message)
@@ -165,9 +169,9 @@ class Backlog:
             )
         return True, dropped
 
-    def done_through(self, sender: str) -> int:
-        """The highest seq of ``sender`` such that it and all before are committed or dropped."""
-        return self._done.get(sender, 0)
+    def taken_through(self, sender: str) -> int:
+        """The highest seq of ``sender`` taken (every one before it was taken too)."""
+        return self._taken.get(sender, 0)
 
     def peek(self, limit: int) -> list[WriteBatch]:
         """The oldest batches, left in place: at least one, and about ``limit`` rows."""
@@ -185,8 +189,7 @@ class Backlog:
 
         :attr:`committed` counts the rows stored in their tables: not the
         ``quarantined`` items the storage refused, nor quarantine records.
-        Call :meth:`resolve` after telling their senders, so that whoever a
-        flush wakes finds the acknowledgements already sent.
+        Then call :meth:`resolve`.
         """
         for _ in range(count):
             _, message = self._items.popleft()
@@ -196,10 +199,6 @@ class Backlog:
 
     def _finish(self, message: WriteBatch) -> None:
         self._rows -= len(message)
-        if message.seq:
-            self._held.discard((message.sender, message.seq))
-            if message.seq > self._done.get(message.sender, 0):
-                self._done[message.sender] = message.seq
 
     def wait_for_all(self) -> pykka.Future[None] | None:
         """A future set once every batch taken so far has left, or None if they all have."""

@@ -1025,8 +1025,8 @@ class SwarmSystem:
                 "success_rate": stats["success_rate"],
                 "avg_duration_ms": stats["avg_duration_ms"],
                 "buffered": len(self.telemetry),
-                # the aggregator's unacknowledged batches are (mostly) the writer's backlog too
-                "pending_writes": len(self.telemetry) + max(len(self.pending), outbox.rows),
+                # batches on their way to the writer, and those it holds
+                "pending_writes": len(self.telemetry) + outbox.rows + len(self.pending),
                 "stored": self.pending.committed,
                 "dropped": self.telemetry.dropped + self.pending.dropped + outbox.dropped,
                 "quarantined": writer.quarantined + self.aggregate.quarantined,
@@ -1196,15 +1196,17 @@ class SwarmSystem:
         a flush waits until the aggregator holds nothing unacknowledged.
         """
         deadline = time.monotonic() + timeout
+        last = None
         while True:
             self._ask_service("aggregator", Drain(), timeout, closing=closing)
             self._flush_writer(timeout)
-            if not self._ask_service("aggregator", CountUnacked(), timeout, closing=closing):
+            unacked = self._ask_service("aggregator", CountUnacked(), timeout, closing=closing)
+            if not unacked or "writer" in self.services.failed or time.monotonic() > deadline:
                 return
-            if "writer" in self.services.failed or time.monotonic() > deadline:
-                return
-            with self.services.changed:
-                self.services.changed.wait(timeout=0.05)
+            if unacked == last:  # no progress: the writer is between incarnations
+                with self.services.changed:
+                    self.services.changed.wait(timeout=0.05)
+            last = unacked
 
     def _flush_writer(self, timeout: float) -> None:
         for _ in range(50):

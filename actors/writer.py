@@ -63,9 +63,10 @@ class WriterStats:
 class StorageWriter(SupervisedActor):
     """Commits batches to SQLite, one transaction per write, retrying with backoff.
 
-    Accepts :class:`~actors.pending.WriteBatch` (queued in the backlog; a numbered
-    one is acknowledged to its ``reply_to`` with :class:`~actors.pending.Acked`
-    once committed or dropped), :class:`Wake` (write what is pending, unless
+    Accepts :class:`~actors.pending.WriteBatch` (queued in the backlog, which its
+    next incarnation inherits; a numbered one is acknowledged to its ``reply_to``
+    with :class:`~actors.pending.Acked` as soon as it is queued, and again when
+    it is sent again), :class:`Wake` (write what is pending, unless
     waiting out a backoff), :class:`~actors.pending.Retry` (its backoff timer),
     :class:`Flush` (reply None, or a future set once everything taken so far is
     committed), :data:`messages.requests.StorageRead` (each ``Read*`` request,
@@ -148,13 +149,10 @@ class StorageWriter(SupervisedActor):
     def _take(self, message: WriteBatch) -> None:
         """Queue a batch, and write once the batches already in the inbox are queued too."""
         taken, dropped = self.backlog.add(message)
-        for gone in dropped:
-            self._ack(gone)
+        self._ack(message)  # (a redelivery of one taken before too: say so again)
         if dropped:
             self.backlog.resolve()
         if not taken:
-            if message.seq and message.seq <= self.backlog.done_through(message.sender):
-                self._ack(message)  # a redelivery of one done with: say so again
             return
         stats = self.stats
         if not stats.woken and stats.retry is None:
@@ -164,7 +162,7 @@ class StorageWriter(SupervisedActor):
     def _ack(self, message: WriteBatch) -> None:
         if message.seq and message.reply_to is not None:
             try:
-                message.reply_to.tell(Acked(through=self.backlog.done_through(message.sender)))
+                message.reply_to.tell(Acked(through=self.backlog.taken_through(message.sender)))
             except pykka.ActorDeadError:
                 pass  # its next incarnation sends its unacknowledged batches again
 
@@ -188,12 +186,6 @@ class StorageWriter(SupervisedActor):
                     "storage refused %d of %d items for their data; quarantined them (last: %s)",
                     len(refused), len(batch), refused[-1].error,
                 )
-            last: dict[str, WriteBatch] = {}
-            for message in messages:
-                if message.seq:
-                    last[message.sender] = message
-            for message in last.values():
-                self._ack(message)
             self.backlog.resolve()
             rows = len(batch)
             stats.batches += 1

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from actors import start_system
 from demo.bench_support import AGENT_IDS, GroupResult, Sizes, durations, percentile
-from storage import MetricsStorage, TaskRow
+from storage import MetricsStorage, RowTuple
 
 __all__ = ["run_query"]
 
@@ -36,7 +36,7 @@ def _build(path: str, rows: int) -> float:
     t0 = time.perf_counter()
     with MetricsStorage(path) as storage:
         for start in range(0, rows, _CHUNK):
-            batch: list[TaskRow] = [
+            batch: list[RowTuple] = [
                 (f"task-{i}", AGENT_IDS[i % n_agents], spread[i], _RESULTS[i % len(_RESULTS)],
                  100 + i % 50, i % 3, _ORIGIN + i * step, None)
                 for i in range(start, min(rows, start + _CHUNK))

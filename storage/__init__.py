@@ -13,7 +13,7 @@ from storage.histogram import RELATIVE_ACCURACY, LogHistogram
 from storage.inserts import INSERT_TASK_SQL
 from storage.metrics import MetricsStorage
 from storage.quarantine import Quarantined, decode_payload, quarantined
-from storage.rows import AgentRecord, TaskColumns, TaskRow, task_row
+from storage.rows import AgentRecord, RowTuple, TaskColumns, TaskRow, task_row
 from storage.schema import SCHEMA_VERSION
 from storage.stats import EXACT_SAMPLES, TaskTally
 from storage.summary import TaskStats, TaskSummary
@@ -34,6 +34,7 @@ __all__ = [
     "NeverTracked",
     "NotOurDatabase",
     "Quarantined",
+    "RowTuple",
     "SchemaTooNew",
     "StorageError",
     "TaskColumns",

@@ -24,7 +24,13 @@ from messages import (
 from storage.keys import AgentKeys
 from storage.rollup import Rollups
 from storage.summary import TaskSummary
-from storage.rows import SWARM_AGENT_ID, TaskColumns, TaskRow, dump_metadata, task_row
+from storage.rows import (
+    SWARM_AGENT_ID,
+    RowTuple,
+    TaskColumns,
+    dump_metadata,
+    task_row,
+)
 
 __all__ = [
     "INSERT_TASK_SQL",
@@ -107,7 +113,7 @@ _UNREGISTER: Final = (
 )
 
 
-def as_task_columns(tasks: Iterable[TaskMetric | TaskRow] | TaskColumns) -> TaskColumns:
+def as_task_columns(tasks: Iterable[TaskMetric | RowTuple] | TaskColumns) -> TaskColumns:
     """Return tasks as columns; columns pass through unchanged, rows are split."""
     if isinstance(tasks, TaskColumns):
         return tasks

@@ -32,6 +32,7 @@ _M = TypeVar("_M", TaskMetric, AgentMetric, SwarmMetric, HealthChanged, Alert)
 __all__ = [
     "EMPTY_COLUMNS",
     "SWARM_AGENT_ID",
+    "RowTuple",
     "AgentRecord",
     "TaskColumns",
     "TaskRow",
@@ -118,6 +119,10 @@ class TaskRow(NamedTuple):
     """None when there is none."""
 
 
+RowTuple = TaskRow | tuple[str, str, float, str, int, int, float, dict[str, Any] | None]
+"""A :class:`TaskRow`, or a plain tuple of its fields in its order (the hot path's form)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskColumns:
     """Task rows held as columns: row ``i`` is ``(task_ids[i], agent_ids[i], ...)``.
@@ -140,7 +145,7 @@ class TaskColumns:
     metadata: Sequence[dict[str, Any] | None]
 
     @classmethod
-    def from_rows(cls, rows: Sequence[TaskRow]) -> TaskColumns:
+    def from_rows(cls, rows: Sequence[RowTuple]) -> TaskColumns:
         """Split rows into columns.
 
         Raises:

@@ -28,7 +28,7 @@ from storage.metadata import write_metadata
 from storage.queries import TimeArg
 from storage.retention import cutoff_for, delete_before
 from storage.rollup import rebuild_rollups
-from storage.rows import TaskColumns, TaskRow
+from storage.rows import RowTuple, TaskColumns
 from storage.summary import TaskSummary
 
 __all__ = ["AgentEvent", "Writer"]
@@ -45,7 +45,7 @@ class Writer(Database):
     def store_batch(
         self,
         *,
-        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
+        tasks: Iterable[TaskMetric | RowTuple] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -80,7 +80,7 @@ class Writer(Database):
     def _store(
         self,
         operation: str,
-        tasks: Iterable[TaskMetric | TaskRow] | TaskColumns = (),
+        tasks: Iterable[TaskMetric | RowTuple] | TaskColumns = (),
         agent_metrics: Iterable[AgentMetric] = (),
         swarm_metrics: Iterable[SwarmMetric] = (),
         health_events: Iterable[HealthChanged] = (),
@@ -275,7 +275,7 @@ class Writer(Database):
         """
         self._store("store_agent_events", agent_events=events)
 
-    def raw_insert_task_rows(self, rows: Iterable[TaskRow]) -> None:
+    def raw_insert_task_rows(self, rows: Iterable[RowTuple]) -> None:
         """Insert task rows only, with no rollups: a benchmark baseline and bulk loader.
 
         This is a plain ``executemany`` of the rows into ``task_metrics`` (agent
