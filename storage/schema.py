@@ -21,6 +21,9 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
   hour, agent) that holds tasks, and per bucket for the whole swarm under
   ``agent_key`` 0 (``storage.rollup.SWARM_KEY``); kept in the same
   transaction as the task rows.
+* ``alert_active``, ``alert_silences``, ``alert_acks``, ``alert_nflog``,
+  ``alert_outbox``, ``alert_escalations`` (the alerting migration): the alert
+  router's durable state, see :mod:`storage.alertstate`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from storage.errors import SchemaTooNew
 from storage.rollup import rebuild_rollups
 
 __all__ = [
+    "ALERT_TABLES",
     "APPLICATION_ID",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -140,9 +144,31 @@ _ROLLUP_TABLES: Final = tuple(
     for table in ("task_rollup_minute", "task_rollup_hour")
 )
 
+ALERT_TABLES: Final = (
+    "alert_active",
+    "alert_silences",
+    "alert_acks",
+    "alert_nflog",
+    "alert_outbox",
+    "alert_escalations",
+)
+
+ALERT_STATE_DDL: Final = tuple(
+    f"""CREATE TABLE {table} (
+        key TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )"""
+    for table in ALERT_TABLES
+)
+
+
 MIGRATIONS: Final = (
     Migration(1, "base tables: agents, metrics, health events, alerts", _BASE_TABLES),
     Migration(2, "per-minute and per-hour task rollups", _ROLLUP_TABLES, rebuild_rollups),
+    # alerting (issue 13); numbered 5 because 3 and 4 land from other branches
+    Migration(5, "alert management state: active alerts, silences, acks, nflog, outbox, escalations",
+              ALERT_STATE_DDL),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
