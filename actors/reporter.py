@@ -38,6 +38,7 @@ class ReporterState:
         default_factory=dict
     )
     alerts: int = 0
+    forward: Callable[[HealthChanged | Alert], object] | None = None  # the alert router's tell
     callback_calls: int = 0
     callback_errors: int = 0
 
@@ -88,8 +89,10 @@ class HealthReporter(SupervisedActor):
             case HealthChanged():
                 self._record(alert_for(message))
                 self._callbacks(message)
+                self._forward(message)
             case Alert():
                 self._record(message)
+                self._forward(message)
             case ConfigureAlerts(enabled=bool() as enabled, callbacks=dict() as callbacks) if (
                 table := _callback_table(callbacks)
             ) is not None:
@@ -113,6 +116,14 @@ class HealthReporter(SupervisedActor):
         self.state.recent.append(alert)
         self.state.alerts += 1
         self.pending.add("alerts", alert)
+
+    def _forward(self, message: HealthChanged | Alert) -> None:
+        forward = self.state.forward
+        if forward is not None:
+            try:
+                forward(message)
+            except Exception:
+                logger.exception("forwarding %r to the alert router failed", message)
 
     def _callbacks(self, event: HealthChanged) -> None:
         state = self.state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -11,6 +12,10 @@ from typing import Any, Final
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.alerting.config import AlertingSettings, load_config
+from actors.alerting.protocol import GetAlerting, ListSilences
+from actors.alerting.router import AlertRouter
+from actors.alerting.state import decode_state
 from actors.channel import TelemetryChannel
 from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
@@ -22,6 +27,8 @@ from actors.tracker import StallLedger
 from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
+    Alert,
+    AlertSeverity,
     AgentReport,
     Crash,
     HealthChanged,
@@ -87,6 +94,7 @@ def start_system(
     flush_interval: float = 0.1,
     workers: int = 2,
     max_pending: int = 2_000_000,
+    alerting: AlertingSettings | str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -104,6 +112,10 @@ def start_system(
         workers: threads shared by all heartbeat trackers.
         max_pending: metrics and events kept while storage is unwritable; past
             it the oldest are dropped and counted in ``get_monitoring_stats()``.
+        alerting: alert management (routes, receivers, silences, escalation):
+            a TOML file's path, TOML text, a parsed dict or settings from
+            :func:`actors.alerting.load_config`. None: no alert router; the
+            in-process callbacks of :meth:`SwarmSystem.configure_alerts` work either way.
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -129,6 +141,9 @@ def start_system(
         raise InvalidMessage("workers", workers, f"must be between 1 and {MAX_WORKERS}")
     if type(max_pending) is not int or max_pending < 1:
         raise InvalidMessage("max_pending", max_pending, "must be a positive integer")
+    settings = None
+    if alerting is not None:  # checked before anything starts
+        settings = alerting if isinstance(alerting, AlertingSettings) else load_config(alerting)
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -138,7 +153,7 @@ def start_system(
         enable_monitoring=enable_monitoring,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
-                       workers=workers, max_pending=max_pending)
+                       workers=workers, max_pending=max_pending, alerting=settings)
 
 
 class SwarmSystem:
@@ -157,6 +172,7 @@ class SwarmSystem:
         flush_interval: float,
         workers: int,
         max_pending: int = 2_000_000,
+        alerting: AlertingSettings | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -191,6 +207,10 @@ class SwarmSystem:
             services=services, pending=self.pending, spawn=spawn,
         )
         self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
+        self.alert_router: pykka.ActorRef[Any] | None = None
+        self._storage_outage = False
+        if alerting is not None:
+            self._start_alerting(alerting)
         self.clock.add_stall_listener(self._on_stall)
         self._tick = self.clock.call_every(flush_interval, self._on_tick)
         if config.enable_monitoring:
@@ -469,6 +489,67 @@ class SwarmSystem:
         except UnknownAgentRecord:
             raise UnknownAgent(agent_id) from None
 
+    # Alert management (alerting=...): silences, acknowledgements
+
+    def _start_alerting(self, settings: AlertingSettings) -> None:
+        loaded = decode_state(self._query("load_alert_state"))
+        router = AlertRouter.start(
+            settings=settings, clock=self.clock, writer=lambda: self.services.get("writer"),
+            swarm_id=self.config.swarm_id, loaded=loaded,
+        )
+        self.alert_router = router
+
+        def forward(message: Any) -> None:
+            try:
+                router.tell(message)
+            except pykka.ActorDeadError:
+                pass
+
+        self.reporter_state.forward = forward
+
+    def _ask_router(self, message: Any) -> Any:
+        self._check_open()
+        if self.alert_router is None:
+            raise MonitoringDisabled("alert management is off: start_system(alerting=...)")
+        return _resolve(self.alert_router.ask(message, timeout=ASK_TIMEOUT), ASK_TIMEOUT)
+
+    def send_alert(self, alert: Any) -> None:
+        """Hand the alert router a :class:`messages.alerting.AlertInstance` (a rule's, a user's)."""
+        from messages.alerting import AlertInstance
+
+        if not isinstance(alert, AlertInstance):
+            raise InvalidMessage("alert", alert, "must be a messages.alerting.AlertInstance")
+        self._ask_router(alert)
+
+    def add_silence(self, spec: Any) -> str:
+        """Create a silence from a :class:`messages.alerting.SilenceSpec`; returns its id."""
+        from messages.alerting import SilenceSpec
+
+        if not isinstance(spec, SilenceSpec):
+            raise InvalidMessage("silence", spec, "must be a messages.alerting.SilenceSpec")
+        return str(self._ask_router(spec))
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now; False if there is none with that id."""
+        from messages.alerting import ExpireSilence
+
+        return bool(self._ask_router(ExpireSilence(silence_id=silence_id)))
+
+    def list_silences(self) -> list[tuple[Any, str]]:
+        """Every silence as (SilenceSpec, state), state pending, active or expired."""
+        return list(self._ask_router(ListSilences()))
+
+    def acknowledge_alert(self, fingerprint: str, by: str, comment: str = "") -> bool:
+        """Acknowledge an alert: its escalation holds until the ack times out."""
+        from messages.alerting import Acknowledge
+
+        return bool(self._ask_router(Acknowledge(fingerprint=fingerprint, by=by, comment=comment)))
+
+    def alerting_stats(self) -> dict[str, Any]:
+        """The alert router's counters (notices, attempts, failures by integration, ...)."""
+        result: dict[str, Any] = self._ask_router(GetAlerting())
+        return result
+
     # Statistics and storage
 
     def get_task_stats(
@@ -564,6 +645,7 @@ class SwarmSystem:
                 "total": self.reporter_state.alerts,
                 "callback_errors": self.reporter_state.callback_errors,
             },
+            **({"alerting": self.alerting_stats()} if self.alert_router is not None else {}),
         }
 
     def get_topology_info(self) -> dict[str, Any]:
@@ -685,6 +767,8 @@ class SwarmSystem:
                 len(self.telemetry) + len(self.pending),
             )
         finally:
+            if self.alert_router is not None:
+                self.alert_router.stop(timeout=timeout)  # its last state batch is with the writer
             for kind in ("reporter", "aggregator", "writer"):
                 self.services.get(kind).stop(timeout=timeout)
             self.coordinator.stop(timeout=timeout)
@@ -740,12 +824,32 @@ class SwarmSystem:
             pass  # a restarted aggregator drains the buffer as it starts
 
     def _on_tick(self) -> None:
+        if self.alert_router is not None:
+            self._storage_condition()
         try:
             if len(self.telemetry):
                 self.services.get("aggregator").tell(Drain())
             elif len(self.pending) and self.writer_stats.retry is None:
                 self.services.get("writer").tell(Wake())
         except (pykka.ActorDeadError, KeyError):
+            pass
+
+    def _storage_condition(self) -> None:
+        """A storage outage (the writer backing off) is an alert of its own, resolved when it ends."""
+        failing = self.writer_stats.backoff > 0
+        if failing == self._storage_outage or self.alert_router is None:
+            return
+        self._storage_outage = failing
+        now = self.clock.time()
+        meta: dict[str, Any] = {"alertname": "StorageOutage"}
+        if not failing:
+            meta["ends_at"] = now
+        try:
+            self.alert_router.tell(Alert(
+                agent_id="*", severity=AlertSeverity.CRITICAL, at=now, metadata=meta,
+                message=f"storage is not writable: {self.writer_stats.last_error}",
+            ))
+        except pykka.ActorDeadError:
             pass
 
     def _on_stall(self, seconds: float) -> None:

@@ -59,6 +59,7 @@ class EmailConfig(_Table):
     auth_password: str = ""
     auth_password_env: str | None = None
     require_tls: bool = True
+    ca_file: str = ""
     send_resolved: bool = False
     timeout: str = "10s"
 
@@ -211,6 +212,10 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *,
         path = found.group(1).lstrip(".") if found else ""
         reason = _PATH.sub("", text).strip().rstrip("-").strip()
         unknown = re.match(r"Object contains unknown field `([^`]*)`", reason)
+        missing = re.match(r"Object missing required field `([^`]*)`", reason)
+        if missing:
+            path = f"{path}.{missing.group(1)}".lstrip(".")
+            return _fail(path, None, "required")
         if unknown:
             path = f"{path}.{unknown.group(1)}".lstrip(".")
             return _fail(path, _lookup(raw, path), "unknown key")
@@ -362,7 +367,8 @@ def _integrations(rc: ReceiverConfig, where: str, environ: Mapping[str, str]) ->
         password = _secret(e.auth_password, e.auth_password_env, at, "auth_password", environ,
                            required=False)
         add("email", i, e.send_resolved, e.timeout, to=e.to, sender=e.from_, host=host,
-            port=int(port), username=e.auth_username, password=password, require_tls=e.require_tls)
+            port=int(port), username=e.auth_username, password=password, require_tls=e.require_tls,
+            ca_file=e.ca_file)
     for i, a in enumerate(rc.alertmanager_configs):
         at = f"{where}.alertmanager_configs[{i}]"
         add("alertmanager", i, a.send_resolved, a.timeout, url=_url(a.url, f"{at}.url"))

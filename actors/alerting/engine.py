@@ -245,6 +245,10 @@ class AlertEngine:
         self.codec.put_log(key, self.nflog[key], now)
         self.codec.drop_notice(notice_id, now)
         self.stats.notices_delivered += 1
+        group = self.groups.get(notice.group_key)
+        if (group is not None and group.route.resolve_immediately
+                and any(a.resolved(now) for a in group.alerts.values())):
+            group.next_flush = now  # it resolved while this notice was out: no waiting
         if self._consecutive.pop(notice.integration, 0) >= self.settings.failures_before_alert:
             self.put(self._receiver_alert(notice.integration, "", now, resolved=True), now)
 
