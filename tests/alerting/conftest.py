@@ -172,3 +172,18 @@ def delivered(swarm: SwarmSystem, receiver: Receiver, count: int) -> list[Reques
     requests = receiver.wait_for(count)
     settle(swarm)
     return requests
+
+
+def wait_stats(swarm: SwarmSystem, key: str, value: int, timeout: float = WAIT) -> dict[str, Any]:
+    """Wait until the router's counter ``key`` reaches ``value``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    cond = threading.Condition()
+    while True:
+        stats = sync(swarm)
+        if stats[key] >= value:
+            return stats
+        assert time.monotonic() < deadline, f"{key} stayed below {value}: {stats}"
+        with cond:
+            cond.wait(0.01)
