@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby, repeat
 from operator import floordiv
 from dataclasses import dataclass, field
@@ -41,6 +41,8 @@ class AggregateState:
     swarm_gauges: dict[str, collections.deque[tuple[float, float]]] = field(default_factory=dict)
     series: dict[str, TaskSeries] = field(default_factory=dict)
     drained: int = 0
+    # alerting (issue 13): told {(agent_id, minute_start): (tasks, failures)} per batch
+    outcomes: Callable[[dict[tuple[str, int], tuple[int, int]]], object] | None = None
 
 
 def _group_by_agent_minute(
@@ -197,6 +199,12 @@ class MetricsAggregator(SupervisedActor):
             else:
                 per_agent.add_columns(durations, results, tokens, files, indexes)
             state.series[agent_id].add_many(stamps, durations, indexes)
+        if state.outcomes is not None:  # alerting's failure-rate rule
+            failed = ("failure", "timeout")
+            state.outcomes({
+                (agent_id, minute * 60): (len(ix), sum(1 for i in ix if results[i] in failed))
+                for (agent_id, minute), ix in groups.items()
+            })
 
     def _gauge(self, table: dict[Any, Any], key: Any, metric: AgentMetric | SwarmMetric) -> None:
         series = table.get(key)

@@ -13,7 +13,7 @@ import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
-from actors.alerting.protocol import GetAlerting, ListSilences
+from actors.alerting.protocol import GetAlerting, ListSilences, TaskOutcomes
 from actors.alerting.router import AlertRouter
 from actors.alerting.state import decode_state
 from actors.channel import TelemetryChannel
@@ -506,6 +506,8 @@ class SwarmSystem:
                 pass
 
         self.reporter_state.forward = forward
+        if settings.failure_rate.enabled:
+            self.aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))
 
     def _ask_router(self, message: Any) -> Any:
         self._check_open()

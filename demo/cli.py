@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from actors import render_json, render_markdown
+from demo import alerting_cli
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
 from demo.live import LiveView, LogView, QuietView, View
@@ -169,6 +170,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        help="table (default) or json")
     _add_time_options(stats)
 
+    alerting_cli.add_parsers(commands)
     commands.add_parser("bench", add_help=False,
                         help="the benchmark; `bench --help` lists its options")
     return parser
@@ -326,6 +328,7 @@ _COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "report": _command_report,
     "query": _command_query,
     "stats": _command_stats,
+    **alerting_cli.COMMANDS,
 }
 
 

@@ -17,8 +17,9 @@ __all__ = [
     "GetAlerting",
     "ListSilences",
     "Notify",
-    "SampleFlaps",
+    "Sample",
     "StoreAlertState",
+    "TaskOutcomes",
     "Tick",
 ]
 
@@ -31,8 +32,14 @@ class Tick(_Private, frozen=True, kw_only=True):
     """Time to look at the engine's deadlines."""
 
 
-class SampleFlaps(_Private, frozen=True, kw_only=True):
-    """Time to sample every tracked agent's state for flap detection."""
+class Sample(_Private, frozen=True, kw_only=True):
+    """Time to sample every tracked agent's state (flapping) and evaluate the rules."""
+
+
+class TaskOutcomes(_Private, frozen=True, kw_only=True):
+    """From the aggregator: ``{(agent_id, minute_start): (tasks, failures)}`` of one batch."""
+
+    counts: dict[tuple[str, int], tuple[int, int]]
 
 
 class Notify(_Private, frozen=True, kw_only=True):

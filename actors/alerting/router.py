@@ -19,10 +19,13 @@ from actors.alerting.protocol import (
     GetAlerting,
     ListSilences,
     Notify,
-    SampleFlaps,
+    Sample,
     StoreAlertState,
+    TaskOutcomes,
     Tick,
 )
+from actors.alerting.duration import parse_duration
+from actors.alerting.rules import FailureRate
 from actors.alerting.sources import from_alert, from_transition
 from actors.alerting.state import Loaded
 from actors.clock import Clock, TimerHandle
@@ -44,7 +47,7 @@ class AlertRouter(pykka.ThreadingActor):
     reporter), :class:`AlertInstance` (rules, users), :class:`SilenceSpec`
     (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
     bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
-    :class:`Tick`, :class:`SampleFlaps`, :class:`Delivered`,
+    :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
     :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`.
     Sends :class:`Notify` to a :class:`Notifier` per integration and
     :class:`StoreAlertState` to the storage writer. A notice goes out only
@@ -66,6 +69,11 @@ class AlertRouter(pykka.ThreadingActor):
         self.clock = clock
         self.writer = writer
         self.engine = AlertEngine(settings, swarm_id)
+        fr = settings.failure_rate
+        self.failure_rate = FailureRate(
+            window=parse_duration(fr.window), threshold=fr.threshold, min_tasks=fr.min_tasks,
+            severity=fr.severity, swarm_id=swarm_id, enabled=fr.enabled,
+        )
         self.swarm_id = swarm_id
         self.loaded = loaded
         self.notifiers: dict[str, pykka.ActorRef[Any]] = {}
@@ -95,11 +103,10 @@ class AlertRouter(pykka.ThreadingActor):
                 if alert.labels["alertname"].startswith("Agent") and not alert.resolved(now):
                     self.starts.setdefault(alert.labels["agent_id"], {})[alert.labels["alertname"]] = alert.starts_at
             self.loaded = None
-        if self.settings.flapping.enabled:
-            ref = self.actor_ref
-            self._flap_timer = self.clock.call_every(
-                self.settings.flap_sample_interval, lambda: _tell(ref, SampleFlaps())
-            )
+        ref = self.actor_ref
+        self._flap_timer = self.clock.call_every(
+            self.settings.flap_sample_interval, lambda: _tell(ref, Sample())
+        )
         self._after()
 
     def on_stop(self) -> None:
@@ -141,9 +148,17 @@ class AlertRouter(pykka.ThreadingActor):
                 reply = [(s.spec(), state.value) for s, state in self.engine.list_silences(now)]
             case GetAlerting():
                 reply = self._stats()
-            case SampleFlaps():
+            case Sample():
                 for flap in self.engine.sample_flaps(now):
                     self.engine.put(flap, now)
+                for rule_alert in self.failure_rate.evaluate(now):
+                    self.engine.put(rule_alert, now)
+            case TaskOutcomes(counts=counts) if self.failure_rate.enabled:
+                self.failure_rate.add(counts)
+                for rule_alert in self.failure_rate.evaluate(now):
+                    self.engine.put(rule_alert, now)
+            case TaskOutcomes():
+                pass
             case Tick():
                 self._timer = None
                 self._timer_at = None
