@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from demo.bench_alerting import run_alerting
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -47,6 +48,7 @@ GROUPS: Final[dict[str, Group]] = {
     "memory": run_memory,
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
+    "alerting": run_alerting,
 }
 """Every group of figures, in the order they run."""
 
@@ -74,6 +76,10 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
     ("process_rss_growth_mb", "MB", None, None),
+    ("alert_storm_route_ms", "ms", "<=", 500.0),
+    ("alert_storm_lateness_ms_p99", "ms", None, None),
+    ("alert_storm_lateness_off_ms_p99", "ms", None, None),
+    ("alert_storm_lateness_ratio", "x", "<=", 1.25),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

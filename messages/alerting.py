@@ -11,6 +11,7 @@ digits. The same labels give the same fingerprint here and in Alertmanager.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Annotated, Final
@@ -47,13 +48,20 @@ Fingerprint = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
 def fingerprint(labels: dict[str, str]) -> str:
     """Prometheus' fingerprint of a label set: FNV-1a 64 over sorted pairs, 16 hex digits.
 
+    Cached by label set (an alert's fingerprint is asked for at every flush).
+
     Example:
         >>> fingerprint({})
         'cbf29ce484222325'
     """
+    return _fingerprint(tuple(sorted(labels.items())))
+
+
+@functools.lru_cache(maxsize=65536)
+def _fingerprint(pairs: tuple[tuple[str, str], ...]) -> str:
     h = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
+    for name, value in pairs:
+        for part in (name, value):
             for byte in part.encode():
                 h = ((h ^ byte) * _FNV_PRIME) & _MASK
             h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK

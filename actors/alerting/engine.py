@@ -97,6 +97,7 @@ class AlertEngine:
         self._policies = {p.name: p for p in settings.escalation_policies}
         self._consecutive: dict[str, int] = {}
         self._index: list[dict[tuple[str, ...], set[str]]] | None = None
+        self._index_at = 0.0  # the time the index was built for (firing depends on it)
 
     # Alerts in
 
@@ -219,15 +220,19 @@ class AlertEngine:
             if policy is not None:
                 self._escalate(policy, fp, esc, now)
 
-    def due_notices(self, now: float, durable: Iterable[str] | None = None) -> list[Notice]:
-        """Notices to attempt now (only ids in ``durable`` when given); marked as sending."""
+    def due_notices(self, now: float, durable: Iterable[str] | None = None,
+                    busy: Iterable[str] = ()) -> list[Notice]:
+        """Notices to attempt now, marked as sending: at most one per integration not ``busy``,
+        and (when ``durable`` is given) only those whose ids it holds."""
         allowed = None if durable is None else set(durable)
+        taken = set(busy)
         out = []
         for notice in self.outbox.values():
-            if notice.sending or notice.next_attempt > now:
+            if notice.sending or notice.next_attempt > now or notice.integration in taken:
                 continue
             if allowed is not None and notice.id not in allowed:
                 continue
+            taken.add(notice.integration)
             notice.sending = True
             notice.attempts += 1
             self.stats.attempts += 1
@@ -311,7 +316,8 @@ class AlertEngine:
 
     def _inhibited(self, alert: AlertInstance, now: float) -> bool:
         rules = self.settings.inhibit_rules
-        if self._index is None:
+        if self._index is None or self._index_at != now:
+            self._index_at = now
             self._index = [dict() for _ in rules]
             for fp, source in self.alerts.items():
                 if source.resolved(now):
@@ -332,7 +338,6 @@ class AlertEngine:
         route = group.route
         group.next_flush = now + route.group_interval
         group.flushed = True
-        self._index = None  # stalls and instants may have resolved since the last look
         shown = [a for a in group.alerts.values() if not self._muted(a, now)]
         firing = frozenset(a.fingerprint for a in shown if not a.resolved(now))
         resolved = frozenset(a.fingerprint for a in shown if a.resolved(now))

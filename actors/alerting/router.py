@@ -36,6 +36,10 @@ __all__ = ["AlertRouter"]
 
 logger = logging.getLogger("swarmpulse.alerting")
 
+AFTER_EVERY: Final = 256
+"""Alerts taken at most, in a burst, before the engine is stepped and its changes stored.
+
+Anything else (a delivery's result above all: its log entry) is stored at once."""
 STORE_RETRY: Final = 1.0
 """Seconds before a state batch the writer refused (or never answered) is sent again."""
 
@@ -82,6 +86,10 @@ class AlertRouter(pykka.ThreadingActor):
         self.unsaved: list[Any] = []
         self.batch: tuple[int, list[Any], set[str]] | None = None
         self.given_up: dict[int, set[str]] = {}  # batches sent again; a late commit still counts
+        # integration -> the notice out there, or delivered and its log entry not yet committed:
+        # one at a time, so a kill can make at most one attempt per integration again
+        self.busy: dict[str, str] = {}
+        self.logging: dict[str, str] = {}  # notice id -> integration, delivered, not yet logged
         self.token = 0
         self.store_failures = 0
         self.unknown_messages = 0
@@ -89,6 +97,7 @@ class AlertRouter(pykka.ThreadingActor):
         self._timer_at: float | None = None
         self._store_timer: TimerHandle | None = None
         self._flap_timer: TimerHandle | None = None
+        self._since_after = 0
 
     def on_start(self) -> None:
         """Start a notifier per integration, restore stored state, start the timers."""
@@ -164,14 +173,21 @@ class AlertRouter(pykka.ThreadingActor):
                 self._timer_at = None
             case Delivered(notice_id=notice_id):
                 self.durable.discard(notice_id)
+                notice = self.engine.outbox.get(notice_id)
+                if notice is not None:
+                    self.logging[notice_id] = notice.integration
                 self.engine.delivered(notice_id, now)
             case DeliveryError(notice_id=notice_id, error=error):
+                notice = self.engine.outbox.get(notice_id)
+                if notice is not None and self.busy.get(notice.integration) == notice_id:
+                    del self.busy[notice.integration]
                 failing = self.engine.failed(notice_id, error, now)
                 if failing is not None:
                     logger.error("receiver failing: %s", error)
                     self.engine.put(failing, now)
             case AlertStateStored(token=token) if self.batch and self.batch[0] == token:
                 self.durable.update(self.batch[2])
+                self._logged(self.batch[1])
                 self.batch = None
                 if self._store_timer is not None:
                     self._store_timer.cancel()
@@ -182,30 +198,44 @@ class AlertRouter(pykka.ThreadingActor):
                 self._requeue()
             case AlertStateStored(token=token) if token in self.given_up:
                 self.durable.update(self.given_up.pop(token))  # committed after all
+                self._logged(self.unsaved)
             case AlertStateStored() | AlertStateFailed():
                 pass  # an answer to a batch already given up on and sent again
             case _:
                 self.unknown_messages += 1
                 logger.warning("alert router ignored %r", message)
                 return None
-        self._after()
+        self._since_after += 1
+        burst = isinstance(message, (HealthChanged, Alert, AlertInstance, TaskOutcomes))
+        if not burst or self._since_after >= AFTER_EVERY or self.actor_inbox.empty():
+            self._after()  # once per burst: a storm of transitions is stored in few batches
         return reply
 
     # The loop: step the engine, store what changed, send what is stored
 
     def _after(self) -> None:
+        self._since_after = 0
         now = self.clock.time()
         self.engine.step(now)
         self.unsaved.extend(self.engine.take_changes())
         self._store()
-        for notice in self.engine.due_notices(now, self.durable):
+        for notice in self.engine.due_notices(now, self.durable, self.busy):
             ref = self.notifiers.get(notice.integration)
             integ = self.engine._integrations.get(notice.integration)
             if ref is None or integ is None:  # the receiver left the configuration
                 self.engine.failed(notice.id, "no such integration any more", now)
                 continue
+            self.busy[notice.integration] = notice.id
             ref.tell(Notify(notice=notice, integration=integ, external_url=self.settings.external_url))
         self._schedule()
+
+    def _logged(self, changes: list[Any]) -> None:
+        """Free the integrations whose delivered notice's log entry these changes committed."""
+        for change in changes:
+            if change.table == "alert_outbox" and change.body is None:
+                integration = self.logging.pop(change.key, None)
+                if integration is not None and self.busy.get(integration) == change.key:
+                    del self.busy[integration]
 
     def _store(self) -> None:
         if self.batch is not None or not self.unsaved:
