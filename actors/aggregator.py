@@ -111,6 +111,8 @@ class MetricsAggregator(SupervisedActor):
                 return self.task_stats(None)
             case Query(method="agent_performance", kwargs={"agent_id": str() as agent_id}):
                 return self.agent_performance(agent_id)
+            case Query(method="agent_performances"):
+                return self.agent_performances()
             case Query(method="gauges"):
                 return self.gauges()
             case Crash(reason=reason):
@@ -244,6 +246,19 @@ class MetricsAggregator(SupervisedActor):
             "p95_duration_ms": stats["p95_duration_ms"],
             "total_tokens_used": stats["total_tokens"],
         }
+
+    def agent_performances(self) -> dict[str, dict[str, Any]]:
+        """Every agent's task counts, success rate, p95 and tokens, by id, in one reply."""
+        result = {}
+        for agent_id, summary in self.state.per_agent.items():
+            stats = summary.to_stats()
+            result[agent_id] = {
+                "tasks_completed": stats["total_tasks"],
+                "success_rate": stats["success_rate"],
+                "p95_duration_ms": stats["p95_duration_ms"],
+                "total_tokens": stats["total_tokens"],
+            }
+        return result
 
     def gauges(self) -> dict[str, Any]:
         """Latest value and history of every agent and swarm gauge."""

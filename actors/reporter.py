@@ -41,6 +41,7 @@ class ReporterState:
     forward: Callable[[HealthChanged | Alert], object] | None = None  # the alert router's tell
     callback_calls: int = 0
     callback_errors: int = 0
+    listeners: list[Callable[[HealthChanged | Alert], object]] = field(default_factory=list)
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -87,6 +88,7 @@ class HealthReporter(SupervisedActor):
         """Dispatch on the message type."""
         match message:
             case HealthChanged():
+                self._notify(message)
                 self._record(alert_for(message))
                 self._callbacks(message)
                 self._forward(message)
@@ -116,6 +118,16 @@ class HealthReporter(SupervisedActor):
         self.state.recent.append(alert)
         self.state.alerts += 1
         self.pending.add("alerts", alert)
+        self._notify(alert)
+
+    def _notify(self, event: HealthChanged | Alert) -> None:
+        """Every subscribed listener gets the event (they must not block)."""
+        for listener in list(self.state.listeners):
+            try:
+                listener(event)
+            except Exception:
+                self.state.callback_errors += 1
+                logger.exception("event listener %r raised on %r", listener, event)
 
     def _forward(self, message: HealthChanged | Alert) -> None:
         forward = self.state.forward

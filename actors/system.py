@@ -430,6 +430,34 @@ class SwarmSystem:
             for r in records
         ]
 
+    def agents_overview(self) -> list[dict[str, Any]]:
+        """Every agent's health and task figures, from one snapshot and one read of each store.
+
+        Each: ``agent_id``, ``health_state``, ``last_heartbeat`` (epoch s),
+        ``heartbeat_age_ms``, ``uptime_pct``, ``tasks_completed``,
+        ``success_rate``, ``p95_duration_ms``, ``total_tokens``; the same
+        figures as the report, at a cost that does not grow by asks per agent.
+        """
+        snapshot = self.snapshot()
+        self._ask_service("aggregator", Drain())
+        performances: dict[str, dict[str, Any]] = self._ask_service(
+            "aggregator", Query(method="agent_performances")
+        )
+        self.flush()
+        uptimes: dict[str, float] = self._query("agents_uptime", now=snapshot.at)
+        none = {"tasks_completed": 0, "success_rate": 0.0, "p95_duration_ms": 0.0, "total_tokens": 0}
+        return [
+            {
+                "agent_id": a.agent_id,
+                "health_state": a.health_state.value,
+                "last_heartbeat": a.last_heartbeat,
+                "heartbeat_age_ms": a.heartbeat_age_ms,
+                "uptime_pct": uptimes.get(a.agent_id, 100.0),
+                **performances.get(a.agent_id, none),
+            }
+            for a in snapshot.agents
+        ]
+
     def _distribution(self, snapshot: SwarmSnapshot) -> dict[str, int]:
         counts = {state.value: 0 for state in HealthState}
         for agent in snapshot.agents:
@@ -476,6 +504,25 @@ class SwarmSystem:
                 raise InvalidMessage("callbacks", fn, "values must be callable")
             table[key] = fn
         self._ask_service("reporter", ConfigureAlerts(enabled=enabled, callbacks=table))
+
+    def subscribe(self, listener: Callable[[HealthChanged | Alert], object]) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`HealthChanged` and :class:`Alert` from now on.
+
+        It runs on the reporter's thread and must not block; an exception in it
+        is logged and counted. Returns the function that unsubscribes it.
+        """
+        if not callable(listener):
+            raise InvalidMessage("listener", listener, "must be callable")
+        listeners = self.reporter_state.listeners
+        listeners.append(listener)
+
+        def unsubscribe() -> None:
+            try:
+                listeners.remove(listener)
+            except ValueError:
+                pass
+
+        return unsubscribe
 
     def get_agent_uptime(
         self, agent_id: str, start_time: Any = None, end_time: Any = None
@@ -593,6 +640,35 @@ class SwarmSystem:
         result: list[TaskMetric] = self._query(
             "query_task_metrics", start_time=_time(start_time, "start_time"),
             end_time=_time(end_time, "end_time"), agent_id=agent_id, limit=limit,
+        )
+        return result
+
+    def query_health_events(
+        self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[HealthChanged]:
+        """Stored health transitions in time order, after everything before the call is stored."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[HealthChanged] = self._query(
+            "query_health_events", start_time=_time(start_time, "start_time"),
+            end_time=_time(end_time, "end_time"), agent_id=agent_id, limit=limit,
+        )
+        return result
+
+    def query_alerts(
+        self, start_time: Any = None, end_time: Any = None, agent_id: str | None = None,
+        severity: str | None = None, limit: int | None = None,
+    ) -> list[Alert]:
+        """Stored alerts in time order (agent ``*``: the swarm's), after a flush."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[Alert] = self._query(
+            "query_alerts", start_time=_time(start_time, "start_time"),
+            end_time=_time(end_time, "end_time"), agent_id=agent_id, severity=severity,
+            limit=limit,
         )
         return result
 

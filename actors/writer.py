@@ -30,6 +30,7 @@ READS: Final = frozenset(
         "query_alerts",
         "task_stats",
         "agent_uptime",
+        "agents_uptime",
         "agents",
         "apply_retention",
         "load_alert_state",

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from demo.bench_alerting import run_alerting
+from demo.bench_ingest import run_ingest
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -49,6 +50,7 @@ GROUPS: Final[dict[str, Group]] = {
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
     "alerting": run_alerting,
+    "server": run_ingest,
 }
 """Every group of figures, in the order they run."""
 
@@ -80,11 +82,20 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("alert_storm_lateness_ms_p99", "ms", None, None),
     ("alert_storm_lateness_off_ms_p99", "ms", None, None),
     ("alert_storm_lateness_ratio", "x", "<=", 1.25),
+    ("ingest_heartbeats_per_s", "/s", ">=", 5_000),
+    ("ingest_heartbeat_ms_p50", "ms", None, None),
+    ("ingest_heartbeat_ms_p99", "ms", "<=", 20.0),
+    ("pushgateway_per_s", "/s", None, None),
+    ("ingest_vs_pushgateway", "x", ">=", 2.0),
+    ("ingest_batched_per_s", "/s", ">=", 150_000),
+    ("ingest_batched_vs_persist", "x", ">=", 0.8),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 
-OPTIONAL: Final = frozenset({"prometheus_observe_us_p50", "record_vs_prometheus"})
-"""Figures that are null when the ``bench`` extra (prometheus_client) is not installed."""
+OPTIONAL: Final = frozenset({"prometheus_observe_us_p50", "record_vs_prometheus",
+                            "pushgateway_per_s", "ingest_vs_pushgateway"})
+"""Figures that are null when their peer is missing: the ``bench`` extra (prometheus_client),
+or Debian's prometheus-pushgateway binary."""
 
 _WORKER: Final = "import sys, demo.bench; sys.exit(demo.bench.main(sys.argv[1:]))"
 _ROOT: Final = str(Path(__file__).resolve().parent.parent)

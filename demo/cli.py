@@ -20,6 +20,7 @@ from demo import alerting_cli
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
 from demo.live import LiveView, LogView, QuietView, View
+from demo.serve import DEFAULT_PORT, add_serve_parser, command_serve
 from demo.simulation import RunOptions, RunResult, count_tasks, run
 from demo.stored import check_agent, open_database, stored_report
 from demo.timeexpr import time_range
@@ -109,6 +110,11 @@ def _add_run_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
            help="plain log lines instead of the live table (automatic when stdout is not a terminal)")
     option("--quiet", value=False, action="store_true",
            help="print only where the database and the report are")
+    option("--port", value=DEFAULT_PORT, type=_whole(0, 65535), metavar="PORT",
+           help=f"serve the run's HTTP API on 127.0.0.1:PORT; a free one if taken, 0 for "
+                f"any (default: {DEFAULT_PORT})")
+    option("--no-serve", value=False, action="store_true",
+           help="do not start the HTTP server")
 
 
 def _add_time_options(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +177,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     _add_time_options(stats)
 
     alerting_cli.add_parsers(commands)
+    add_serve_parser(commands, _whole, _DEFAULT_DB)
+
     commands.add_parser("bench", add_help=False,
                         help="the benchmark; `bench --help` lists its options")
     return parser
@@ -199,7 +207,8 @@ def _command_run(args: argparse.Namespace) -> int:
     _check_writable_dir(args.db, "database")
     _check_writable_dir(args.report, "report")
     options = RunOptions(agents=args.agents, duration=args.duration, interval_ms=args.interval_ms,
-                         seed=args.seed, db_path=args.db, report_path=args.report)
+                         seed=args.seed, db_path=args.db, report_path=args.report,
+                         serve_port=None if args.no_serve else args.port)
     existed = os.path.exists(args.db)
     if existed:
         held = count_tasks(args.db)  # refuses a file that is not ours before anything starts
@@ -329,6 +338,7 @@ _COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "query": _command_query,
     "stats": _command_stats,
     **alerting_cli.COMMANDS,
+    "serve": command_serve,
 }
 
 

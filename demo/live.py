@@ -48,6 +48,7 @@ class RunInfo:
     seed: int
     db_path: str
     started_at: float  # wall clock, epoch s
+    url: str | None = None  # where the HTTP server serves the run, if it does
 
 
 def describe(event: HealthChanged) -> str:
@@ -123,7 +124,8 @@ class LogView:
         self._started_at = info.started_at
         agents = f"{info.agents} agent{'' if info.agents == 1 else 's'}"
         self._line(0.0, "START", f"{agents}, heartbeat every {info.interval_ms} ms, "
-                                 f"{info.duration:g} s, seed {info.seed}, database {info.db_path}")
+                                 f"{info.duration:g} s, seed {info.seed}, database {info.db_path}"
+                                 + (f", serving on {info.url}" if info.url else ""))
 
     def health_changed(self, event: HealthChanged) -> None:
         """Log the transition with its alert level."""
@@ -204,6 +206,8 @@ class LiveView:
         title.append(f"  {frame.elapsed:4.1f}/{frame.duration:g} s")
         if info is not None:
             title.append(f"  {info.agents} agents, {info.interval_ms} ms beats, seed {info.seed}")
+        if info is not None and info.url:
+            title.append(f"  {info.url}", style="cyan")
         title.append("  Ctrl-C stops", style="dim")
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
         table.add_column("Agent")

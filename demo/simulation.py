@@ -16,6 +16,7 @@ from actors import SwarmSystem, render_json, render_markdown, start_system
 from demo.faults import FaultPlan, FaultStep
 from demo.frame import capture
 from demo.live import QuietView, RunInfo, View, relay_logs
+from demo.serve import start_demo_server
 from demo.swarm import Swarm
 from demo.tasks import Tally, TaskQueue, agent_roster
 from messages import HealthReport, HealthState
@@ -40,6 +41,7 @@ class RunOptions:
     failure_threshold: int = 3
     swarm_id: str = "demo-swarm"
     topology: str = "mesh"
+    serve_port: int | None = None  # the HTTP server's port (0: a free one); None: no server
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +186,18 @@ def run(options: RunOptions, view: View | None = None,
         heartbeat_interval_ms=options.interval_ms, failure_threshold=options.failure_threshold,
     ) as system:
         started_at = system.clock.time()
+        server = None if options.serve_port is None else start_demo_server(system, options.serve_port)
         view.start(RunInfo(agents=options.agents, duration=options.duration,
                            interval_ms=options.interval_ms, seed=seed,
-                           db_path=options.db_path, started_at=started_at))
+                           db_path=options.db_path, started_at=started_at,
+                           url=None if server is None else server.url))
         try:
             with relay_logs(view, started_at):
                 outcome = _swarm_run(system, options, plan, queue, tally, halt, view)
         finally:
             view.close()
+            if server is not None:
+                server.stop()
     stored = _stored_counts(options.db_path, started_at)
     return RunResult(
         seed=seed, plan=plan, report=outcome.report, markdown=outcome.markdown,

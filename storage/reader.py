@@ -22,7 +22,7 @@ from storage.rollup import SWARM_KEY
 from storage.rows import AgentRecord
 from storage.stats import task_stats
 from storage.summary import TaskStats
-from storage.uptime import agent_uptime
+from storage.uptime import agent_uptime, agents_uptime
 
 __all__ = ["Reader"]
 
@@ -187,3 +187,9 @@ class Reader(Database):
             if key is None:
                 raise UnknownAgentRecord("agent_uptime", agent_id)
             return agent_uptime(conn, key, start, end, moment)
+
+    def agents_uptime(self, *, now: TimeArg) -> dict[str, float]:
+        """Return every registered agent's uptime (as :meth:`agent_uptime` with no range), by id."""
+        moment = to_epoch("now", now)
+        with self._transaction("agents_uptime", write=False) as conn:
+            return agents_uptime(conn, moment)

@@ -6,7 +6,7 @@ import sqlite3
 
 from messages import HealthState
 
-__all__ = ["agent_uptime"]
+__all__ = ["agent_uptime", "agents_uptime"]
 
 _FAILED = HealthState.FAILED.value
 _HEALTHY = HealthState.HEALTHY.value
@@ -67,3 +67,52 @@ def agent_uptime(
     if state == _FAILED:
         failed += high - since
     return 100.0 * (1.0 - failed / (high - low))
+
+
+def agents_uptime(conn: sqlite3.Connection, now: float) -> dict[str, float]:
+    """Every registered agent's uptime over its whole monitored time, in one pass.
+
+    The same figure as :func:`agent_uptime` with no range, for all agents at
+    once: two statements instead of two per agent (the HTTP agents list and
+    the dashboard read it for 10,000 agents).
+
+    Args:
+        conn: a connection, inside a read transaction.
+        now: the current time (epoch s).
+
+    Returns:
+        Percentages in [0, 100] by agent id, for agents that ever registered.
+    """
+    spans: dict[int, tuple[str, float, float]] = {}
+    for key, agent_id, registered_at, unregistered_at in conn.execute(
+        "SELECT agent_key, agent_id, registered_at, unregistered_at FROM agents "
+        "WHERE registered_at IS NOT NULL"
+    ):
+        spans[key] = (agent_id, registered_at, now if unregistered_at is None else unregistered_at)
+    failed: dict[int, float] = {}
+    state: dict[int, tuple[str, float]] = {}
+    for key, at, current in conn.execute(
+        "SELECT agent_key, at, current_state FROM health_events ORDER BY agent_key, at, id"
+    ):
+        span = spans.get(key)
+        if span is None or at < span[1]:
+            continue
+        _, low, high = span
+        previous, since = state.get(key, (_HEALTHY, low))
+        if at <= low:  # a transition at the registration itself sets the starting state
+            state[key] = (current, low)
+            continue
+        if at >= high:
+            continue
+        if previous == _FAILED:
+            failed[key] = failed.get(key, 0.0) + (at - since)
+        state[key] = (current, at)
+    result: dict[str, float] = {}
+    for key, (agent_id, low, high) in spans.items():
+        if high <= low:
+            result[agent_id] = 100.0
+            continue
+        last, since = state.get(key, (_HEALTHY, low))
+        total = failed.get(key, 0.0) + ((high - since) if last == _FAILED else 0.0)
+        result[agent_id] = 100.0 * (1.0 - total / (high - low))
+    return result

@@ -1,0 +1,164 @@
+"""The Starlette application: the routes, the error handlers, the lifespan.
+
+Endpoints find what they serve in ``request.app.state.edge`` (a
+:class:`server.edge.Edge`: the system, the limits, the event hub). To add an
+endpoint, add a ``Route`` to :data:`routes` at the bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pykka
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from actors import SwarmSystem, SystemStopped
+from messages import InvalidMessage
+from server.auth import BearerAuth
+from server.bridge import AskBridge
+from server.edge import Edge
+from server.errors import RequestRefused
+from server.events import EventHub, Summary, stream_events
+from server.health import healthz
+from server.idempotency import IdempotencyCache
+from server.ingest import delete_agent, json_response, post_agent, post_heartbeats, post_metrics
+from server.limits import Limits
+from server.openapi import openapi_json
+from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
+
+__all__ = ["create_app", "routes"]
+
+logger = logging.getLogger("swarmpulse.server")
+
+
+def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | None = None) -> Starlette:
+    """The ASGI app serving ``system``; with ``token``, every path but /healthz needs it."""
+    limits = limits if limits is not None else Limits()
+    hub = EventHub(limits)
+    edge = Edge(system=system, limits=limits, hub=hub,
+                idempotency=IdempotencyCache(limits.idempotency_seconds, limits.idempotency_keys))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        hub.attach(loop)
+        edge.bridge = AskBridge(system.coordinator, loop)
+        unsubscribe = system.subscribe(hub.publish_threadsafe)
+        summaries = asyncio.create_task(_summaries(edge))
+        try:
+            yield
+        finally:
+            unsubscribe()
+            hub.close()
+            edge.bridge.close()
+            summaries.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await summaries
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BearerAuth, token=token)],
+        exception_handlers={
+            RequestRefused: _refused,
+            InvalidMessage: _invalid,
+            SystemStopped: _stopped,
+            pykka.ActorDeadError: _stopped,
+            pykka.Timeout: _busy,
+            HTTPException: _http_error,
+            Exception: _internal,
+        },
+        lifespan=lifespan,
+    )
+    app.state.edge = edge
+    return app
+
+
+def summary_of(system: SwarmSystem) -> Summary:
+    """The swarm at a glance, from one snapshot (called from a worker thread)."""
+    snapshot = system.snapshot()
+    counts = {"healthy": 0, "degraded": 0, "critical": 0, "failed": 0}
+    for agent in snapshot.agents:
+        counts[agent.health_state.value] += 1
+    return Summary(
+        at=snapshot.at, agent_count=len(snapshot.agents), health_distribution=counts,
+        total_heartbeats=snapshot.total_heartbeats,
+        pending_writes=len(system.telemetry) + len(system.pending),
+        dropped=system.telemetry.dropped + system.pending.dropped, stalls=snapshot.stalls,
+        failed_services=list(snapshot.failed_services),
+    )
+
+
+async def _summaries(edge: Edge) -> None:
+    """A ``summary`` event every ``summary_seconds`` while a stream is open."""
+    while True:
+        await asyncio.sleep(edge.limits.summary_seconds)
+        if not edge.hub.clients:
+            continue
+        try:
+            summary = await run_in_threadpool(summary_of, edge.system)
+        except Exception:  # the system is stopping; the next round tries again
+            logger.debug("no summary this round", exc_info=True)
+            continue
+        edge.hub.publish_summary(summary)
+
+
+def _error(status: int, reason: str, field: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": reason}
+    if field is not None:
+        body["field"] = field
+    return json_response(body, status)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestRefused)
+    return _error(exc.status, exc.reason, exc.field)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidMessage)
+    return _error(400, f"{exc.field}: {exc.reason}", exc.field)
+
+
+async def _stopped(request: Request, exc: Exception) -> Response:
+    return _error(503, "the system is shutting down")
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    return _error(503, "the system did not answer in time; retry later")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal error")
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/v1/agents", list_agents, methods=["GET"]),
+    Route("/v1/agents", post_agent, methods=["POST"]),
+    Route("/v1/agents/{agent_id:path}", get_agent, methods=["GET"]),
+    Route("/v1/agents/{agent_id:path}", delete_agent, methods=["DELETE"]),
+    Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
+    Route("/v1/metrics", post_metrics, methods=["POST"]),
+    Route("/v1/stats", get_stats, methods=["GET"]),
+    Route("/v1/alerts", get_alerts, methods=["GET"]),
+    Route("/v1/health-events", get_health_events, methods=["GET"]),
+    Route("/v1/report", get_report, methods=["GET"]),
+    Route("/v1/events", stream_events, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
+]

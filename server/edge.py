@@ -1,0 +1,40 @@
+"""What every endpoint shares: the system it serves, the limits, the event hub, the key cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from actors import SwarmSystem
+from server.bridge import AskBridge
+from server.events import EventHub
+from server.idempotency import IdempotencyCache
+from server.limits import Limits
+
+__all__ = ["Edge", "edge_of"]
+
+
+@dataclass(slots=True)
+class Edge:
+    """The server's state, kept on the app as ``app.state.edge``.
+
+    Attributes:
+        system: the running actor system the endpoints talk to.
+        limits: the bounds the server keeps.
+        hub: the SSE fan-out of the system's events.
+        idempotency: answers remembered by ``Idempotency-Key``.
+        bridge: asks the coordinator from the loop (set while the server runs).
+    """
+
+    system: SwarmSystem
+    limits: Limits
+    hub: EventHub
+    idempotency: IdempotencyCache
+    bridge: AskBridge | None = None
+
+
+def edge_of(request: Request) -> Edge:
+    """The :class:`Edge` of the app that received the request."""
+    edge: Edge = request.app.state.edge
+    return edge

@@ -1,0 +1,107 @@
+"""The server's limits, each a named setting, and the request reading that enforces them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from starlette.requests import Request
+
+from server.errors import RequestRefused
+
+__all__ = ["Limits", "body_format", "read_body"]
+
+MiB: Final = 1024 * 1024
+BodyFormat = Literal["json", "msgpack"]
+_FORMATS: Final[dict[str, BodyFormat]] = {
+    "application/json": "json",
+    "application/msgpack": "msgpack",
+    "application/x-msgpack": "msgpack",
+    "application/vnd.msgpack": "msgpack",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every bound the server keeps; all are documented in the README ("HTTP server").
+
+    Attributes:
+        max_body_bytes: the largest request body, counted while reading (a
+            chunked body without Content-Length too); past it: 413.
+        max_batch_items: the most items in one batch; past it: 413.
+        max_sse_clients: open ``/v1/events`` streams; one more: 503.
+        sse_client_queue: events waiting for one slow stream; past it the
+            stream is closed (the client reconnects and resumes by id).
+        sse_replay: events kept for ``Last-Event-ID`` resumption.
+        sse_ping_seconds: a keep-alive comment after this much quiet.
+        summary_seconds: how often a ``summary`` event goes out.
+        idempotency_seconds: how long an ``Idempotency-Key`` is remembered.
+        idempotency_keys: the most keys remembered (the oldest go first).
+        max_write_backlog: metrics waiting to be written past which
+            ``/healthz`` answers 503.
+    """
+
+    max_body_bytes: int = 8 * MiB
+    max_batch_items: int = 50_000
+    max_sse_clients: int = 64
+    sse_client_queue: int = 1_000
+    sse_replay: int = 1_000
+    sse_ping_seconds: float = 15.0
+    summary_seconds: float = 5.0
+    idempotency_seconds: float = 600.0
+    idempotency_keys: int = 100_000
+    max_write_backlog: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_batch_items", "max_sse_clients", "sse_client_queue",
+                     "sse_replay", "idempotency_keys", "max_write_backlog"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("sse_ping_seconds", "summary_seconds", "idempotency_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+def body_format(request: Request) -> BodyFormat:
+    """The body's encoding from its Content-Type (none given means JSON).
+
+    Raises:
+        RequestRefused: 415 for any other media type.
+    """
+    header = request.headers.get("content-type")
+    if header is None:
+        return "json"
+    media = header.split(";", 1)[0].strip().lower()
+    found = _FORMATS.get(media)
+    if found is None:
+        raise RequestRefused(
+            415, "Content-Type must be application/json or application/msgpack", "content-type"
+        )
+    return found
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is longer than ``limit`` bytes.
+
+    A declared Content-Length past the limit is refused before reading; a
+    body without one (chunked) is counted as it arrives.
+
+    Raises:
+        RequestRefused: 413 past the limit, 400 for a malformed Content-Length.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestRefused(400, "Content-Length must be a whole number", "content-length")
+        if int(declared) > limit:
+            raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)

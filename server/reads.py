@@ -1,0 +1,147 @@
+"""Read endpoints: agents, statistics, alerts, transitions and the report, as JSON.
+
+Each endpoint checks its parameters, then asks the facade from a worker
+thread (its calls wait on actors), and encodes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from actors import SwarmSystem
+from messages import AlertSeverity, HealthState, InvalidMessage, check_id
+from server.edge import edge_of
+from server.errors import RequestRefused
+from server.ingest import json_response
+from server.timerange import time_range
+
+__all__ = ["get_agent", "get_alerts", "get_health_events", "get_report", "get_stats", "list_agents"]
+
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 10_000
+_STATES: Final = ", ".join(state.value for state in HealthState)
+_SEVERITIES: Final = ", ".join(severity.value for severity in AlertSeverity)
+
+
+def _agent_param(request: Request, name: str = "agent_id", *, path: bool = False) -> str | None:
+    value = request.path_params.get(name) if path else request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        check_id(name, value)
+    except InvalidMessage as exc:
+        raise RequestRefused(400, f"{name}: {exc.reason}", name) from None
+    return str(value)
+
+
+def _limit(request: Request) -> int:
+    text = request.query_params.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise RequestRefused(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}", "limit")
+    return int(text)
+
+
+def _range(request: Request, system: SwarmSystem) -> tuple[float | None, float | None]:
+    params = request.query_params
+    return time_range(params.get("since"), params.get("start"), params.get("end"),
+                      system.clock.time())
+
+
+def _choice(request: Request, name: str, allowed: str) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and value not in allowed.split(", "):
+        raise RequestRefused(400, f"{name}: must be one of: {allowed}", name)
+    return value
+
+
+async def list_agents(request: Request) -> Response:
+    """``GET /v1/agents[?state=]``: every agent's health and task figures."""
+    system = edge_of(request).system
+    state = _choice(request, "state", _STATES)
+    agents = await run_in_threadpool(system.agents_overview)
+    if state is not None:
+        agents = [a for a in agents if a["health_state"] == state]
+    return json_response({"agents": agents})
+
+
+def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
+    status = system.get_agent_health_status(agent_id)
+    if status is None:
+        return None
+    performance = system.get_agent_performance(agent_id)
+    return {
+        "agent_id": agent_id,
+        "health_state": status["health_state"],
+        "last_heartbeat": status["last_heartbeat"],
+        "heartbeat_age_ms": status["heartbeat_age_ms"],
+        "uptime_pct": system.get_agent_uptime(agent_id),
+        "tasks_completed": performance["tasks_completed"],
+        "success_rate": performance["success_rate"],
+        "p95_duration_ms": performance["p95_duration_ms"],
+        "total_tokens": performance["total_tokens_used"],
+        "interval_ms": status["interval_ms"],
+        "failure_threshold": status["failure_threshold"],
+        "heartbeats": system.get_heartbeat_history(agent_id),
+        "transitions": system.query_health_events(agent_id=agent_id),
+        "performance": performance,
+    }
+
+
+async def get_agent(request: Request) -> Response:
+    """``GET /v1/agents/{agent_id}``: the agent's record, history, transitions; 404 if unknown."""
+    agent_id = _agent_param(request, path=True)
+    assert agent_id is not None
+    detail = await run_in_threadpool(_agent_detail, edge_of(request).system, agent_id)
+    if detail is None:
+        raise RequestRefused(404, f"unknown agent {agent_id!r}", "agent_id")
+    return json_response(detail)
+
+
+async def get_stats(request: Request) -> Response:
+    """``GET /v1/stats?agent_id=&start=&end=&since=``: the dict of ``get_task_stats``."""
+    system = edge_of(request).system
+    agent_id = _agent_param(request)
+    start, end = _range(request, system)
+    stats = await run_in_threadpool(system.get_task_stats, agent_id, start, end)
+    return json_response(stats)
+
+
+async def get_alerts(request: Request) -> Response:
+    """``GET /v1/alerts?agent_id=&severity=&since=&start=&end=&limit=``: the latest alerts, oldest first."""
+    system = edge_of(request).system
+    agent_id = _agent_param(request)
+    severity = _choice(request, "severity", _SEVERITIES)
+    limit = _limit(request)
+    start, end = _range(request, system)
+    alerts = await run_in_threadpool(
+        lambda: system.query_alerts(start, end, agent_id=agent_id, severity=severity)
+    )
+    return json_response({"alerts": alerts[-limit:]})
+
+
+async def get_health_events(request: Request) -> Response:
+    """``GET /v1/health-events?agent_id=&since=&start=&end=&limit=``: stored transitions."""
+    system = edge_of(request).system
+    agent_id = _agent_param(request)
+    limit = _limit(request)
+    start, end = _range(request, system)
+    events = await run_in_threadpool(
+        lambda: system.query_health_events(start, end, agent_id=agent_id)
+    )
+    return json_response({"health_events": events[-limit:]})
+
+
+async def get_report(request: Request) -> Response:
+    """``GET /v1/report?format=markdown|json``: the health report, escaped as the reports are."""
+    system = edge_of(request).system
+    format = _choice(request, "format", "markdown, json") or "markdown"
+    text = await run_in_threadpool(system.generate_report, format)
+    if format == "json":
+        return Response(text, media_type="application/json")
+    return Response(text, media_type="text/markdown; charset=utf-8")

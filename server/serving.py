@@ -1,0 +1,151 @@
+"""Running the app on uvicorn in a background thread: :func:`serve` and its handle."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+from types import TracebackType
+from typing import Final
+
+import uvicorn
+
+from actors import SwarmSystem
+from server.app import create_app
+from server.errors import InsecureBind
+from server.limits import Limits
+
+__all__ = ["ServerHandle", "check_bind", "serve"]
+
+START_TIMEOUT: Final = 30.0
+STOP_TIMEOUT: Final = 10.0
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse an address beyond loopback when there is no token.
+
+    Raises:
+        InsecureBind: ``host`` is not a loopback address and ``token`` is None or empty.
+    """
+    if token:
+        return
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it could resolve to anything
+        loopback = False
+    if not loopback:
+        raise InsecureBind(host)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying when it has started (or failed to)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
+
+
+class ServerHandle:
+    """A server running in a background thread; ``stop()`` (or the ``with`` block) ends it.
+
+    Attributes:
+        url: ``http://HOST:PORT``, with the port actually bound.
+        host: the address bound.
+        port: the port bound.
+    """
+
+    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int) -> None:
+        self._server = server
+        self._thread = thread
+        self.host = host
+        self.port = port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+
+    @property
+    def running(self) -> bool:
+        """True until the server has stopped."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Close the event streams, finish the requests in flight, and stop; idempotent."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve(
+    system: SwarmSystem,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    limits: Limits | None = None,
+) -> ServerHandle:
+    """Serve ``system`` over HTTP from a background thread; returns once it accepts requests.
+
+    Args:
+        system: a running system (from :func:`actors.start_system`).
+        host: the address to bind; anything but loopback needs a token.
+        port: the port; 0 picks a free one (see the handle's ``url``).
+        token: when set, every endpoint but ``/healthz`` needs
+            ``Authorization: Bearer TOKEN``.
+        limits: the server's bounds (:class:`server.Limits`).
+
+    Raises:
+        InsecureBind: a non-loopback ``host`` without a token.
+        OSError: the address cannot be bound.
+        RuntimeError: the server did not start.
+    """
+    check_bind(host, token)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(system, token=token, limits=limits),
+        log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+        server_header=False, date_header=True, loop="auto", http="auto",
+    )
+    server = _Server(config)
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+            server.ready.set()
+
+    thread = threading.Thread(target=run, name=f"swarmpulse-server-{bound_port}", daemon=True)
+    thread.start()
+    if not server.ready.wait(START_TIMEOUT) or not server.started:
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT)
+        raise RuntimeError("the HTTP server did not start")
+    return ServerHandle(server, thread, host, bound_port)

@@ -1,0 +1,83 @@
+"""The idempotency cache alone, on a fake clock: its window and its bound on keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.errors import RequestRefused
+from server.idempotency import IdempotencyCache, StoredAnswer
+
+
+class Counter:
+    """A handler that counts its calls and answers with the count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> StoredAnswer:
+        self.calls += 1
+        return StoredAnswer(202, str(self.calls).encode())
+
+
+def _ask(cache: IdempotencyCache, key: str, handler: Counter, body: bytes = b"x") -> bytes:
+    return asyncio.run(cache.answer("/v1/metrics", key, body, handler)).body
+
+
+def test_a_key_is_answered_from_memory_until_its_window_ends() -> None:
+    """At window - epsilon the first answer is replayed; at the window the batch runs again."""
+    now = [0.0]
+    cache = IdempotencyCache(window=600.0, max_keys=10, now=lambda: now[0])
+    handler = Counter()
+    assert _ask(cache, "k", handler) == b"1"
+    now[0] = 599.999
+    assert _ask(cache, "k", handler) == b"1"
+    now[0] = 600.0
+    assert _ask(cache, "k", handler) == b"2"
+    assert handler.calls == 2
+
+
+def test_keys_past_the_bound_forget_the_oldest() -> None:
+    """max_keys=2: two keys are remembered; a third forgets the first."""
+    cache = IdempotencyCache(window=600.0, max_keys=2, now=lambda: 0.0)
+    handler = Counter()
+    _ask(cache, "a", handler), _ask(cache, "b", handler)
+    assert _ask(cache, "a", handler) == b"1" and len(cache) == 2
+    _ask(cache, "c", handler)
+    assert len(cache) == 2
+    assert _ask(cache, "a", handler) == b"4"  # forgotten: handled again
+
+
+def test_a_concurrent_retry_waits_for_the_first_answer() -> None:
+    """A retry arriving while the first attempt runs gets its answer; the batch runs once."""
+    cache = IdempotencyCache(window=600.0, max_keys=10)
+    release = asyncio.Event()
+    calls = []
+
+    async def slow() -> StoredAnswer:
+        calls.append(1)
+        await release.wait()
+        return StoredAnswer(202, b"once")
+
+    async def both() -> list[StoredAnswer]:
+        first = asyncio.create_task(cache.answer("/p", "k", b"x", slow))
+        second = asyncio.create_task(cache.answer("/p", "k", b"x", slow))
+        await asyncio.sleep(0)  # both have started; neither can finish before the release
+        release.set()
+        return list(await asyncio.gather(first, second))
+
+    answers = asyncio.run(both())
+    assert [a.body for a in answers] == [b"once", b"once"] and len(calls) == 1
+
+
+def test_a_failed_first_attempt_is_not_remembered() -> None:
+    """A refusal before anything was taken leaves the key free for a retry."""
+    cache = IdempotencyCache(window=600.0, max_keys=10)
+
+    async def refuse() -> StoredAnswer:
+        raise RequestRefused(400, "bad")
+
+    with pytest.raises(RequestRefused):
+        asyncio.run(cache.answer("/p", "k", b"x", refuse))
+    assert len(cache) == 0
