@@ -35,6 +35,7 @@ from server.ingest import delete_agent, json_response, post_agent, post_heartbea
 from server.limits import Limits
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
+from server.silences import delete_silence, get_silences, post_ack, post_silence
 
 __all__ = ["create_app", "routes"]
 
@@ -157,6 +158,10 @@ routes = [
     Route("/v1/metrics", post_metrics, methods=["POST"]),
     Route("/v1/stats", get_stats, methods=["GET"]),
     Route("/v1/alerts", get_alerts, methods=["GET"]),
+    Route("/v1/alerts/{fingerprint}/ack", post_ack, methods=["POST"]),
+    Route("/v1/silences", post_silence, methods=["POST"]),
+    Route("/v1/silences", get_silences, methods=["GET"]),
+    Route("/v1/silences/{silence_id}", delete_silence, methods=["DELETE"]),
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
