@@ -147,8 +147,8 @@ class SilenceSpec(Message, tag="silence", kw_only=True, frozen=True):
                 raise InvalidMessage(f"matchers[{i}].name", m.name, "a label name is [a-zA-Z_][a-zA-Z0-9_]*")
         _check_time("starts_at", self.starts_at)
         _check_time("ends_at", self.ends_at)
-        if self.ends_at <= self.starts_at:
-            raise InvalidMessage("ends_at", self.ends_at, "must be after starts_at")
+        if self.ends_at < self.starts_at:  # equal: one expired at once (as expiring leaves it)
+            raise InvalidMessage("ends_at", self.ends_at, "must not be before starts_at")
         check_id("created_by", self.created_by)
         if not self.comment:
             raise InvalidMessage("comment", self.comment, "a silence needs a comment")
