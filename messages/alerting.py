@@ -70,18 +70,25 @@ def _fingerprint(pairs: tuple[tuple[str, str], ...]) -> str:
 
 def check_labels(field: str, labels: object, *, required: tuple[str, ...] = ()) -> None:
     """Raise InvalidMessage unless ``labels`` is a dict of valid names to strings."""
-    if not isinstance(labels, dict):
+    if type(labels) is not dict:
         raise InvalidMessage(field, labels, "must be a dict of label name to string")
     if len(labels) > MAX_LABELS:
         raise InvalidMessage(field, len(labels), f"at most {MAX_LABELS} labels")
+    good = _GOOD_NAMES
     for name, value in labels.items():
-        if not isinstance(name, str) or not _LABEL_NAME.match(name):
-            raise InvalidMessage(f"{field}.{name}", name, "a label name is [a-zA-Z_][a-zA-Z0-9_]*")
-        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE:
+        if name not in good:
+            if not isinstance(name, str) or not _LABEL_NAME.match(name):
+                raise InvalidMessage(f"{field}.{name}", name, "a label name is [a-zA-Z_][a-zA-Z0-9_]*")
+            if len(good) < 4096:
+                good.add(name)
+        if type(value) is not str or len(value) > MAX_LABEL_VALUE:
             raise InvalidMessage(f"{field}.{name}", value, f"must be a string of at most {MAX_LABEL_VALUE} characters")
     for name in required:
         if not labels.get(name):
             raise InvalidMessage(f"{field}.{name}", labels.get(name), "this label is required")
+
+
+_GOOD_NAMES: set[str] = set()  # label names already checked (a few dozen in practice)
 
 
 def _check_time(field: str, value: object, *, optional: bool = False) -> None:
