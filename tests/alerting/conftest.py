@@ -68,6 +68,7 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
             req = Request(self.path, dict(self.headers), body)
             with receiver.changed:
                 receiver.requests.append(req)
+                receiver.changed.notify_all()
                 action = receiver.script.pop(0) if receiver.script else "ok"
             if action == "hang":
                 receiver.release.wait(WAIT)

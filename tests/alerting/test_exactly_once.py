@@ -57,3 +57,42 @@ def test_a_storm_of_1000_failing_agents_gives_one_notice_per_group(
     assert body["groupLabels"] == {"alertname": "AgentFailed"}
     assert sorted(a["labels"]["agent_id"] for a in body["alerts"]) == agents
     assert {a["status"] for a in body["alerts"]} == {"firing"}
+
+
+def test_a_receiver_that_hangs_does_not_delay_the_shutdown(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """A webhook holds its request (timeout 60 s): alerts are still taken, and shutdown
+    returns while the request is still held."""
+    import threading
+
+    import pykka
+
+    from actors.alerting.notifier import Notifier
+
+    receiver.script = ["hang"]
+    config = webhook_config(receiver.url, group_wait="0s")
+    config["receivers"][0]["webhook_configs"][0]["timeout"] = "60s"
+    swarm = make_system(config)
+    swarm.send_alert(alert(agent="a1", at=clock.time()))
+    with receiver.changed:
+        assert receiver.changed.wait_for(lambda: receiver.requests, timeout=10)
+    swarm.send_alert(alert("Other", agent="a2", at=clock.time()))
+    assert settle_stats(swarm)["alerts_received"] == 2
+    swarm.shutdown()
+    assert not receiver.handled  # still held: the shutdown did not wait for it
+    receiver.release.set()
+    receiver.wait_for(1)
+    gone = threading.Event()
+    for _ in range(1000):
+        if not pykka.ActorRegistry.get_by_class(Notifier):
+            break
+        gone.wait(0.01)
+    assert not pykka.ActorRegistry.get_by_class(Notifier)
+
+
+def settle_stats(swarm: SwarmSystem) -> dict[str, object]:
+    """The router's counters once every transition so far reached it (notices may be out)."""
+    from tests.alerting.conftest import sync
+
+    return sync(swarm)
