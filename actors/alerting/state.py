@@ -39,11 +39,11 @@ class StateCodec:
     """Collects changed records; :meth:`take` hands them over once."""
 
     def __init__(self) -> None:
-        self._changes: dict[tuple[str, str], AlertStateChange] = {}
+        # encoded only when taken: a record changed often in a burst is encoded once
+        self._changes: dict[tuple[str, str], tuple[Any, float]] = {}
 
     def _set(self, table: str, key: str, body: Any, at: float) -> None:
-        text = None if body is None else _ENC.encode(body).decode()
-        self._changes[(table, key)] = AlertStateChange(table, key, text, at)
+        self._changes[(table, key)] = (body, at)
 
     def put_alert(self, fp: str, alert: AlertInstance, at: float) -> None:
         self._set("alert_active", fp, alert, at)
@@ -74,8 +74,11 @@ class StateCodec:
 
     def take(self) -> list[AlertStateChange]:
         """Every change since the last call, in the order first made."""
-        out, self._changes = list(self._changes.values()), {}
-        return out
+        changes, self._changes = self._changes, {}
+        return [
+            AlertStateChange(table, key, None if body is None else _ENC.encode(body).decode(), at)
+            for (table, key), (body, at) in changes.items()
+        ]
 
     def __len__(self) -> int:
         return len(self._changes)
