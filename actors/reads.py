@@ -20,6 +20,7 @@ from messages.requests import (
     ReadLatestSwarmMetrics,
     ReadMetadata,
     ReadAgentsUptime,
+    ReadAlertState,
     ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
@@ -115,6 +116,8 @@ def answer(storage: MetricsStorage, request: StorageRead) -> Any:
         case ReadTaskTrend():
             return storage.task_trend(request.start_time, request.end_time, request.slices,
                                       request.agent_id)
+        case ReadAlertState():
+            return storage.load_alert_state()
         case ReadQuarantine():
             return storage.query_quarantine(request.limit)
         case ApplyRetention():

@@ -43,6 +43,7 @@ class ReporterState:
     unknown_messages: int = 0
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
     transitions: dict[str, int] = field(default_factory=dict)
+    forward: Callable[[HealthChanged | Alert], object] | None = None  # the alert router's tell
 
 
 def alert_for(event: HealthChanged) -> Alert:
@@ -100,9 +101,11 @@ class HealthReporter(SupervisedActor):
                 alert = alert_for(message)
                 self._record(alert)
                 self.runner.publish(alert)
+                self._forward(message)
             case Alert():
                 self._record(message)
                 self.runner.publish(message)
+                self._forward(message)
             case ConfigureAlerts(enabled=bool() as enabled, callbacks=dict() as callbacks) if (
                 table := _callback_table(callbacks)
             ) is not None:
@@ -137,6 +140,14 @@ class HealthReporter(SupervisedActor):
         by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
         if self.supervisor is not None:
             self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
+
+    def _forward(self, message: HealthChanged | Alert) -> None:
+        forward = self.state.forward
+        if forward is not None:
+            try:
+                forward(message)
+            except Exception:
+                logger.exception("forwarding %r to the alert router failed", message)
 
 
 def _callback_table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -16,6 +17,10 @@ import msgspec
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.alerting.config import AlertingSettings, load_config
+from actors.alerting.protocol import GetAlerting, ListSilences, TaskOutcomes
+from actors.alerting.router import AlertRouter
+from actors.alerting.state import decode_state
 from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
 from actors.channel import UNKNOWN_AGENT_POLICIES, TelemetryChannel, UnknownAgents
 from actors.clock import Clock, SystemClock
@@ -35,6 +40,7 @@ from actors.writer import StorageWriter, WriterStats
 from messages import (
     AgentMetric,
     Alert,
+    AlertSeverity,
     AgentReport,
     Alert,
     Crash,
@@ -75,6 +81,7 @@ from messages.requests import (
     ReadAgentMetrics,
     ReadAgentUptime,
     ReadAgentsUptime,
+    ReadAlertState,
     ReadAlerts,
     ReadHealthEvents,
     ReadLatestAgentMetrics,
@@ -136,6 +143,7 @@ def start_system(
     max_pending: int = 2_000_000,
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
     unknown_agents: UnknownAgents = "store",
+    alerting: AlertingSettings | str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -160,6 +168,10 @@ def start_system(
             registered is stored and counted (``"store"``, in
             ``get_monitoring_stats()["metrics_collector"]["unregistered_agent_metrics"]``),
             or refused with :class:`UnknownAgent` (``"refuse"``).
+        alerting: alert management (routes, receivers, silences, escalation):
+            a TOML file's path, TOML text, a parsed dict or settings from
+            :func:`actors.alerting.load_config`. None: no alert router; the
+            in-process callbacks of :meth:`SwarmSystem.configure_alerts` work either way.
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -196,6 +208,9 @@ def start_system(
         raise InvalidMessage(
             "unknown_agents", unknown_agents, f"must be one of: {', '.join(UNKNOWN_AGENT_POLICIES)}"
         )
+    settings = None
+    if alerting is not None:  # checked before anything starts
+        settings = alerting if isinstance(alerting, AlertingSettings) else load_config(alerting)
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,
@@ -206,7 +221,7 @@ def start_system(
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
                        workers=workers, max_pending=max_pending, callback_timeout=callback_timeout,
-                       unknown_agents=unknown_agents)
+                       unknown_agents=unknown_agents, alerting=settings)
 
 
 class SwarmSystem:
@@ -231,6 +246,7 @@ class SwarmSystem:
         max_pending: int = 2_000_000,
         callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
         unknown_agents: UnknownAgents = "store",
+        alerting: AlertingSettings | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -284,6 +300,10 @@ class SwarmSystem:
             services=services, spawn=spawn, runner=self.callbacks,
         )
         self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
+        self.alert_router: pykka.ActorRef[Any] | None = None
+        self._storage_outage = False
+        if alerting is not None:
+            self._start_alerting(alerting)
         self.clock.add_stall_listener(self._on_stall)
         self._tick = self.clock.call_every(flush_interval, self._on_tick)
         if config.enable_monitoring:
@@ -848,6 +868,69 @@ class SwarmSystem:
         except UnknownAgentRecord:
             raise UnknownAgent(agent_id) from None
 
+    # Alert management (alerting=...): silences, acknowledgements
+
+    def _start_alerting(self, settings: AlertingSettings) -> None:
+        loaded = decode_state(self._read(ReadAlertState()))
+        router = AlertRouter.start(
+            settings=settings, clock=self.clock, writer=lambda: self.services.get("writer"),
+            swarm_id=self.config.swarm_id, loaded=loaded,
+        )
+        self.alert_router = router
+
+        def forward(message: Any) -> None:
+            try:
+                router.tell(message)
+            except pykka.ActorDeadError:
+                pass
+
+        self.reporter_state.forward = forward
+        if settings.failure_rate.enabled:
+            self.aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))
+
+    def _ask_router(self, message: Any) -> Any:
+        self._check_open()
+        if self.alert_router is None:
+            raise MonitoringDisabled("alert management is off: start_system(alerting=...)")
+        return _resolve(self.alert_router.ask(message, timeout=ASK_TIMEOUT), ASK_TIMEOUT)
+
+    def send_alert(self, alert: Any) -> None:
+        """Hand the alert router a :class:`messages.alerting.AlertInstance` (a rule's, a user's)."""
+        from messages.alerting import AlertInstance
+
+        if not isinstance(alert, AlertInstance):
+            raise InvalidMessage("alert", alert, "must be a messages.alerting.AlertInstance")
+        self._ask_router(alert)
+
+    def add_silence(self, spec: Any) -> str:
+        """Create a silence from a :class:`messages.alerting.SilenceSpec`; returns its id."""
+        from messages.alerting import SilenceSpec
+
+        if not isinstance(spec, SilenceSpec):
+            raise InvalidMessage("silence", spec, "must be a messages.alerting.SilenceSpec")
+        return str(self._ask_router(spec))
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now; False if there is none with that id."""
+        from messages.alerting import ExpireSilence
+
+        return bool(self._ask_router(ExpireSilence(silence_id=silence_id)))
+
+    def list_silences(self) -> list[tuple[Any, str]]:
+        """Every silence as (SilenceSpec, state), state pending, active or expired."""
+        return list(self._ask_router(ListSilences()))
+
+    def acknowledge_alert(self, fingerprint: str, by: str, comment: str = "") -> bool:
+        """Acknowledge an alert: its escalation holds until the ack times out."""
+        from messages.alerting import Acknowledge
+
+        return bool(self._ask_router(Acknowledge(fingerprint=fingerprint, by=by, comment=comment)))
+
+    def alerting_stats(self) -> dict[str, Any]:
+        """The alert router's counters (notices, attempts, failures by integration, ...)."""
+        result: dict[str, Any] = self._ask_router(GetAlerting())
+        return result
+
     # Statistics and storage
 
     def get_task_stats(
@@ -1066,6 +1149,7 @@ class SwarmSystem:
                 "callback_errors": self.callbacks.errors,
                 "callback_timeouts": self.callbacks.timeouts,
             },
+            **({"alerting": self.alerting_stats()} if self.alert_router is not None else {}),
         }
 
     def get_topology_info(self) -> dict[str, Any]:
@@ -1275,6 +1359,7 @@ class SwarmSystem:
             ("tick", lambda _t: self._tick.cancel()),
             ("trackers", self._stop_trackers),
             ("flush", self._final_flush),
+            ("alert_router", self._stop_alert_router),
             ("reporter", stop("reporter")),
             ("callbacks", self.callbacks.close),
             ("aggregator", stop("aggregator")),
@@ -1308,6 +1393,11 @@ class SwarmSystem:
                 len(self.telemetry) + len(self.pending),
             )
             raise
+
+    def _stop_alert_router(self, timeout: float) -> None:
+        """Stop the alert router (its last state batch goes to the writer before it stops)."""
+        if self.alert_router is not None:
+            self.alert_router.stop(timeout=timeout)
 
     def _release_clock(self, timeout: float) -> None:
         self.clock.remove_stall_listener(self._on_stall)
@@ -1415,12 +1505,32 @@ class SwarmSystem:
             pass  # a restarted aggregator drains the buffer as it starts
 
     def _on_tick(self) -> None:
+        if self.alert_router is not None:
+            self._storage_condition()
         try:
             if len(self.telemetry):
                 self.services.get("aggregator").tell(Drain())
             elif len(self.pending) and self.writer_stats.retry is None:
                 self.services.get("writer").tell(Wake())
         except (pykka.ActorDeadError, KeyError):
+            pass
+
+    def _storage_condition(self) -> None:
+        """A storage outage (the writer backing off) is an alert of its own, resolved when it ends."""
+        failing = self.writer_stats.backoff > 0
+        if failing == self._storage_outage or self.alert_router is None:
+            return
+        self._storage_outage = failing
+        now = self.clock.time()
+        meta: dict[str, Any] = {"alertname": "StorageOutage"}
+        if not failing:
+            meta["ends_at"] = now
+        try:
+            self.alert_router.tell(Alert(
+                agent_id="*", severity=AlertSeverity.CRITICAL, at=now, metadata=meta,
+                message=f"storage is not writable: {self.writer_stats.last_error}",
+            ))
+        except pykka.ActorDeadError:
             pass
 
     def _on_stall(self, seconds: float) -> None:

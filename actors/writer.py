@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors.alerting.protocol import AlertStateFailed, AlertStateStored, StoreAlertState
 from actors.allocator import TRIM_AFTER_ROWS, trim
 from actors.clock import Clock, TimerHandle
 from actors.pending import Acked, Backlog, Retry, ServiceStarted, WriteBatch
@@ -27,6 +28,7 @@ from messages.requests import (
     ReadLatestSwarmMetrics,
     ReadMetadata,
     ReadAgentsUptime,
+    ReadAlertState,
     ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
@@ -128,13 +130,17 @@ class StorageWriter(SupervisedActor):
                 | ReadAlerts() | ReadTaskStats() | ReadTally() | ReadAgentUptime() | ReadAgents()
                 | ReadAgent() | ReadMetadata() | ReadLatestAgentMetrics()
                 | ReadLatestSwarmMetrics() | ReadTaskSpan() | ReadTaskSeries() | ReadQuarantine() | ReadAgentsUptime()
-                | ReadTaskTrend()
+                | ReadTaskTrend() | ReadAlertState()
                 | ApplyRetention()
             ):
                 try:
                     return answer(self.storage, message)
                 except Exception as exc:  # a bad request, or storage refusing it: for the asker
                     return failed(exc)
+            # --- alerting (issue 13): the alert router's durable state, one transaction each
+            case StoreAlertState(changes=changes, reply_to=reply_to, token=token):
+                self._store_alert_state(changes, reply_to, token)
+            # --- end alerting
             case Crash(reason=reason):
                 raise RuntimeError(f"writer: {reason}")
             case _:
@@ -197,6 +203,18 @@ class StorageWriter(SupervisedActor):
             if stats.backoff:
                 logger.warning("storage is writable again; %d rows pending", len(self.backlog))
             stats.backoff = 0.0
+
+    def _store_alert_state(self, changes: list[Any], reply_to: Any, token: int) -> None:
+        """Commit the router's changes and tell it; on failure it keeps them and retries."""
+        try:
+            self.storage.store_alert_state(changes)
+            reply: Any = AlertStateStored(token=token)
+        except Exception as exc:  # whatever it was, the router must hear (it waits for an answer)
+            reply = AlertStateFailed(token=token, error=f"{type(exc).__name__}: {exc}")
+        try:
+            reply_to.tell(reply)
+        except pykka.ActorDeadError:
+            pass
 
     def _write_failed(self, exc: StorageError) -> None:
         stats = self.stats

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from demo.bench_cli import run_cli_bench
 from demo.bench_churn import run_churn
+from demo.bench_alerting import run_alerting
 from demo.bench_ingest import run_ingest
 from demo.bench_dashboard import run_dashboard
 from demo.bench_latency import run_latency
@@ -55,6 +56,7 @@ GROUPS: Final[dict[str, Group]] = {
     "cli": run_cli_bench,
     "churn": run_churn,
     "scrape": run_scrape,
+    "alerting": run_alerting,
     "server": run_ingest,
     "dashboard": run_dashboard,
 }
@@ -91,6 +93,10 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("scrape_bytes_1k", "B", None, None),
     ("scrape_ms_10k", "ms", "<=", 300.0),
     ("scrape_bytes_10k", "B", None, None),
+    ("alert_storm_route_ms", "ms", "<=", 500.0),
+    ("alert_storm_lateness_ms_p99", "ms", None, None),
+    ("alert_storm_lateness_off_ms_p99", "ms", None, None),
+    ("alert_storm_lateness_ratio", "x", "<=", 1.25),
     ("ingest_heartbeats_per_s", "/s", ">=", 5_000),
     ("ingest_heartbeat_ms_p50", "ms", None, None),
     ("ingest_heartbeat_ms_p99", "ms", "<=", 20.0),

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
+from demo import alerting_cli
 from demo.errors import CommandError, UsageError
 from demo.formats import stats_json, stats_table, tasks_csv, tasks_json, tasks_table
 from demo.hooks import HOOK_COMMANDS, add_hook_parsers
@@ -188,6 +189,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        help="table (default) or json")
     _add_time_options(stats)
 
+    alerting_cli.add_parsers(commands)
     add_serve_parser(commands, _whole, _DEFAULT_DB)
     add_hook_parsers(commands, _whole)
 
@@ -389,6 +391,7 @@ _COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "report": _command_report,
     "query": _command_query,
     "stats": _command_stats,
+    **alerting_cli.COMMANDS,
     "serve": command_serve,
     **HOOK_COMMANDS,
 }

@@ -56,6 +56,9 @@ def add_serve_parser(
                         help="default heartbeat interval of an agent (default: 5000)")
     parser.add_argument("--failure-threshold", type=whole(2, 1000), default=3, metavar="N",
                         help="intervals of silence before FAILED (default: 3)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="alert management: routes, receivers, silences, escalation (TOML; "
+                             "check it with `check-config`)")
 
 
 class _Stop:
@@ -103,7 +106,8 @@ def command_serve(args: argparse.Namespace, prog: str = "swarmpulse") -> int:
     with _signals(stop):
         system = start_system(args.db, swarm_id=args.swarm_id,
                               heartbeat_interval_ms=args.interval_ms,
-                              failure_threshold=args.failure_threshold)
+                              failure_threshold=args.failure_threshold,
+                              alerting=getattr(args, "config", None))
         try:
             try:
                 handle = serve(system, host=args.host, port=args.port, token=token)

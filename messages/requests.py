@@ -42,6 +42,7 @@ __all__ = [
     "ReadMetadata",
     "ReadQuarantine",
     "ReadAgentsUptime",
+    "ReadAlertState",
     "ReadTaskTrend",
     "ReadTaskSeries",
     "ReadTaskSpan",
@@ -350,6 +351,10 @@ class ReadTaskTrend(Message, tag="read_task_trend", kw_only=True, frozen=True):
     agent_id: str | None = None
 
 
+class ReadAlertState(Message, tag="read_alert_state", kw_only=True, frozen=True):
+    """Writer: the alert router's durable state, as stored."""
+
+
 class ReadAgentsUptime(Message, tag="read_agents_uptime", kw_only=True, frozen=True):
     """Writer: every stored agent's uptime up to ``now``, by id, in one read."""
 
@@ -380,6 +385,7 @@ StorageRead: TypeAlias = (
     | ReadTaskSeries
     | ReadQuarantine
     | ReadAgentsUptime
+    | ReadAlertState
     | ReadTaskTrend
     | ApplyRetention
 )

@@ -39,6 +39,7 @@ from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 from server.views import get_monitoring, get_trends
+from server.silences import delete_silence, get_silences, post_ack, post_silence
 
 __all__ = ["create_app", "routes"]
 
@@ -168,6 +169,10 @@ routes = [
     Route("/v1/metrics", post_metrics, methods=["POST"]),
     Route("/v1/stats", get_stats, methods=["GET"]),
     Route("/v1/alerts", get_alerts, methods=["GET"]),
+    Route("/v1/alerts/{fingerprint}/ack", post_ack, methods=["POST"]),
+    Route("/v1/silences", post_silence, methods=["POST"]),
+    Route("/v1/silences", get_silences, methods=["GET"]),
+    Route("/v1/silences/{silence_id}", delete_silence, methods=["DELETE"]),
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),

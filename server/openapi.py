@@ -154,6 +154,7 @@ def document() -> dict[str, Any]:
         {"name": "format", "in": "query", "schema": {"enum": ["markdown", "json"]}}]
     paths["/v1/alerts"]["get"]["parameters"].append(
         {"name": "severity", "in": "query", "schema": {"enum": ["info", "warning", "critical"]}})
+    paths.update(_alerting_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "swarmpulse", "version": "1",
@@ -164,6 +165,42 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}, {}],
+    }
+
+
+def _alerting_paths() -> dict[str, Any]:
+    """Alert management (server/silences.py): Alertmanager's v2 silence body, and acks."""
+    matcher = {"type": "object", "required": ["name", "value"], "properties": {
+        "name": {"type": "string"}, "value": {"type": "string"},
+        "isRegex": {"type": "boolean"}, "isEqual": {"type": "boolean"}}}
+    when = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+    silence = {"type": "object", "required": ["matchers", "startsAt", "endsAt", "createdBy", "comment"],
+               "properties": {"matchers": {"type": "array", "items": matcher}, "startsAt": when,
+                              "endsAt": when, "createdBy": {"type": "string"},
+                              "comment": {"type": "string"}, "id": {"type": "string"}}}
+    ack = {"type": "object", "required": ["by"],
+           "properties": {"by": {"type": "string"}, "comment": {"type": "string"}}}
+    json_body = {"required": True, "content": {"application/json": {"schema": silence}}}
+    off = _json("unknown id, or alert management is off", _ref("Error"))
+
+    def path(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+    return {
+        "/v1/silences": {
+            "post": _operation("create a silence (Alertmanager v2 body)",
+                               {"200": _json("{silenceID}"), "404": off}, body=json_body),
+            "get": _operation("every silence, with its state", {"200": _json("silences"),
+                                                                "404": off}),
+        },
+        "/v1/silences/{silence_id}": {"delete": {
+            **_operation("expire a silence now", {"200": _json("expired"), "404": off}),
+            "parameters": [path("silence_id")]}},
+        "/v1/alerts/{fingerprint}/ack": {"post": {
+            **_operation("acknowledge an alert: its escalation holds until the ack times out",
+                         {"200": _json("acknowledged"), "404": off},
+                         body={"required": True, "content": {"application/json": {"schema": ack}}}),
+            "parameters": [path("fingerprint")]}},
     }
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from messages import InvalidMessage
 from storage.quarantine import Quarantined
+from storage.alertstate import AlertStateStore
 from storage.reader import Reader
 from storage.writer import Writer
 
 __all__ = ["MetricsStorage"]
 
 
-class MetricsStorage(Writer, Reader):
+class MetricsStorage(Writer, Reader, AlertStateStore):
     """Task metrics, gauges, health transitions, alerts and agents, in SQLite.
 
     Every write is one transaction: it is kept whole or not at all. Task

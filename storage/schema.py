@@ -27,6 +27,9 @@ Tables (timestamps are REAL epoch seconds; agents are referred to by key):
 * ``swarm_metadata`` (migration 4): ``key`` (primary key), ``value`` (text): the
   settings of the system that last opened the file (``swarm_id``,
   ``topology_type``), written at start-up (see :mod:`storage.metadata`).
+* ``alert_active``, ``alert_silences``, ``alert_acks``, ``alert_nflog``,
+  ``alert_outbox``, ``alert_escalations`` (the alerting migration): the alert
+  router's durable state, see :mod:`storage.alertstate`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from storage.quarantine import QUARANTINE_TABLE
 from storage.rollup import rebuild_rollups
 
 __all__ = [
+    "ALERT_TABLES",
     "APPLICATION_ID",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -154,11 +158,32 @@ _METADATA_TABLES: Final = (
     ) WITHOUT ROWID""",
 )
 
+ALERT_TABLES: Final = (
+    "alert_active",
+    "alert_silences",
+    "alert_acks",
+    "alert_nflog",
+    "alert_outbox",
+    "alert_escalations",
+)
+
+ALERT_STATE_DDL: Final = tuple(
+    f"""CREATE TABLE {table} (
+        key TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )"""
+    for table in ALERT_TABLES
+)
+
+
 MIGRATIONS: Final = (
     Migration(1, "base tables: agents, metrics, health events, alerts", _BASE_TABLES),
     Migration(2, "per-minute and per-hour task rollups", _ROLLUP_TABLES, rebuild_rollups),
     Migration(3, "quarantine: items refused for their data, kept verbatim", QUARANTINE_TABLE),
     Migration(4, "the swarm's settings: swarm id and topology", _METADATA_TABLES),
+    Migration(5, "alert management state: active alerts, silences, acks, nflog, outbox, escalations",
+              ALERT_STATE_DDL),
 )
 """Every migration, in increasing order of version; the last one's is SCHEMA_VERSION."""
 

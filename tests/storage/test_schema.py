@@ -71,10 +71,9 @@ def header(path: Path) -> tuple[int, int, list[str]]:
 
 
 def test_migrations_are_numbered_in_order() -> None:
-    """Migration versions increase; the last is SCHEMA_VERSION."""
-    versions = [m.version for m in MIGRATIONS]
-    assert versions == sorted(set(versions)) and versions[0] == 1
-    assert SCHEMA_VERSION == MIGRATIONS[-1].version
+    """MIGRATIONS[i] brings the schema to version i + 1; the last is SCHEMA_VERSION."""
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert SCHEMA_VERSION == MIGRATIONS[-1].version == 5
 
 
 def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None:
@@ -85,6 +84,12 @@ def test_a_new_database_gets_our_identity_and_every_table(db_path: Path) -> None
     assert tables == [
         "agent_metrics",
         "agents",
+        "alert_acks",
+        "alert_active",
+        "alert_escalations",
+        "alert_nflog",
+        "alert_outbox",
+        "alert_silences",
         "alerts",
         "health_events",
         "quarantine",

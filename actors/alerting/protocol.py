@@ -1,0 +1,92 @@
+"""The alert router's private requests and replies (between actors of this process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from actors.alerting.config import Integration
+from actors.alerting.nflog import Notice
+
+__all__ = [
+    "AlertStateFailed",
+    "AlertStateStored",
+    "Delivered",
+    "DeliveryError",
+    "GetAlerting",
+    "ListSilences",
+    "Notify",
+    "Sample",
+    "StoreAlertState",
+    "TaskOutcomes",
+    "Tick",
+]
+
+
+class _Private(msgspec.Struct, frozen=True, kw_only=True):
+    """Never crosses the wire."""
+
+
+class Tick(_Private, frozen=True, kw_only=True):
+    """Time to look at the engine's deadlines."""
+
+
+class Sample(_Private, frozen=True, kw_only=True):
+    """Time to sample every tracked agent's state (flapping) and evaluate the rules."""
+
+
+class TaskOutcomes(_Private, frozen=True, kw_only=True):
+    """From the aggregator: ``{(agent_id, minute_start): (tasks, failures)}`` of one batch."""
+
+    counts: dict[tuple[str, int], tuple[int, int]]
+
+
+class Notify(_Private, frozen=True, kw_only=True):
+    """To a Notifier: deliver this notice once and say how it went."""
+
+    notice: Notice
+    integration: Integration
+    external_url: str
+
+
+class Delivered(_Private, frozen=True, kw_only=True):
+    """From a Notifier: the attempt got through."""
+
+    notice_id: str
+
+
+class DeliveryError(_Private, frozen=True, kw_only=True):
+    """From a Notifier: the attempt failed, and why."""
+
+    notice_id: str
+    error: str
+
+
+class StoreAlertState(_Private, frozen=True, kw_only=True):
+    """To the storage writer: apply ``changes`` in one transaction, then tell ``reply_to``."""
+
+    changes: list[Any]
+    reply_to: Any
+    token: int
+
+
+class AlertStateStored(_Private, frozen=True, kw_only=True):
+    """From the writer: batch ``token`` is committed."""
+
+    token: int
+
+
+class AlertStateFailed(_Private, frozen=True, kw_only=True):
+    """From the writer: batch ``token`` was refused; nothing of it stored."""
+
+    token: int
+    error: str
+
+
+class ListSilences(_Private, frozen=True, kw_only=True):
+    """Reply: a list of (SilenceSpec, state) for every silence."""
+
+
+class GetAlerting(_Private, frozen=True, kw_only=True):
+    """Reply: a dict of the router's counters and state sizes."""

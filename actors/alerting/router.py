@@ -1,0 +1,317 @@
+"""The AlertRouter: a thin actor around :class:`~actors.alerting.engine.AlertEngine`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+import pykka
+
+from actors.alerting.config import AlertingSettings
+from actors.alerting.engine import AlertEngine
+from actors.alerting.notifier import Notifier
+from actors.alerting.protocol import (
+    AlertStateFailed,
+    AlertStateStored,
+    Delivered,
+    DeliveryError,
+    GetAlerting,
+    ListSilences,
+    Notify,
+    Sample,
+    StoreAlertState,
+    TaskOutcomes,
+    Tick,
+)
+from actors.alerting.duration import parse_duration
+from actors.alerting.rules import FailureRate
+from actors.alerting.sources import from_alert, from_transition
+from actors.alerting.state import Loaded
+from actors.clock import Clock, TimerHandle
+from messages import Alert, HealthChanged, InvalidMessage
+from messages.alerting import Acknowledge, AlertInstance, ExpireSilence, SilenceSpec
+
+__all__ = ["AlertRouter"]
+
+logger = logging.getLogger("swarmpulse.alerting")
+
+AFTER_EVERY: Final = 256
+"""Alerts taken at most, in a burst, before the engine is stepped and its changes stored.
+
+Anything else (a delivery's result above all: its log entry) is stored at once."""
+STORE_RETRY: Final = 1.0
+"""Seconds before a state batch the writer refused (or never answered) is sent again."""
+
+
+class AlertRouter(pykka.ThreadingActor):
+    """Routes alerts to receivers, exactly once per group state, durably.
+
+    Accepts :class:`HealthChanged` and :class:`messages.Alert` (from the
+    reporter), :class:`AlertInstance` (rules, users), :class:`SilenceSpec`
+    (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
+    bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
+    :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
+    :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`.
+    Sends :class:`Notify` to a :class:`Notifier` per integration and
+    :class:`StoreAlertState` to the storage writer. A notice goes out only
+    once the writer has committed it to the outbox, so a crash can repeat an
+    attempt (same id) but never forget or re-decide one.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: AlertingSettings,
+        clock: Clock,
+        writer: Callable[[], pykka.ActorRef[Any]],
+        swarm_id: str = "swarm",
+        loaded: Loaded | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = clock
+        self.writer = writer
+        self.engine = AlertEngine(settings, swarm_id)
+        fr = settings.failure_rate
+        self.failure_rate = FailureRate(
+            window=parse_duration(fr.window), threshold=fr.threshold, min_tasks=fr.min_tasks,
+            severity=fr.severity, swarm_id=swarm_id, enabled=fr.enabled,
+        )
+        self.swarm_id = swarm_id
+        self.loaded = loaded
+        self.notifiers: dict[str, pykka.ActorRef[Any]] = {}
+        self.starts: dict[str, dict[str, float]] = {}
+        self.durable: set[str] = set()
+        self.unsaved: list[Any] = []
+        self.batch: tuple[int, list[Any], set[str]] | None = None
+        self.given_up: dict[int, set[str]] = {}  # batches sent again; a late commit still counts
+        # integration -> the notice out there, or delivered and its log entry not yet committed:
+        # one at a time, so a kill can make at most one attempt per integration again
+        self.busy: dict[str, str] = {}
+        self.logging: dict[str, str] = {}  # notice id -> integration, delivered, not yet logged
+        self.token = 0
+        self.store_failures = 0
+        self.unknown_messages = 0
+        self._timer: TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._store_timer: TimerHandle | None = None
+        self._flap_timer: TimerHandle | None = None
+        self._since_after = 0
+
+    def on_start(self) -> None:
+        """Start a notifier per integration, restore stored state, start the timers."""
+        for integrations in self.settings.receivers.values():
+            for integ in integrations:
+                self.notifiers[integ.id] = Notifier.start(self.actor_ref)
+        now = self.clock.time()
+        if self.loaded is not None:
+            self.engine.restore(self.loaded, now)
+            self.durable.update(self.engine.outbox)
+            for alert in self.loaded.alerts.values():
+                if alert.labels["alertname"].startswith("Agent") and not alert.resolved(now):
+                    self.starts.setdefault(alert.labels["agent_id"], {})[alert.labels["alertname"]] = alert.starts_at
+            self.loaded = None
+        ref = self.actor_ref
+        self._flap_timer = self.clock.call_every(
+            self.settings.flap_sample_interval, lambda: _tell(ref, Sample())
+        )
+        self._after()
+
+    def on_stop(self) -> None:
+        """Cancel the timers and stop the notifiers without waiting on a receiver."""
+        for timer in (self._timer, self._store_timer, self._flap_timer):
+            if timer is not None:
+                timer.cancel()
+        for ref in self.notifiers.values():
+            ref.stop(block=False)
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type; every handled message ends in :meth:`_after`."""
+        now = self.clock.time()
+        reply: Any = None
+        match message:
+            case HealthChanged(agent_id=agent_id):
+                starts = self.starts.setdefault(agent_id, {})
+                for alert in from_transition(message, self.swarm_id, starts):
+                    self.engine.put(alert, now)
+                if not starts:
+                    del self.starts[agent_id]
+                flap = self.engine.observe_health(agent_id, message.current.value, now)
+                if flap is not None:
+                    self.engine.put(flap, now)
+            case Alert():
+                self.engine.put(from_alert(message, self.swarm_id), now)
+            case AlertInstance():
+                self.engine.put(message, now)
+            case SilenceSpec():
+                try:
+                    reply = self.engine.add_silence(message, now)
+                except InvalidMessage as exc:
+                    reply = _failed(exc)
+            case ExpireSilence(silence_id=silence_id):
+                reply = self.engine.expire_silence(silence_id, now)
+            case Acknowledge(fingerprint=fp, by=by, comment=comment):
+                reply = self.engine.acknowledge(fp, by, comment, now)
+            case ListSilences():
+                reply = [(s.spec(), state.value) for s, state in self.engine.list_silences(now)]
+            case GetAlerting():
+                reply = self._stats()
+            case Sample():
+                for flap in self.engine.sample_flaps(now):
+                    self.engine.put(flap, now)
+                for rule_alert in self.failure_rate.evaluate(now):
+                    self.engine.put(rule_alert, now)
+            case TaskOutcomes(counts=counts) if self.failure_rate.enabled:
+                self.failure_rate.add(counts)
+                for rule_alert in self.failure_rate.evaluate(now):
+                    self.engine.put(rule_alert, now)
+            case TaskOutcomes():
+                pass
+            case Tick():
+                self._timer = None
+                self._timer_at = None
+            case Delivered(notice_id=notice_id):
+                self.durable.discard(notice_id)
+                notice = self.engine.outbox.get(notice_id)
+                if notice is not None:
+                    self.logging[notice_id] = notice.integration
+                self.engine.delivered(notice_id, now)
+            case DeliveryError(notice_id=notice_id, error=error):
+                notice = self.engine.outbox.get(notice_id)
+                if notice is not None and self.busy.get(notice.integration) == notice_id:
+                    del self.busy[notice.integration]
+                failing = self.engine.failed(notice_id, error, now)
+                if failing is not None:
+                    logger.error("receiver failing: %s", error)
+                    self.engine.put(failing, now)
+            case AlertStateStored(token=token) if self.batch and self.batch[0] == token:
+                self.durable.update(self.batch[2])
+                self._logged(self.batch[1])
+                self.batch = None
+                if self._store_timer is not None:
+                    self._store_timer.cancel()
+                    self._store_timer = None
+            case AlertStateFailed(token=token, error=error) if self.batch and self.batch[0] == token:
+                self.store_failures += 1
+                logger.warning("alert state not stored (%s); retrying", error)
+                self._requeue()
+            case AlertStateStored(token=token) if token in self.given_up:
+                self.durable.update(self.given_up.pop(token))  # committed after all
+                self._logged(self.unsaved)
+            case AlertStateStored() | AlertStateFailed():
+                pass  # an answer to a batch already given up on and sent again
+            case _:
+                self.unknown_messages += 1
+                logger.warning("alert router ignored %r", message)
+                return None
+        self._since_after += 1
+        burst = isinstance(message, (HealthChanged, Alert, AlertInstance, TaskOutcomes))
+        if not burst or self._since_after >= AFTER_EVERY or self.actor_inbox.empty():
+            self._after()  # once per burst: a storm of transitions is stored in few batches
+        return reply
+
+    # The loop: step the engine, store what changed, send what is stored
+
+    def _after(self) -> None:
+        self._since_after = 0
+        now = self.clock.time()
+        self.engine.step(now)
+        self.unsaved.extend(self.engine.take_changes())
+        self._store()
+        for notice in self.engine.due_notices(now, self.durable, self.busy):
+            ref = self.notifiers.get(notice.integration)
+            integ = self.engine._integrations.get(notice.integration)
+            if ref is None or integ is None:  # the receiver left the configuration
+                self.engine.failed(notice.id, "no such integration any more", now)
+                continue
+            self.busy[notice.integration] = notice.id
+            ref.tell(Notify(notice=notice, integration=integ, external_url=self.settings.external_url))
+        self._schedule()
+
+    def _logged(self, changes: list[Any]) -> None:
+        """Free the integrations whose delivered notice's log entry these changes committed."""
+        for change in changes:
+            if change.table == "alert_outbox" and change.body is None:
+                integration = self.logging.pop(change.key, None)
+                if integration is not None and self.busy.get(integration) == change.key:
+                    del self.busy[integration]
+
+    def _store(self) -> None:
+        if self.batch is not None or not self.unsaved:
+            return
+        self.token += 1
+        changes, self.unsaved = self.unsaved, []
+        notices = {c.key for c in changes if c.table == "alert_outbox" and c.body is not None}
+        self.batch = (self.token, changes, notices)
+        ref = self.actor_ref
+        try:
+            self.writer().tell(StoreAlertState(changes=changes, reply_to=ref, token=self.token))
+        except (pykka.ActorDeadError, KeyError):
+            self._requeue()
+
+    def _requeue(self) -> None:
+        """Put a failed batch back in front of newer changes and try again later."""
+        assert self.batch is not None
+        token, changes, notices = self.batch
+        self.batch = None
+        self.given_up[token] = notices
+        while len(self.given_up) > 100:
+            del self.given_up[min(self.given_up)]
+        newer = {(c.table, c.key) for c in self.unsaved}
+        self.unsaved = [c for c in changes if (c.table, c.key) not in newer] + self.unsaved
+        if self._store_timer is not None:
+            self._store_timer.cancel()
+        ref = self.actor_ref
+        self._store_timer = self.clock.call_later(STORE_RETRY, lambda: _tell(ref, Tick()))
+
+    def _schedule(self) -> None:
+        when = self.engine.next_deadline()
+        if when is None or (self._timer_at is not None and self._timer_at <= when):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        ref = self.actor_ref
+        delay = max(0.0, when - self.clock.time())
+        self._timer_at = when
+        self._timer = self.clock.call_later(delay, lambda: _ask(ref, Tick()))
+
+    def _stats(self) -> dict[str, Any]:
+        s = self.engine.stats
+        return {
+            "alerts_received": s.alerts_received,
+            "active_alerts": len(self.engine.alerts),
+            "groups": len(self.engine.groups),
+            "notices_decided": s.notices_decided,
+            "notices_delivered": s.notices_delivered,
+            "notices_pending": len(self.engine.outbox),
+            "attempts": s.attempts,
+            "failures": s.failures,
+            "failures_by_integration": dict(s.failures_by_integration),
+            "silences": len(self.engine.silences),
+            "escalations": len(self.engine.escalations),
+            "flapping_agents": sorted(a for a, d in self.engine.flaps.items() if d.flapping),
+            "state_store_failures": self.store_failures,
+            "state_unsaved": len(self.unsaved) + (len(self.batch[1]) if self.batch else 0),
+        }
+
+
+def _tell(ref: pykka.ActorRef[Any], message: Any) -> None:
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass
+
+
+def _ask(ref: pykka.ActorRef[Any], message: Any) -> Any:
+    """Ask without blocking: a ManualClock waits on the future, so a tick is complete on return."""
+    try:
+        return ref.ask(message, block=False)
+    except pykka.ActorDeadError:
+        return None
+
+
+def _failed(exc: BaseException) -> Any:
+    from actors.supervision import failed
+
+    return failed(exc)
