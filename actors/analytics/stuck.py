@@ -1,0 +1,107 @@
+"""When a task in flight counts as stuck, and when a finished task counts as slow.
+
+A task is stuck when it has run longer than a fixed limit (per kind, or global), or
+longer than ``k`` times the p99 of its kind for its agent once there are
+``min_samples`` finished tasks of that kind (default k = 3, 20 samples). The limit is
+known when the task starts, so a tracker arms one timer for it, with no polling.
+
+A finished task is slow when its duration's modified z-score against the agent's
+recent tasks of the same kind is above 3.5. A burst of slow tasks is one incident:
+it opens on the first, counts the ones after it, and closes after ``quiet`` normal
+tasks in a row, so a burst becomes one alert and not one per task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from actors.analytics.robust import MAD_Z_THRESHOLD, RecentWindow
+
+__all__ = ["KindStats", "SlowIncident", "StuckSettings", "stuck_after"]
+
+
+class StuckSettings(NamedTuple):
+    """Parameters of stuck-task detection.
+
+    Attributes:
+        limit_s: fixed limit for every kind, seconds (None: no fixed limit).
+        kind_limits_s: fixed limits per kind, which take precedence.
+        k: multiple of the kind's p99 past which a task is stuck.
+        min_samples: finished tasks of the kind before the p99 rule applies.
+    """
+
+    limit_s: float | None = None
+    kind_limits_s: Mapping[str, float] = {}
+    k: float = 3.0
+    min_samples: int = 20
+
+
+class KindStats:
+    """One (agent, kind) stream of finished durations: p99 for stuck, z-score for slow."""
+
+    __slots__ = ("window", "incident")
+
+    def __init__(self, size: int = 256) -> None:
+        self.window = RecentWindow(size)
+        self.incident: SlowIncident | None = None
+
+    def observe(self, duration_ms: float, *, quiet: int = 5, min_samples: int = 20,
+                threshold: float = MAD_Z_THRESHOLD) -> tuple[str, SlowIncident] | None:
+        """Add a finished duration; report ``("opened", incident)`` or ``("closed", incident)``.
+
+        The z-score is taken against the tasks before this one, then the task joins
+        the window.
+        """
+        window = self.window
+        z = window.z_score(duration_ms) if len(window) >= min_samples else 0.0
+        median = window.median() if len(window) else math.nan
+        window.add(duration_ms)
+        incident = self.incident
+        if z > threshold:
+            if incident is None:
+                self.incident = SlowIncident(first_ms=duration_ms, worst_z=z, median_ms=median)
+                return "opened", self.incident
+            incident.count += 1
+            incident.calm = 0
+            incident.worst_z = max(incident.worst_z, z)
+            return None
+        if incident is not None:
+            incident.calm += 1
+            if incident.calm >= quiet:
+                self.incident = None
+                return "closed", incident
+        return None
+
+
+class SlowIncident:
+    """A burst of slow tasks of one agent and kind."""
+
+    __slots__ = ("first_ms", "worst_z", "median_ms", "count", "calm")
+
+    def __init__(self, first_ms: float, worst_z: float, median_ms: float) -> None:
+        self.first_ms = first_ms
+        self.worst_z = worst_z
+        self.median_ms = median_ms
+        self.count = 1
+        self.calm = 0
+
+    def __repr__(self) -> str:
+        return f"SlowIncident(count={self.count}, worst_z={self.worst_z:.1f}, median_ms={self.median_ms})"
+
+
+def stuck_after(kind: str, stats: KindStats | None, settings: StuckSettings) -> float | None:
+    """Seconds a task of ``kind`` may run before it is stuck (None: no limit applies).
+
+    The smallest of the fixed limit that applies and ``k`` x the kind's p99.
+    """
+    limits: list[float] = []
+    fixed = settings.kind_limits_s.get(kind, settings.limit_s)
+    if fixed is not None:
+        limits.append(float(fixed))
+    if stats is not None and len(stats.window) >= settings.min_samples:
+        p99 = stats.window.percentile(99.0)
+        if p99 > 0:
+            limits.append(settings.k * p99 / 1000.0)
+    return min(limits) if limits else None
