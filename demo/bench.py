@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from demo.bench_detect import run_detectors
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -47,6 +48,7 @@ GROUPS: Final[dict[str, Group]] = {
     "memory": run_memory,
     "small_swarm": run_small_swarm,
     "large_swarm": run_large_swarm,
+    "detectors": run_detectors,
 }
 """Every group of figures, in the order they run."""
 
@@ -74,6 +76,19 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("aggregator_mb_per_1m", "MB", "<=", 20.0),
     ("aggregator_state_mb", "MB", None, None),
     ("process_rss_growth_mb", "MB", None, None),
+    ("phi_detect_s_p99", "s", "<=", 8.0),
+    ("phi_detect_s_p99_normal", "s", "<=", 8.0),
+    ("fixed_detect_s_p99", "s", None, None),
+    ("phi_false_failed", "", "<=", 0),
+    ("fixed_false_failed", "", "<=", 0),
+    ("outlier_precision", "", None, None),
+    ("outlier_recall", "", None, None),
+    ("regression_precision", "", None, None),
+    ("regression_recall", "", None, None),
+    ("at_risk_precision", "", None, None),
+    ("at_risk_recall", "", None, None),
+    ("slow_task_precision", "", None, None),
+    ("slow_task_recall", "", None, None),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

@@ -97,7 +97,7 @@ def test_stuck_limit_is_the_smaller_of_fixed_and_k_times_p99() -> None:
     assert stuck_after("code", stats, StuckSettings()) is None
     stats.observe(2000.0)
     limit = stuck_after("code", stats, StuckSettings())
-    assert limit == pytest.approx(3 * stats.window.percentile(99) / 1000.0)
+    assert limit == pytest.approx(3 * stats.percentile_ms(99) / 1000.0)
     assert stuck_after("code", stats, settings) == pytest.approx(limit)  # smaller than 600
 
 
@@ -112,6 +112,19 @@ def test_a_burst_of_slow_tasks_is_one_incident() -> None:
     after = [stats.observe(1000.0) for _ in range(5)]
     closed = [e for e in after if e]
     assert len(closed) == 1 and closed[0][0] == "closed" and closed[0][1].count == 10
+    assert stats.slow_tasks == 10
+
+
+def test_one_moderately_slow_task_is_flagged_but_opens_no_incident() -> None:
+    """A lone task just past 3.5 is counted; a lone task past 7 opens an incident at once."""
+    stats = KindStats()
+    for i in range(60):
+        stats.observe(1000.0 * (1.1 if i % 2 else 0.9))
+    assert stats.observe(1700.0) is None and stats.slow_tasks == 1
+    for _ in range(5):
+        stats.observe(1000.0)
+    event = stats.observe(20_000.0)
+    assert event is not None and event[0] == "opened"
 
 
 def test_cost_from_metadata_and_price_table() -> None:
