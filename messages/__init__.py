@@ -17,9 +17,11 @@ from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
 from messages.report import AgentReport, HealthReport
+from messages.tasks import DEFAULT_KIND, TaskStarted
 from messages.telemetry import AgentMetric, Heartbeat, SwarmMetric, TaskMetric, Telemetry
 
 __all__ = [
+    "DEFAULT_KIND",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
     "MAX_METADATA_KEYS",
@@ -45,6 +47,7 @@ __all__ = [
     "SwarmPulseError",
     "TaskMetric",
     "TaskResult",
+    "TaskStarted",
     "Telemetry",
     "UnregisterAgent",
     "check_count",

@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from actors.analytics.robust import MAD_Z_THRESHOLD, RecentWindow
+from actors.analytics.robust import MAD_Z_THRESHOLD, RecentWindow, modified_z, spread
 
 __all__ = ["KindStats", "SlowIncident", "StuckSettings", "stuck_after"]
 
@@ -55,13 +55,19 @@ class KindStats:
     The window holds the logarithms of the durations (in ms, floored at 1 us).
     """
 
-    __slots__ = ("window", "incident", "recent_slow", "slow_tasks")
+    __slots__ = ("window", "incident", "recent_slow", "slow_tasks", "_spread", "_stale")
+
+    REFRESH: int = 16
+    """Tasks between two computations of the window's median and MAD (a sort of the
+    window each): the score of one task is then a few arithmetic operations."""
 
     def __init__(self, size: int = 128) -> None:
         self.window = RecentWindow(size)
         self.incident: SlowIncident | None = None
         self.recent_slow = 0  # a bit per recent task, newest lowest: was it slow?
         self.slow_tasks = 0
+        self._spread = (0.0, 0.0, 0.0)
+        self._stale = 0
 
     def __len__(self) -> int:
         return len(self.window)
@@ -86,8 +92,17 @@ class KindStats:
             return None
         window = self.window
         value = math.log(max(duration_ms, 1e-3))
-        z = window.z_score(value) if len(window) >= min_samples else 0.0
-        median = self.median_ms() if len(window) else math.nan
+        if len(window) >= min_samples:
+            if self._stale <= 0:
+                self._spread = spread(window.values())
+                self._stale = self.REFRESH
+            self._stale -= 1
+            median_log, mad, mean_ad = self._spread
+            z = modified_z(value, median_log, mad, mean_ad)
+            median = math.exp(median_log)
+        else:
+            z = 0.0
+            median = math.nan
         window.add(value)
         slow = z > threshold
         self.recent_slow = ((self.recent_slow << 1) | slow) & ((1 << burst_window) - 1)
