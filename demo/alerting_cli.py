@@ -18,7 +18,10 @@ from typing import Any, Final
 
 import httpx
 
-from actors.alerting import AlertingSettings, load_config, parse_duration, parse_matcher
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the reading commands must not load the actor system
+    from actors.alerting import AlertingSettings
 from demo.errors import CommandError
 
 __all__ = ["COMMANDS", "add_parsers", "describe"]
@@ -75,6 +78,8 @@ def describe(settings: AlertingSettings) -> str:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from actors.alerting import load_config
+
     settings = load_config(str(args.file))  # InvalidMessage: one line on stderr, status 2
     print(f"{args.file}: ok: {describe(settings)}")
     return 0
@@ -101,6 +106,8 @@ def _request(args: argparse.Namespace, method: str, path: str, body: Any = None)
 
 
 def _silence(args: argparse.Namespace) -> int:
+    from actors.alerting import parse_duration, parse_matcher
+
     if args.silence_action == "add":
         matchers = []
         for i, text in enumerate(args.matcher):

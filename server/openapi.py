@@ -142,6 +142,19 @@ def document() -> dict[str, Any]:
             "200": {"description": "an event stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}})},
         "/openapi.json": {"get": _operation("this description", {"200": _json("OpenAPI 3.1")})},
+        "/v1/trends": {"get": _operation(
+            "per-slice task figures of agents (or the swarm) from the rollups",
+            {"200": _json("trends by agent id (\"*\": the swarm), and ids never seen")},
+            params=("agent_id", "since", "start", "end"))},
+        "/v1/monitoring": {"get": _operation("the monitor's own figures (get_monitoring_stats)",
+                                             {"200": _json("counters by part of the system")})},
+        "/": {"get": _operation("the dashboard (an HTML shell holding no data)", {
+            "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}})},
+        "/alerts": {"get": _operation("the dashboard's alerts page (the same shell)", {
+            "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}})},
+        "/agents/{agent_id}": {"get": _operation("the dashboard's agent page (the same shell)", {
+            "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            params=("path_agent",))},
         "/metrics": {"get": _operation("the Prometheus exposition (where the app serves it)", {
             "200": {"description": "the Prometheus text format",
                     "content": {"text/plain": {"schema": {"type": "string"}}}},
