@@ -389,6 +389,7 @@ class MetricsAggregator(SupervisedActor):
                 "success_rate": stats["success_rate"],
                 "p95_duration_ms": stats["p95_duration_ms"],
                 "total_tokens": stats["total_tokens"],
+                "duration_series": agent.series.slices()[0],  # the live view's sparkline
             }
         return result
 

@@ -734,7 +734,9 @@ class SwarmSystem:
 
         Each: ``agent_id``, ``health_state``, ``last_heartbeat`` (epoch s),
         ``heartbeat_age_ms``, ``uptime_pct``, ``tasks_completed``,
-        ``success_rate``, ``p95_duration_ms``, ``total_tokens``; the same
+        ``success_rate``, ``p95_duration_ms``, ``total_tokens`` and ``duration_series``
+        (mean task duration per slice of the agent's recent tasks, as the live view
+        draws it); the same
         figures as the report, at a cost that does not grow by asks per agent.
         """
         snapshot = self.snapshot()
@@ -744,7 +746,8 @@ class SwarmSystem:
         )
         self.flush()
         uptimes: dict[str, float] = self._read(ReadAgentsUptime(now=snapshot.at))
-        none = {"tasks_completed": 0, "success_rate": 0.0, "p95_duration_ms": 0.0, "total_tokens": 0}
+        none = {"tasks_completed": 0, "success_rate": 0.0, "p95_duration_ms": 0.0, "total_tokens": 0,
+                "duration_series": []}
         return [
             {
                 "agent_id": a.agent_id,

@@ -85,6 +85,7 @@ def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
         "success_rate": performance["success_rate"],
         "p95_duration_ms": performance["p95_duration_ms"],
         "total_tokens": performance["total_tokens_used"],
+        "duration_series": list(performance.get("duration_series", [])),
         "interval_ms": status["interval_ms"],
         "failure_threshold": status["failure_threshold"],
         "heartbeats": system.get_heartbeat_history(agent_id),

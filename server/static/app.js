@@ -478,7 +478,7 @@ function renderTable() {
       el("td", { class: "num" }, fmtPct(agent.success_rate, n)),
       el("td", { class: "num" }, fmtMs(agent.p95_duration_ms, n)),
       el("td", { class: "num" }, n ? fmtInt(agent.total_tokens) : "–"),
-      el("td", {}, charts.sparkline(trend.map((p) => p.p50_ms), "median task duration of " + agent.agent_id)));
+      el("td", {}, recentSeries(agent, trend)));
   }));
 
   const pager = el("div", { class: "pager" },
@@ -494,6 +494,15 @@ function renderTable() {
     el("div", { class: "toolbar" }, el("h2", {}, "Agents"), filter, state),
     el("div", { class: "scroll" }, el("table", { id: "agents" }, el("thead", {}, head), body)),
     empty, pager);
+}
+
+// The duration sparkline: the agent's recent tasks (as the terminal's live view draws them)
+// when it has a few, else the median per slice of the range from the rollups.
+function recentSeries(agent, trend) {
+  const recent = agent.duration_series || [];
+  const label = "task duration of " + agent.agent_id;
+  return recent.length > 1 ? charts.sparkline(recent, "recent " + label)
+                           : charts.sparkline(trend.map((p) => p.p50_ms), "median " + label);
 }
 
 function renderKeepingFocus(id) {

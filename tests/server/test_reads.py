@@ -8,7 +8,7 @@ import pytest
 from actors import ManualClock, SwarmSystem
 
 RECORD = {"agent_id", "health_state", "last_heartbeat", "heartbeat_age_ms", "uptime_pct",
-          "tasks_completed", "success_rate", "p95_duration_ms", "total_tokens"}
+          "tasks_completed", "success_rate", "p95_duration_ms", "total_tokens", "duration_series"}
 
 
 @pytest.fixture
