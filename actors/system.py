@@ -552,6 +552,17 @@ class SwarmSystem:
         ))
         return result
 
+    def get_latest_gauges(self, agent_id: str | None = None) -> list[AgentMetric]:
+        """The latest stored value of each gauge of an agent (every agent for None).
+
+        Everything recorded before the call is stored first.
+        """
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        self.flush()
+        result: list[AgentMetric] = self._read(ReadLatestAgentMetrics(agent_id=agent_id))
+        return result
+
     def get_swarm_metrics(
         self, metric_type: str | None = None, start_time: Any = None, end_time: Any = None
     ) -> list[SwarmMetric]:

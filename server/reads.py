@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors import SwarmSystem
-from messages import AlertSeverity, HealthState, InvalidMessage, check_id
+from messages import MIN_TIMESTAMP, AlertSeverity, HealthState, InvalidMessage, check_id
 from server.edge import edge_of
 from server.errors import RequestRefused
 from server.responses import json_response
@@ -91,7 +91,19 @@ def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
         "heartbeats": system.get_heartbeat_history(agent_id),
         "transitions": system.query_health_events(agent_id=agent_id),
         "performance": performance,
+        "gauges": system.get_latest_gauges(agent_id),
+        "recent_tasks": _recent_tasks(system, agent_id),
     }
+
+
+RECENT_TASKS: Final = 20
+"""Tasks ``GET /v1/agents/{agent_id}`` lists: the agent's latest, of the last 15 minutes."""
+
+
+def _recent_tasks(system: SwarmSystem, agent_id: str) -> list[Any]:
+    since = max(MIN_TIMESTAMP, system.clock.time() - 900.0)
+    return system.query_task_metrics(start_time=since, agent_id=agent_id, limit=MAX_LIMIT)[
+        -RECENT_TASKS:]
 
 
 async def get_agent(request: Request) -> Response:

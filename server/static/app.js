@@ -85,6 +85,10 @@ function fmtInt(v) {
   return v == null || !Number.isFinite(v) ? "–" : Math.round(v).toLocaleString();
 }
 
+function formatGauge(v) {
+  return typeof v === "number" && Number.isFinite(v) ? String(Math.round(v * 1000) / 1000) : "–";
+}
+
 function fmtTime(epoch) {
   return epoch == null ? "–" : new Date(epoch * 1000).toLocaleString();
 }
@@ -600,6 +604,21 @@ function renderAgent(main) {
     n ? el("p", { class: "muted" }, "Results: " + Object.entries(stats.results_breakdown || {})
       .filter(([, c]) => c > 0).map(([r, c]) => `${r} ${c}`).join(", ")) : null));
 
+  const recent = (d.recent_tasks || []).slice().reverse();
+  main.append(el("section", { class: "panel" }, el("h2", {}, "Recent tasks"),
+    recent.length ? el("div", { class: "scroll" }, el("table", { id: "recent-tasks" },
+      el("thead", {}, el("tr", {}, ["Finished", "Task", "Result", "Duration", "Tokens", "Files"].map(
+        (h, i) => el("th", { class: i >= 3 ? "num" : "" }, h)))),
+      el("tbody", {}, recent.map((t) => el("tr", {},
+        el("td", {}, fmtTime(t.timestamp)), el("td", {}, t.task_id), el("td", {}, t.result),
+        el("td", { class: "num" }, fmtMs(t.duration_ms)), el("td", { class: "num" }, fmtInt(t.tokens_used)),
+        el("td", { class: "num" }, fmtInt(t.files_changed)))))))
+      : el("p", { class: "empty" }, "No task in the last 15 minutes.")));
+  const gauges = d.gauges || [];
+  main.append(el("section", { class: "panel" }, el("h2", {}, "Gauges"),
+    gauges.length ? el("dl", { class: "facts", id: "gauges" }, gauges.flatMap((g) =>
+      [el("dt", {}, g.metric_type), el("dd", {}, `${formatGauge(g.value)} at ${fmtTime(g.timestamp)}`)]))
+      : el("p", { class: "empty" }, "No gauge recorded yet.")));
   main.append(el("section", { class: "panel" }, el("h2", {}, "Alerts"), alertsTable(app.alerts, false)));
   const perf = d.performance || {};
   main.append(el("section", { class: "panel" }, el("h2", {}, "Since it was registered"),

@@ -116,6 +116,7 @@ def test_the_agent_page_draws_its_timeline(
 ) -> None:
     """A stored DEGRADED transition shows as a band of that state, named in words."""
     system, clock = swarm
+    system.record_agent_metric("agent-03", "queue_depth", 4)
     clock.advance(1.0)
     system.flush()
     _open(page, server, "/agents/agent-03")
@@ -124,6 +125,10 @@ def test_the_agent_page_draws_its_timeline(
     assert "degraded" in states
     assert page.locator("#agent-id").inner_text() == "agent-03"
     assert page.locator(".legend").first.inner_text().count("degraded") == 1
+    tasks = page.eval_on_selector_all("#recent-tasks tbody tr td:nth-child(2)", "els => els.map(e => e.textContent)")
+    assert tasks == ["t-3-2", "t-3-1", "t-3-0"]  # newest first
+    assert page.locator("#gauges dt").all_inner_texts() == ["queue_depth"]
+    assert "4" in page.locator("#gauges dd").inner_text()
 
 
 def test_a_filter_narrows_the_table(page: Any, server: ServerHandle) -> None:
