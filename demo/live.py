@@ -126,7 +126,7 @@ class LogView:
         agents = f"{info.agents} agent{'' if info.agents == 1 else 's'}"
         self._line(0.0, "START", f"{agents}, heartbeat every {info.interval_ms} ms, "
                                  f"{info.duration:g} s, seed {info.seed}, database {info.db_path}"
-                                 + (f", serving on {info.url}" if info.url else ""))
+                                 + (f", serving on {info.url} (dashboard: {info.url}/)" if info.url else ""))
 
     def health_changed(self, event: HealthChanged) -> None:
         """Log the transition with its alert level."""
@@ -209,7 +209,7 @@ class LiveView:
         if info is not None:
             title.append(f"  {info.agents} agents, {info.interval_ms} ms beats, seed {info.seed}")
         if info is not None and info.url:
-            title.append(f"  {info.url}", style="cyan")
+            title.append(f"  dashboard {info.url}/", style="cyan")
         title.append("  Ctrl-C stops", style="dim")
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
         table.add_column("Agent")
