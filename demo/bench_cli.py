@@ -22,7 +22,7 @@ from typing import Final
 from demo.bench_support import AGENT_IDS, GroupResult, Sizes, durations
 from messages import AgentMetric, AgentRegistered, Alert, AlertSeverity, HealthChanged, HealthState
 from messages import SwarmMetric
-from storage import MetricsStorage, TaskRow
+from storage import MetricsStorage, RowTuple
 
 __all__ = ["COMMANDS", "build_database", "run_cli", "run_cli_bench"]
 
@@ -59,7 +59,7 @@ def build_database(path: str, rows: int, end: float) -> float:
             for a in AGENT_IDS
         ])
         for first in range(0, rows, _CHUNK):
-            batch: list[TaskRow] = [
+            batch: list[RowTuple] = [
                 (f"task-{i}", AGENT_IDS[i % n_agents], spread[i], _RESULTS[i % len(_RESULTS)],
                  100 + i % 50, i % 3, start + i * step, None)
                 for i in range(first, min(rows, first + _CHUNK))

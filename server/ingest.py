@@ -33,7 +33,7 @@ from server.idempotency import StoredAnswer, check_key
 from server.limits import body_format, read_body
 from server.responses import encode_json, json_response
 
-__all__ = ["delete_agent", "post_agent", "post_heartbeats", "post_metrics"]
+__all__ = ["delete_agent", "json_response", "post_agent", "post_heartbeats", "post_metrics"]
 
 HEARTBEAT_TYPES: Final[dict[str, type[Any]]] = {"heartbeat": Heartbeat}
 METRIC_TYPES: Final[dict[str, type[Any]]] = {

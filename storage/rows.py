@@ -296,7 +296,7 @@ def task_metric_from_row(row: tuple[Any, ...]) -> TaskMetric:
         tokens_used=task.tokens_used,
         files_changed=task.files_changed,
         timestamp=task.timestamp,
-        metadata=load_metadata(task.metadata),
+        metadata=load_metadata(task.metadata),  # type: ignore[arg-type]  # stored as JSON text
     )
 
 
