@@ -18,7 +18,7 @@ import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
-from actors.alerting.protocol import GetAlerting, ListSilences, TaskOutcomes
+from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences, TaskOutcomes
 from actors.alerting.router import AlertRouter
 from actors.alerting.state import decode_state
 from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
@@ -939,6 +939,19 @@ class SwarmSystem:
         from messages.alerting import Acknowledge
 
         return bool(self._ask_router(Acknowledge(fingerprint=fingerprint, by=by, comment=comment)))
+
+    def list_alerts(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The alert router's alerts, firing first, newest first: ``fingerprint``,
+        ``labels``, ``annotations``, ``startsAt``, ``endsAt`` (epoch s), ``status``
+        (firing or resolved), ``muted`` (by a silence or an inhibition rule),
+        ``acknowledgedBy`` (None until acknowledged).
+
+        Raises:
+            MonitoringDisabled: alert management is off.
+        """
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise InvalidMessage("limit", limit, "must be an integer from 1 to 10000")
+        return list(self._ask_router(ListAlerts(limit=limit)))
 
     def alerting_stats(self) -> dict[str, Any]:
         """The alert router's counters (notices, attempts, failures by integration, ...)."""

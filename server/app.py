@@ -39,7 +39,13 @@ from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
 from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
 from server.views import get_monitoring, get_trends
-from server.silences import delete_silence, get_silences, post_ack, post_silence
+from server.silences import (
+    delete_silence,
+    get_active_alerts,
+    get_silences,
+    post_ack,
+    post_silence,
+)
 
 __all__ = ["create_app", "routes"]
 
@@ -169,6 +175,7 @@ routes = [
     Route("/v1/metrics", post_metrics, methods=["POST"]),
     Route("/v1/stats", get_stats, methods=["GET"]),
     Route("/v1/alerts", get_alerts, methods=["GET"]),
+    Route("/v1/alerts/active", get_active_alerts, methods=["GET"]),
     Route("/v1/alerts/{fingerprint}/ack", post_ack, methods=["POST"]),
     Route("/v1/silences", post_silence, methods=["POST"]),
     Route("/v1/silences", get_silences, methods=["GET"]),

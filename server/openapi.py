@@ -209,6 +209,9 @@ def _alerting_paths() -> dict[str, Any]:
         "/v1/silences/{silence_id}": {"delete": {
             **_operation("expire a silence now", {"200": _json("expired"), "404": off}),
             "parameters": [path("silence_id")]}},
+        "/v1/alerts/active": {"get": _operation(
+            "the alert router's alerts, firing first, with fingerprints",
+            {"200": _json("{alerts: [...]}"), "404": off})},
         "/v1/alerts/{fingerprint}/ack": {"post": {
             **_operation("acknowledge an alert: its escalation holds until the ack times out",
                          {"200": _json("acknowledged"), "404": off},

@@ -29,7 +29,8 @@ from server.errors import RequestRefused
 from server.ingest import json_response
 from server.limits import read_body
 
-__all__ = ["delete_silence", "get_silences", "post_ack", "post_silence"]
+__all__ = [
+    "delete_silence", "get_active_alerts", "get_silences", "post_ack", "post_silence"]
 
 _JSON = msgspec.json.Decoder()
 
@@ -135,3 +136,16 @@ async def post_ack(request: Request) -> Response:
     if not found:
         raise RequestRefused(404, f"no active alert with fingerprint {fingerprint}", "fingerprint")
     return json_response({"fingerprint": fingerprint, "acknowledged": True, "by": body.by})
+
+
+async def get_active_alerts(request: Request) -> Response:
+    """``GET /v1/alerts/active``: the alert router's alerts (firing first), with fingerprints."""
+    try:
+        listed = await run_in_threadpool(edge_of(request).system.list_alerts)
+    except MonitoringDisabled as exc:
+        raise _off(exc) from None
+    return json_response({"alerts": [
+        {**alert, "startsAt": rfc3339(alert["startsAt"]),
+         "endsAt": None if alert["endsAt"] is None else rfc3339(alert["endsAt"])}
+        for alert in listed
+    ]})

@@ -89,6 +89,7 @@ class AlertEngine:
         self.outstanding: dict[tuple[str, str], str] = {}
         self.silences: dict[str, Silence] = {}
         self.escalations: dict[str, Escalation] = {}
+        self.acked: dict[str, tuple[str, str, float]] = {}  # fingerprint -> (by, comment, at)
         self.flaps: dict[str, FlapDetector] = {}
         self.health: dict[str, str] = {}
         self.stats = EngineStats()
@@ -192,6 +193,7 @@ class AlertEngine:
         if fp not in self.alerts:
             return False
         self.codec.put_ack(fp, by, comment, now)
+        self.acked[fp] = (by, comment, now)
         esc = self.escalations.get(fp)
         if esc is not None:
             self.escalations[fp] = acknowledge(esc, by, comment, now)
@@ -308,6 +310,10 @@ class AlertEngine:
             annotations={"summary": f"notifications to {integration} are failing: {error}"[:4096]},
             starts_at=now, ends_at=now if resolved else None,
         )
+
+    def muted(self, alert: AlertInstance, now: float) -> bool:
+        """Whether a silence or an inhibition rule mutes ``alert`` at ``now``."""
+        return self._muted(alert, now)
 
     def _muted(self, alert: AlertInstance, now: float) -> bool:
         if any(s.mutes(alert.labels, now) for s in self.silences.values()):

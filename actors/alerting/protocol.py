@@ -90,3 +90,9 @@ class ListSilences(_Private, frozen=True, kw_only=True):
 
 class GetAlerting(_Private, frozen=True, kw_only=True):
     """Reply: a dict of the router's counters and state sizes."""
+
+
+class ListAlerts(_Private, frozen=True, kw_only=True):
+    """Reply: the router's alerts (firing first, newest first), at most ``limit``."""
+
+    limit: int = 500

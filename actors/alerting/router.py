@@ -17,6 +17,7 @@ from actors.alerting.protocol import (
     Delivered,
     DeliveryError,
     GetAlerting,
+    ListAlerts,
     ListSilences,
     Notify,
     Sample,
@@ -126,6 +127,25 @@ class AlertRouter(pykka.ThreadingActor):
         for ref in self.notifiers.values():
             ref.stop(block=False)
 
+    def _alerts(self, now: float, limit: int) -> list[dict[str, Any]]:
+        """The alerts the router holds, firing first, newest first, as plain data."""
+        engine = self.engine
+        held = sorted(engine.alerts.items(),
+                      key=lambda item: (item[1].resolved(now), -item[1].starts_at))[:max(0, limit)]
+        return [
+            {
+                "fingerprint": fp,
+                "labels": dict(alert.labels),
+                "annotations": dict(alert.annotations),
+                "startsAt": alert.starts_at,
+                "endsAt": alert.ends_at,
+                "status": "resolved" if alert.resolved(now) else "firing",
+                "muted": engine.muted(alert, now),
+                "acknowledgedBy": engine.acked[fp][0] if fp in engine.acked else None,
+            }
+            for fp, alert in held
+        ]
+
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type; every handled message ends in :meth:`_after`."""
         now = self.clock.time()
@@ -155,6 +175,8 @@ class AlertRouter(pykka.ThreadingActor):
                 reply = self.engine.acknowledge(fp, by, comment, now)
             case ListSilences():
                 reply = [(s.spec(), state.value) for s, state in self.engine.list_silences(now)]
+            case ListAlerts(limit=limit):
+                reply = self._alerts(now, limit)
             case GetAlerting():
                 reply = self._stats()
             case Sample():

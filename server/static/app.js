@@ -113,6 +113,17 @@ async function api(path) {
   return body;
 }
 
+async function apiSend(method, path, body) {
+  const headers = { Accept: "application/json", "Content-Type": "application/json" };
+  if (app.token) headers.Authorization = "Bearer " + app.token;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 401) throw new Unauthorized("unauthorized");
+  let answer = null;
+  try { answer = await response.json(); } catch (e) { answer = null; }
+  if (!response.ok) throw new Error(answer && answer.error ? answer.error : "HTTP " + response.status);
+  return answer;
+}
+
 function showLogin(message) {
   stopStream();
   document.getElementById("main").replaceChildren();
@@ -305,6 +316,78 @@ async function loadAgentPage(id) {
 async function loadAlerts() {
   const body = await api(`/v1/alerts?${rangeQuery()}&limit=1000`);
   app.alerts = body.alerts;
+  // alert management (start_system(alerting=...) / serve --config): active alerts and silences
+  try {
+    const [active, silences] = await Promise.all([api("/v1/alerts/active"), api("/v1/silences")]);
+    app.management = { alerts: active.alerts, silences };
+  } catch (e) {
+    if (e instanceof Unauthorized) throw e;
+    app.management = null;  // 404: alert management is off
+  }
+}
+
+async function manage(action) {
+  try {
+    await action();
+    app.notice = "";
+  } catch (e) {
+    if (e instanceof Unauthorized) { showLogin("The token was refused."); return; }
+    app.notice = "Could not do it: " + e.message;
+  }
+  await refresh();
+}
+
+function actor() {
+  const field = document.getElementById("acting-as");
+  const who = (field && field.value.trim()) || sessionStorage.getItem("swarmpulse-actor") || "dashboard";
+  sessionStorage.setItem("swarmpulse-actor", who);
+  return who;
+}
+
+function silenceFor(alert, hours) {
+  // from the alert's start (the server's clock), so that the silence is active at once
+  // even when this browser's clock is behind the server's
+  const began = Date.parse(alert.startsAt) / 1000;
+  const now = Number.isFinite(began) ? Math.min(Date.now() / 1000, began) : Date.now() / 1000;
+  const matchers = ["alertname", "agent_id"].filter((k) => alert.labels[k] !== undefined)
+    .map((name) => ({ name, value: alert.labels[name], isRegex: false, isEqual: true }));
+  return { matchers, startsAt: now, endsAt: Math.max(now, Date.now() / 1000) + hours * 3600, createdBy: actor(),
+           comment: `from the dashboard, for ${hours} h` };
+}
+
+function renderManagement(main) {
+  const m = app.management;
+  const who = el("input", { id: "acting-as", "aria-label": "Acting as", placeholder: "your name",
+                            value: sessionStorage.getItem("swarmpulse-actor") || "" });
+  const active = m.alerts.map((a) => el("tr", { "data-fingerprint": a.fingerprint, "data-status": a.status },
+    el("td", {}, a.status + (a.muted ? " (muted)" : "") + (a.acknowledgedBy ? ` (acknowledged by ${a.acknowledgedBy})` : "")),
+    el("td", {}, el("span", { class: "sev sev-" + (a.labels.severity || "info") }, a.labels.severity || "")),
+    el("td", {}, a.labels.alertname || ""),
+    el("td", {}, a.labels.agent_id || ""),
+    el("td", { class: "message" }, a.annotations.summary || a.annotations.description || ""),
+    el("td", { class: "actions" },
+      el("button", { type: "button", class: "ack", onclick: () => manage(() =>
+        apiSend("POST", `/v1/alerts/${encodeURIComponent(a.fingerprint)}/ack`, { by: actor(), comment: "from the dashboard" })) }, "Acknowledge"),
+      " ",
+      el("button", { type: "button", class: "silence", onclick: () => manage(() =>
+        apiSend("POST", "/v1/silences", silenceFor(a, 1))) }, "Silence 1 h"))));
+  const silences = m.silences.map((s) => el("tr", { "data-silence": s.id, "data-state": s.status.state },
+    el("td", {}, s.status.state),
+    el("td", { class: "message" }, s.matchers.map((x) => `${x.name}${x.isEqual === false ? "!" : ""}${x.isRegex ? "=~" : "="}${x.value}`).join(", ")),
+    el("td", {}, s.endsAt), el("td", {}, s.createdBy), el("td", { class: "message" }, s.comment),
+    el("td", { class: "actions" }, s.status.state === "expired" ? "" :
+      el("button", { type: "button", class: "expire", onclick: () => manage(() =>
+        apiSend("DELETE", `/v1/silences/${encodeURIComponent(s.id)}`)) }, "Expire"))));
+  main.append(el("section", { class: "panel" },
+    el("div", { class: "toolbar" }, el("h2", {}, "Active alerts"), el("label", { for: "acting-as" }, "acting as"), who),
+    app.notice ? el("p", { class: "error", role: "alert" }, app.notice) : null,
+    active.length ? el("div", { class: "scroll" }, el("table", { id: "active-alerts" },
+      el("thead", {}, el("tr", {}, ["Status", "Severity", "Alert", "Agent", "Summary", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, active))) : el("p", { class: "empty" }, "No alert held by the alert router."),
+    el("h2", {}, "Silences"),
+    silences.length ? el("div", { class: "scroll" }, el("table", { id: "silences" },
+      el("thead", {}, el("tr", {}, ["State", "Matchers", "Ends", "By", "Comment", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, silences))) : el("p", { class: "empty" }, "No silence.")));
 }
 
 async function refresh() {
@@ -660,7 +743,9 @@ function renderAlerts(main) {
   const needle = (app.alertText || "").toLowerCase();
   const shown = app.alerts.filter((a) => (!app.alertSeverity || a.severity === app.alertSeverity) &&
     (!needle || a.agent_id.toLowerCase().includes(needle) || a.message.toLowerCase().includes(needle)));
-  main.append(el("h1", {}, "Alerts"), el("div", { class: "toolbar" }, sev, text),
+  main.append(el("h1", {}, "Alerts"));
+  if (app.management) renderManagement(main);
+  main.append(el("h2", {}, "Recent alerts"), el("div", { class: "toolbar" }, sev, text),
               alertsTable(shown, true));
 }
 
