@@ -33,6 +33,7 @@ from demo.bench_churn import run_churn
 from demo.bench_alerting import run_alerting
 from demo.bench_ingest import run_ingest
 from demo.bench_dashboard import run_dashboard
+from demo.bench_detect import run_detectors
 from demo.bench_latency import run_latency
 from demo.bench_persist import run_persist
 from demo.bench_query import run_query
@@ -59,6 +60,7 @@ GROUPS: Final[dict[str, Group]] = {
     "alerting": run_alerting,
     "server": run_ingest,
     "dashboard": run_dashboard,
+    "detectors": run_detectors,
 }
 """Every group of figures, in the order they run."""
 
@@ -108,6 +110,19 @@ FIGURES: Final[tuple[tuple[str, str, str | None, float | None], ...]] = (
     ("dashboard_push_ms_p50", "ms", None, None),
     ("dashboard_push_ms_p99", "ms", "<=", 1000.0),
     ("dashboard_first_render_ms_10k", "ms", "<=", 2000.0),
+    ("phi_detect_s_p99", "s", "<=", 8.0),
+    ("phi_detect_s_p99_normal", "s", "<=", 8.0),
+    ("fixed_detect_s_p99", "s", None, None),
+    ("phi_false_failed", "", "<=", 0),
+    ("fixed_false_failed", "", "<=", 0),
+    ("outlier_precision", "", None, None),
+    ("outlier_recall", "", None, None),
+    ("regression_precision", "", None, None),
+    ("regression_recall", "", None, None),
+    ("at_risk_precision", "", None, None),
+    ("at_risk_recall", "", None, None),
+    ("slow_task_precision", "", None, None),
+    ("slow_task_recall", "", None, None),
 )
 """Each reported figure: key, unit, and its target as (comparison, bound), or None for context."""
 

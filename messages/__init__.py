@@ -22,6 +22,7 @@ from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
 from messages.render import render_json, render_markdown, sparkline
 from messages.report import AgentReport, Gauge, HealthReport
+from messages.tasks import DEFAULT_KIND, TaskStarted
 from messages.telemetry import (
     AgentMetric,
     Heartbeat,
@@ -33,6 +34,7 @@ from messages.telemetry import (
 from messages.text import escape_markdown, for_terminal, format_utc
 
 __all__ = [
+    "DEFAULT_KIND",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",
@@ -63,6 +65,7 @@ __all__ = [
     "SwarmPulseError",
     "TaskMetric",
     "TaskResult",
+    "TaskStarted",
     "Telemetry",
     "UnregisterAgent",
     "check_count",

@@ -12,11 +12,12 @@ from messages.constraints import check_timestamp
 from messages.control import Control
 from messages.errors import InvalidMessage
 from messages.events import Event
+from messages.tasks import TaskStarted
 from messages.telemetry import Telemetry
 
 __all__ = ["AnyMessage", "Format", "decode", "encode"]
 
-AnyMessage = Telemetry | Event | Control
+AnyMessage = Telemetry | TaskStarted | Event | Control
 """Every message that crosses the wire."""
 Format = Literal["msgpack", "json"]
 

@@ -1,0 +1,415 @@
+"""The analyst: stuck and slow tasks, lasting shifts, outliers among peers, profiles and cost.
+
+It runs the detectors of :mod:`actors.analytics` over what the swarm reports and
+says what it finds as :class:`~messages.Alert` events to the reporter (which routes
+alerts like any other). It never blocks anyone: it is told, and its timers tell it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from typing import Any
+
+import pykka
+
+from actors.analytics.cost import task_cost
+from actors.analytics.requests import (
+    AgentJoined,
+    AgentLeft,
+    CheckStuck,
+    Evaluate,
+    GetCost,
+    GetFindings,
+    GetInFlight,
+    GetProfiles,
+    Observed,
+)
+from actors.analytics.robust import RecentWindow, peer_outliers
+from actors.analytics.state import MAX_IN_FLIGHT, AgentAnalysis, AnalystState, InFlight
+from actors.analytics.stuck import stuck_after
+from actors.clock import Clock
+from actors.supervision import SupervisedActor
+from messages import DEFAULT_KIND, AgentMetric, Alert, AlertSeverity, TaskMetric, TaskStarted
+
+__all__ = ["Analyst", "Finding"]
+
+logger = logging.getLogger("swarmpulse.analyst")
+
+
+def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
+    """A plain-language finding with the numbers behind it."""
+    return {"text": text, "numbers": numbers}
+
+
+class Analyst(SupervisedActor):
+    """Finds stuck, slow, regressing and outlying agents; profiles them; prices their tasks.
+
+    Accepts :class:`TaskStarted`, :class:`TaskMetric` (one, or :class:`Observed` batches),
+    :class:`AgentMetric` (``queue_depth`` is kept), :class:`AgentJoined`,
+    :class:`AgentLeft`, its own :class:`CheckStuck` and :class:`Evaluate`, and answers
+    :class:`GetFindings`, :class:`GetProfiles`, :class:`GetInFlight` and :class:`GetCost`.
+    Sends :class:`Alert` to ``alerts`` (the reporter's ref, or a callable giving it).
+    """
+
+    kind = "analyst"
+
+    def __init__(
+        self,
+        *,
+        supervisor: pykka.ActorRef[Any] | None,
+        state: AnalystState,
+        clock: Clock,
+        alerts: Any,
+    ) -> None:
+        super().__init__(supervisor=supervisor)
+        self.state = state
+        self.clock = clock
+        self._alerts = alerts
+        self._timer: Any = None
+
+    def on_start(self) -> None:
+        """Re-arm the stuck timers of tasks in flight, and the minute timer."""
+        ref = self.actor_ref
+        self._timer = self.clock.call_every(self.state.settings.evaluate_s,
+                                            lambda: ref.tell(Evaluate()))
+        for agent in self.state.agents.values():
+            for task in agent.in_flight.values():
+                if not task.stuck and task.limit_s is not None:
+                    self._arm(agent.agent_id, task)
+
+    def on_stop(self) -> None:
+        """Cancel the timers (they are re-armed by the next incarnation)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        for agent in self.state.agents.values():
+            for task in agent.in_flight.values():
+                if task.timer is not None:
+                    task.timer.cancel()
+                    task.timer = None
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the message type."""
+        match message:
+            case Observed(tasks=tasks):
+                for task in tasks:
+                    self._finished(task)
+            case TaskMetric():
+                self._finished(message)
+            case TaskStarted():
+                self._started(message)
+            case AgentMetric(metric_type="queue_depth"):
+                agent = self.state.agents.get(message.agent_id)
+                if agent is not None:
+                    agent.queue_depth = message.value
+            case AgentMetric():
+                pass
+            case AgentJoined(agent_id=agent_id, at=at, role=role):
+                agent = self.state.agents.get(agent_id)
+                if agent is None:
+                    self.state.agents[agent_id] = AgentAnalysis(agent_id, registered_at=at, role=role)
+                elif role is not None:
+                    agent.role = role
+            case AgentLeft(agent_id=agent_id):
+                self._left(agent_id)
+            case CheckStuck(agent_id=agent_id, task_id=task_id, generation=generation):
+                self._check_stuck(agent_id, task_id, generation)
+            case Evaluate():
+                self._evaluate()
+            case GetFindings():
+                return self._findings()
+            case GetProfiles():
+                return self._profiles()
+            case GetInFlight(agent_id=agent_id):
+                return self._in_flight(agent_id)
+            case GetCost():
+                return self._cost()
+            case _:
+                return self.unknown(message)
+        return None
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def _agent(self, agent_id: str, at: float) -> AgentAnalysis:
+        agent = self.state.agents.get(agent_id)
+        if agent is None:  # metrics of an agent that never registered still count
+            agent = self.state.agents[agent_id] = AgentAnalysis(agent_id, registered_at=at)
+        return agent
+
+    def _started(self, message: TaskStarted) -> None:
+        agent = self._agent(message.agent_id, message.timestamp)
+        old = agent.in_flight.pop(message.task_id, None)
+        if old is not None and old.timer is not None:
+            old.timer.cancel()
+        if len(agent.in_flight) >= MAX_IN_FLIGHT:
+            oldest = next(iter(agent.in_flight))
+            dropped = agent.in_flight.pop(oldest)
+            if dropped.timer is not None:
+                dropped.timer.cancel()
+            agent.forgotten_in_flight += 1
+        kind = message.kind or DEFAULT_KIND
+        stats = agent.kinds.get(kind)
+        self.state.generation += 1
+        task = InFlight(task_id=message.task_id, kind=kind, started=message.timestamp,
+                        limit_s=stuck_after(kind, stats, self.state.settings.stuck),
+                        generation=self.state.generation)
+        agent.in_flight[message.task_id] = task
+        if task.limit_s is not None:
+            self._arm(agent.agent_id, task)
+
+    def _arm(self, agent_id: str, task: InFlight, factor: float = 1.0) -> None:
+        assert task.limit_s is not None
+        running = max(0.0, self.clock.time() - task.started)
+        delay = max(0.0, task.limit_s * factor - running)
+        ref = self.actor_ref
+        check = CheckStuck(agent_id=agent_id, task_id=task.task_id, generation=task.generation)
+        task.timer = self.clock.call_later(delay, lambda: ref.tell(check))
+
+    def _check_stuck(self, agent_id: str, task_id: str, generation: int) -> None:
+        agent = self.state.agents.get(agent_id)
+        task = agent.in_flight.get(task_id) if agent is not None else None
+        if task is None or task.generation != generation or task.limit_s is None:
+            return  # finished, or a newer start of the same id
+        running = max(0.0, self.clock.time() - task.started)
+        if not task.stuck:
+            task.stuck = True
+            self.state.stuck_tasks += 1
+            self._alert(agent_id, AlertSeverity.WARNING, "TaskStuck",
+                        f"task {task_id} ({task.kind}) of {agent_id} has run {running:.1f} s, "
+                        f"past its limit of {task.limit_s:.1f} s",
+                        task_id=task_id, kind=task.kind, running_s=round(running, 3),
+                        limit_s=round(task.limit_s, 3))
+            self._arm(agent_id, task, factor=2.0)
+        elif not task.reminded:
+            task.reminded = True
+            self._alert(agent_id, AlertSeverity.WARNING, "TaskStillStuck",
+                        f"task {task_id} ({task.kind}) of {agent_id} is still running after "
+                        f"{running:.1f} s (twice its limit)",
+                        task_id=task_id, kind=task.kind, running_s=round(running, 3))
+
+    def _finished(self, metric: TaskMetric) -> None:
+        agent = self._agent(metric.agent_id, metric.timestamp)
+        started = agent.in_flight.pop(metric.task_id, None)
+        kind = started.kind if started is not None else metric.metadata.get("kind", DEFAULT_KIND)
+        if not isinstance(kind, str) or not kind:
+            kind = DEFAULT_KIND
+        if started is not None:
+            if started.timer is not None:
+                started.timer.cancel()
+            if started.stuck:
+                self._alert(metric.agent_id, AlertSeverity.INFO, "TaskStuckFinished",
+                            f"stuck task {metric.task_id} ({kind}) of {metric.agent_id} finished "
+                            f"after {metric.duration_ms / 1000:.1f} s ({metric.result.value})",
+                            task_id=metric.task_id, kind=kind,
+                            duration_s=round(metric.duration_ms / 1000, 3))
+        duration = metric.duration_ms
+        failed = metric.result.value != "success"
+        agent.tasks += 1
+        agent.busy_ms += duration
+        agent.add_times(metric.metadata)
+        agent.recent.add(duration)
+        agent.recent_failures = ((agent.recent_failures << 1) | failed) & ((1 << 200) - 1)
+        agent.recent_count += 1
+        prices = self.state.settings.prices
+        if prices:
+            cost = task_cost(metric.metadata, prices)
+            if cost is None:
+                self.state.unpriced_tasks += 1
+            else:
+                agent.cost += cost
+                agent.priced_tasks += 1
+        event = agent.kind_stats(kind).observe(duration)
+        if event is not None:
+            what, incident = event
+            if what == "opened":
+                self.state.slow_incidents += 1
+                self._alert(metric.agent_id, AlertSeverity.WARNING, "SlowTasks",
+                            f"{metric.agent_id}: {kind} task {metric.task_id} took "
+                            f"{duration:.0f} ms, {duration / incident.median_ms:.1f}x its median "
+                            f"of {incident.median_ms:.0f} ms", kind=kind,
+                            duration_ms=round(duration, 3), median_ms=round(incident.median_ms, 3),
+                            z=round(incident.worst_z, 2))
+            else:
+                self._alert(metric.agent_id, AlertSeverity.INFO, "SlowTasksEnded",
+                            f"{metric.agent_id}: {kind} tasks back to normal after "
+                            f"{incident.count} slow one(s)", kind=kind, slow_tasks=incident.count)
+        self._minute(agent, metric.timestamp, duration, failed)
+
+    def _minute(self, agent: AgentAnalysis, at: float, duration: float | None, failed: bool) -> None:
+        index = int(at // 60)
+        minute = agent.minute
+        if minute.index != index:
+            if minute.index >= 0 and minute.tasks:
+                self._close_minute(agent)
+            minute.index = index
+            minute.durations = RecentWindow(256)
+            minute.tasks = minute.failures = 0
+        if duration is not None:
+            minute.durations.add(duration)
+            minute.tasks += 1
+            minute.failures += failed
+
+    def _close_minute(self, agent: AgentAnalysis) -> None:
+        minute = agent.minute
+        p95 = minute.durations.percentile(95.0)
+        if agent.p95_shift.update(p95):
+            self.state.regressions += 1
+            self._alert(agent.agent_id, AlertSeverity.WARNING, "DurationRegression",
+                        f"{agent.agent_id}: task p95 shifted up to {p95:.0f} ms and stayed "
+                        f"(Page-Hinkley)", p95_ms=round(p95, 3))
+        rate = minute.failures / minute.tasks
+        if agent.failure_shift.update(rate):
+            self.state.regressions += 1
+            self._alert(agent.agent_id, AlertSeverity.WARNING, "FailureRegression",
+                        f"{agent.agent_id}: failure rate shifted up to {rate:.0%} and stayed "
+                        f"(Page-Hinkley)", failure_rate=round(rate, 4))
+
+    def _left(self, agent_id: str) -> None:
+        agent = self.state.agents.pop(agent_id, None)
+        if agent is None:
+            return
+        for task in agent.in_flight.values():
+            if task.timer is not None:
+                task.timer.cancel()
+
+    # -- the minute's evaluation -------------------------------------------------------
+
+    def _evaluate(self) -> None:
+        now = self.clock.time()
+        index = int(now // 60)
+        by_role: dict[str, dict[str, float]] = {}
+        for agent in self.state.agents.values():
+            if agent.minute.index >= 0 and agent.minute.index < index and agent.minute.tasks:
+                self._close_minute(agent)
+                agent.minute.tasks = agent.minute.failures = 0
+                agent.minute.index = index
+            if agent.role is not None and len(agent.recent) >= 20:
+                by_role.setdefault(agent.role, {})[agent.agent_id] = agent.recent.percentile(95.0)
+        flagged: set[str] = set()
+        for role, peers in by_role.items():
+            found = peer_outliers(peers, min_peers=self.state.settings.outlier_min_peers)
+            for agent_id, z in found.items():
+                flagged.add(agent_id)
+                agent = self.state.agents[agent_id]
+                if agent.outlier:
+                    continue
+                agent.outlier = True
+                self.state.outliers += 1
+                others = [v for k, v in peers.items() if k != agent_id]
+                median = statistics.median(others)
+                self._alert(agent_id, AlertSeverity.WARNING, "OutlierAgent",
+                            f"{agent_id}: p95 {peers[agent_id]:.0f} ms is "
+                            f"{peers[agent_id] / median:.1f}x the median of its {len(others)} "
+                            f"{role} peers ({median:.0f} ms)", role=role,
+                            p95_ms=round(peers[agent_id], 3), peers_median_ms=round(median, 3),
+                            z=round(z, 2))
+        for agent in self.state.agents.values():
+            if agent.outlier and agent.agent_id not in flagged:
+                agent.outlier = False
+
+    # -- answers -------------------------------------------------------------------------
+
+    def _profiles(self) -> dict[str, dict[str, Any]]:
+        now = self.clock.time()
+        out: dict[str, dict[str, Any]] = {}
+        for agent in self.state.agents.values():
+            registered_s = max(1e-9, now - agent.registered_at)
+            busy = min(1.0, agent.busy_ms / 1000.0 / registered_s)
+            spent = {f"{name}_share": (ms / agent.busy_ms if agent.busy_ms else None)
+                     for name, ms in agent.spent_ms.items()}
+            out[agent.agent_id] = {
+                "role": agent.role, "tasks": agent.tasks, "busy_share": busy,
+                "idle_share": 1.0 - busy, "throughput_per_min": agent.tasks / registered_s * 60.0,
+                "busy_ms": agent.busy_ms, **spent, "queue_depth": agent.queue_depth,
+                "in_flight": len(agent.in_flight), "cost": agent.cost,
+                "p95_recent_ms": agent.recent.percentile(95.0) if len(agent.recent) else None,
+                "failure_rate_recent": None if agent.recent_count == 0 else agent.failure_rate(),
+            }
+        return out
+
+    def _findings(self) -> list[dict[str, Any]]:
+        profiles = self._profiles()
+        findings: list[dict[str, Any]] = []
+        total_busy = sum(p["busy_ms"] for p in profiles.values())
+        if len(profiles) >= 2 and total_busy > 0:
+            top_id = max(profiles, key=lambda a: (profiles[a]["busy_ms"], a))
+            share = profiles[top_id]["busy_ms"] / total_busy
+            if share >= min(0.5, 2.0 / len(profiles)):
+                text = f"{top_id} spends {share:.0%} of the swarm's task time"
+                ratio = self._peer_ratio(top_id, profiles)
+                if ratio is not None and ratio >= 1.5:
+                    text += f"; its p95 is {ratio:.1f}x its peers'"
+                findings.append(Finding(text, agent_id=top_id, share=round(share, 4),
+                                        **({"p95_vs_peers": round(ratio, 2)} if ratio else {})))
+        for agent_id, profile in sorted(profiles.items()):
+            ratio = self._peer_ratio(agent_id, profiles)
+            if ratio is not None and ratio >= 2.0 and not any(
+                    f["numbers"].get("agent_id") == agent_id for f in findings):
+                findings.append(Finding(f"{agent_id} is the slowest of its {profile['role']} peers: "
+                                        f"its p95 is {ratio:.1f}x theirs", agent_id=agent_id,
+                                        p95_vs_peers=round(ratio, 2)))
+        queues = {a: p["queue_depth"] for a, p in profiles.items() if p["queue_depth"]}
+        if queues:
+            worst = max(queues, key=lambda a: (queues[a], a))
+            findings.append(Finding(f"{worst} has the longest queue: {queues[worst]:g} waiting",
+                                    agent_id=worst, queue_depth=queues[worst]))
+        for agent_id, profile in sorted(profiles.items()):
+            for name in ("llm", "tool", "wait"):
+                share = profile.get(f"{name}_share")
+                if share is not None and share >= 0.5:
+                    label = {"llm": "in LLM calls", "tool": "in tools", "wait": "waiting"}[name]
+                    findings.append(Finding(f"{agent_id} spends {share:.0%} of its task time {label}",
+                                            agent_id=agent_id, share=round(share, 4), part=name))
+        cost = self._cost()
+        if cost["total"] > 0:
+            top = max(cost["by_agent"], key=lambda a: (cost["by_agent"][a], a))
+            findings.append(Finding(
+                f"the swarm's tasks cost {cost['total']:.4f} {cost['currency']}; "
+                f"{top} spent {cost['by_agent'][top] / cost['total']:.0%} of it",
+                total=round(cost["total"], 6), agent_id=top))
+        return findings
+
+    def _peer_ratio(self, agent_id: str, profiles: dict[str, dict[str, Any]]) -> float | None:
+        me = profiles[agent_id]
+        if me["role"] is None or me["p95_recent_ms"] is None:
+            return None
+        peers = [p["p95_recent_ms"] for a, p in profiles.items()
+                 if a != agent_id and p["role"] == me["role"] and p["p95_recent_ms"]]
+        if len(peers) < self.state.settings.outlier_min_peers:
+            return None
+        median = statistics.median(peers)
+        return me["p95_recent_ms"] / median if median > 0 else None
+
+    def _in_flight(self, agent_id: str | None) -> dict[str, list[dict[str, Any]]]:
+        now = self.clock.time()
+        agents = ([self.state.agents[agent_id]] if agent_id in self.state.agents else []) \
+            if agent_id is not None else list(self.state.agents.values())
+        return {
+            a.agent_id: [
+                {"task_id": t.task_id, "kind": t.kind, "started": t.started,
+                 "running_s": max(0.0, now - t.started), "limit_s": t.limit_s, "stuck": t.stuck}
+                for t in a.in_flight.values()
+            ]
+            for a in agents
+        }
+
+    def _cost(self) -> dict[str, Any]:
+        by_agent = {a.agent_id: a.cost for a in self.state.agents.values() if a.priced_tasks}
+        return {"total": math.fsum(by_agent.values()), "by_agent": by_agent,
+                "currency": self.state.settings.currency,
+                "priced_tasks": sum(a.priced_tasks for a in self.state.agents.values()),
+                "unpriced_tasks": self.state.unpriced_tasks}
+
+    # -- saying it -----------------------------------------------------------------------
+
+    def _alert(self, agent_id: str, severity: AlertSeverity, name: str, message: str,
+               **numbers: Any) -> None:
+        self.state.alerts += 1
+        alert = Alert(agent_id=agent_id, severity=severity, message=message,
+                      at=self.clock.time(), metadata={"alertname": name, **numbers})
+        target = self._alerts() if callable(self._alerts) else self._alerts
+        try:
+            target.tell(alert)
+        except pykka.ActorDeadError:  # the reporter is restarting: the alert is logged, not lost silently
+            logger.warning("analyst alert not delivered (reporter restarting): %s", message)
