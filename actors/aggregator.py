@@ -364,19 +364,6 @@ class MetricsAggregator(SupervisedActor):
         )
 
     def agent_performances(self) -> dict[str, dict[str, Any]]:
-        """Every agent's task counts, success rate, p95 and tokens, by id, in one reply."""
-        result = {}
-        for agent_id, summary in self.state.per_agent.items():
-            count = summary.count
-            result[agent_id] = {
-                "tasks_completed": count,
-                "success_rate": 100.0 * summary.results.get("success", 0) / count if count else 0.0,
-                "p95_duration_ms": summary.percentile_ms(0.95),
-                "total_tokens": summary.tokens,
-            }
-        return result
-
-    def agent_performances(self) -> dict[str, dict[str, Any]]:
         """Every agent's task count, success rate, p95 and tokens, by id, in one reply.
 
         The same figures as :meth:`live_stats` gives one agent at a time.

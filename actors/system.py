@@ -17,6 +17,7 @@ import msgspec
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.analytics.phi import DEFAULT_PHI, PhiSettings
 from actors.alerting.config import AlertingSettings, load_config
 from actors.alerting.protocol import GetAlerting, ListSilences, TaskOutcomes
 from actors.alerting.router import AlertRouter
@@ -61,7 +62,7 @@ from messages import (
     check_timestamp,
     to_epoch,
 )
-from messages.control import check_interval, check_threshold
+from messages.control import DETECTORS, check_interval, check_threshold
 from messages.requests import (
     AgentSnapshot,
     Beat,
@@ -144,6 +145,8 @@ def start_system(
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
     unknown_agents: UnknownAgents = "store",
     alerting: AlertingSettings | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    detector: str = "fixed",
+    phi: PhiSettings | None = None,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -172,6 +175,11 @@ def start_system(
             a TOML file's path, TOML text, a parsed dict or settings from
             :func:`actors.alerting.load_config`. None: no alert router; the
             in-process callbacks of :meth:`SwarmSystem.configure_alerts` work either way.
+        detector: how every agent's silence is judged unless it registers with its
+            own: ``"fixed"`` (multiples of the interval, the default) or ``"phi"``
+            (phi accrual over the agent's own heartbeat gaps).
+        phi: the phi detector's settings (:class:`actors.analytics.PhiSettings`);
+            None: Akka's defaults (threshold 8, min_std 100 ms).
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -208,6 +216,10 @@ def start_system(
         raise InvalidMessage(
             "unknown_agents", unknown_agents, f"must be one of: {', '.join(UNKNOWN_AGENT_POLICIES)}"
         )
+    if detector not in DETECTORS:
+        raise InvalidMessage("detector", detector, f"must be one of: {', '.join(DETECTORS)}")
+    if phi is not None and not isinstance(phi, PhiSettings):
+        raise InvalidMessage("phi", phi, "must be an actors.analytics.PhiSettings")
     settings = None
     if alerting is not None:  # checked before anything starts
         settings = alerting if isinstance(alerting, AlertingSettings) else load_config(alerting)
@@ -218,6 +230,8 @@ def start_system(
         failure_threshold=failure_threshold,
         history_size=history_size,
         enable_monitoring=enable_monitoring,
+        detector=detector,
+        phi=DEFAULT_PHI if phi is None else phi,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
                        workers=workers, max_pending=max_pending, callback_timeout=callback_timeout,
@@ -338,11 +352,15 @@ class SwarmSystem:
         *,
         interval_ms: int | None = None,
         failure_threshold: int | None = None,
+        detector: str | None = None,
     ) -> bool:
-        """Start watching an agent; False if it is already registered."""
+        """Start watching an agent; False if it is already registered.
+
+        ``detector`` (``"fixed"`` or ``"phi"``) overrides the system's for this agent.
+        """
         message = RegisterAgent(
             agent_id=agent_id, metadata=_copy(metadata), interval_ms=interval_ms,
-            failure_threshold=failure_threshold,
+            failure_threshold=failure_threshold, detector=detector,
         )
         done = bool(self._ask_coordinator(message))
         self._tracked((agent_id,))
@@ -355,6 +373,7 @@ class SwarmSystem:
         *,
         interval_ms: int | None = None,
         failure_threshold: int | None = None,
+        detector: str | None = None,
     ) -> list[bool]:
         """Start watching many agents at once, in order; for each, False if already registered.
 
@@ -372,7 +391,7 @@ class SwarmSystem:
             agents=tuple(
                 RegisterAgent(
                     agent_id=agent_id, metadata=shared, interval_ms=interval_ms,
-                    failure_threshold=failure_threshold,
+                    failure_threshold=failure_threshold, detector=detector,
                 )
                 for agent_id in agent_ids
             )
@@ -631,6 +650,7 @@ class SwarmSystem:
                 "failure_threshold": None,
                 "heartbeats": 0,
                 "tracked": False,
+                "phi": None,
             }
         if status is None:
             return None
@@ -643,6 +663,7 @@ class SwarmSystem:
             "failure_threshold": status.failure_threshold,
             "heartbeats": status.heartbeats,
             "tracked": True,
+            "phi": status.phi,
         }
 
     def snapshot(self) -> SwarmSnapshot:

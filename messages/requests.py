@@ -134,6 +134,7 @@ class HealthStatus(Message, tag="health_status", kw_only=True, frozen=True):
     interval_ms: int
     failure_threshold: int
     heartbeats: int
+    phi: float | None = None  # the phi detector's suspicion now; None for fixed thresholds
 
 
 class ChildFailed(Message, tag="child_failed", kw_only=True, frozen=True):
