@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from typing import Any
+from typing import Any, NamedTuple
 
 import pykka
 
@@ -30,12 +30,33 @@ from actors.analytics.robust import RecentWindow, peer_outliers
 from actors.analytics.state import MAX_IN_FLIGHT, AgentAnalysis, AnalystState, InFlight
 from actors.analytics.stuck import stuck_after
 from actors.clock import Clock
+from actors.pending import ServiceStarted
 from actors.supervision import SupervisedActor
-from messages import DEFAULT_KIND, AgentMetric, Alert, AlertSeverity, TaskMetric, TaskStarted
+from messages import (
+    DEFAULT_KIND,
+    AgentMetric,
+    Alert,
+    AlertSeverity,
+    Crash,
+    TaskMetric,
+    TaskStarted,
+)
+from storage.rows import TaskColumns
 
 __all__ = ["Analyst", "Finding"]
 
 logger = logging.getLogger("swarmpulse.analyst")
+
+
+class _Finish(NamedTuple):
+    """A finished task as the detectors read it (from a TaskMetric or a stored row)."""
+
+    task_id: str
+    agent_id: str
+    duration_ms: float
+    result: str
+    timestamp: float
+    metadata: dict[str, Any]
 
 
 def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
@@ -92,11 +113,19 @@ class Analyst(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
         match message:
-            case Observed(tasks=tasks):
+            case Observed(tasks=TaskColumns() as columns):
+                for task_id, agent_id, duration, result, timestamp, metadata in zip(
+                    columns.task_ids, columns.agent_ids, columns.durations, columns.results,
+                    columns.timestamps, columns.metadata, strict=True,
+                ):
+                    self._finish(task_id, agent_id, duration, result, timestamp, metadata or {})
+            case Observed(tasks=tuple() as tasks):
                 for task in tasks:
                     self._finished(task)
             case TaskMetric():
                 self._finished(message)
+            case ServiceStarted():
+                pass  # it finds the reporter through a callable: nothing to readdress
             case TaskStarted():
                 self._started(message)
             case AgentMetric(metric_type="queue_depth"):
@@ -125,6 +154,8 @@ class Analyst(SupervisedActor):
                 return self._in_flight(agent_id)
             case GetCost():
                 return self._cost()
+            case Crash(reason=reason):
+                raise RuntimeError(f"analyst: {reason}")
             case _:
                 return self.unknown(message)
         return None
@@ -189,6 +220,13 @@ class Analyst(SupervisedActor):
                         task_id=task_id, kind=task.kind, running_s=round(running, 3))
 
     def _finished(self, metric: TaskMetric) -> None:
+        self._finish(metric.task_id, metric.agent_id, metric.duration_ms, metric.result.value,
+                     metric.timestamp, metric.metadata)
+
+    def _finish(self, task_id: str, agent_id: str, duration_ms: float, result: str,
+                timestamp: float, metadata: dict[str, Any]) -> None:
+        """One finished task: its start's end, its cost, and the slow and shift detectors."""
+        metric = _Finish(task_id, agent_id, duration_ms, result, timestamp, metadata)
         agent = self._agent(metric.agent_id, metric.timestamp)
         started = agent.in_flight.pop(metric.task_id, None)
         kind = started.kind if started is not None else metric.metadata.get("kind", DEFAULT_KIND)
@@ -200,11 +238,11 @@ class Analyst(SupervisedActor):
             if started.stuck:
                 self._alert(metric.agent_id, AlertSeverity.INFO, "TaskStuckFinished",
                             f"stuck task {metric.task_id} ({kind}) of {metric.agent_id} finished "
-                            f"after {metric.duration_ms / 1000:.1f} s ({metric.result.value})",
+                            f"after {metric.duration_ms / 1000:.1f} s ({metric.result})",
                             task_id=metric.task_id, kind=kind,
                             duration_s=round(metric.duration_ms / 1000, 3))
         duration = metric.duration_ms
-        failed = metric.result.value != "success"
+        failed = metric.result != "success"
         agent.tasks += 1
         agent.busy_ms += duration
         agent.add_times(metric.metadata)

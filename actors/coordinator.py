@@ -60,7 +60,7 @@ __all__ = ["Services", "SwarmCoordinator", "SystemConfig"]
 
 logger = logging.getLogger("swarmpulse.coordinator")
 
-SERVICE_KINDS = ("writer", "aggregator", "reporter")
+SERVICE_KINDS = ("writer", "aggregator", "reporter", "analyst")
 _ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.CRITICAL, HealthState.FAILED)
 
 
@@ -204,7 +204,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         self.clock.set_shortest_deadline(self._shortest)
 
     def on_start(self) -> None:
-        """Start the writer, the aggregator and the reporter, in that order."""
+        """Start the writer, the aggregator, the reporter and the analyst, in that order."""
         for kind in SERVICE_KINDS:
             self.services.replace(kind, self.spawn[kind](self.actor_ref))
 
