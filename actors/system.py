@@ -296,6 +296,7 @@ class SwarmSystem:
         self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
         self._done: set[str] = set()  # the shutdown steps done so far
         self._known_lock = threading.Lock()
+        self._phi_agents: set[str] = set()  # registered with the phi detector
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
         # Before any actor owns the storage: what the file holds, and our settings in it.
         self._untracked = self._restore_agents(self.storage)
@@ -402,6 +403,14 @@ class SwarmSystem:
             self._joined((message,))
         return done
 
+    def _joined(self, agents: Iterable[RegisterAgent]) -> None:
+        at = self.clock.time()
+        for agent in agents:
+            if (agent.detector or self.config.detector) == "phi":
+                with self._known_lock:
+                    self._phi_agents.add(agent.agent_id)
+            self._to_analyst(AgentJoined(agent_id=agent.agent_id, at=at, role=role_of(agent.metadata)))
+
     def register_agents(
         self,
         agent_ids: Iterable[str],
@@ -450,6 +459,8 @@ class SwarmSystem:
         if not self._ask_coordinator(UnregisterAgent(agent_id=agent_id)):
             return False
         self.telemetry.forget(agent_id)
+        with self._known_lock:
+            self._phi_agents.discard(agent_id)
         self._to_analyst(AgentLeft(agent_id=agent_id))
         try:  # drains first: what it recorded before leaving is counted, then released
             self.services.get("aggregator").tell(Release(agent_id=agent_id))
@@ -486,11 +497,6 @@ class SwarmSystem:
             except UnknownAgent:
                 pass
         return True
-
-    def _joined(self, agents: Iterable[RegisterAgent]) -> None:
-        at = self.clock.time()
-        for agent in agents:
-            self._to_analyst(AgentJoined(agent_id=agent.agent_id, at=at, role=role_of(agent.metadata)))
 
     def _to_analyst(self, message: Any) -> None:
         """Tell the analyst, unless it is between incarnations or given up (then it misses it)."""
@@ -837,7 +843,23 @@ class SwarmSystem:
             pending_writes=len(self.telemetry) + max(len(self.pending), self.aggregate.outbox.rows),
             dropped=self.telemetry.dropped + self.pending.dropped + self.aggregate.outbox.dropped,
             quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
+            phi=self._phi_values(),
+            cost=self.get_cost()["by_agent"],
         )
+
+    def _phi_values(self) -> dict[str, float]:
+        """The phi of every agent with the phi detector (one ask each: phi is opt-in)."""
+        values: dict[str, float] = {}
+        with self._known_lock:
+            agent_ids = sorted(self._phi_agents)
+        for agent_id in agent_ids:
+            try:
+                status = self._status(agent_id)
+            except UnknownAgent:
+                continue
+            if status is not None and status.phi is not None:
+                values[agent_id] = status.phi
+        return values
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
         """Ids of tracked agents at least as sick as ``min_state``."""
@@ -1380,6 +1402,7 @@ class SwarmSystem:
             task_stats=dict(self._read(ReadTaskStats())),
             alerts=alerts,
             swarm_gauges=swarm_gauges,
+            findings=[finding["text"] for finding in self.get_findings()],
         )
 
     def generate_report(self, format: str = "markdown") -> str:

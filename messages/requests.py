@@ -493,6 +493,8 @@ class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True
     pending_writes: int
     dropped: int
     quarantined: int
+    phi: dict[str, float] = msgspec.field(default_factory=dict)  # agents with the phi detector
+    cost: dict[str, float] = msgspec.field(default_factory=dict)  # priced agents' cost so far
 
 
 class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):
