@@ -262,10 +262,14 @@ class MetricsAggregator(SupervisedActor):
         analyst = self.analyst()
         if analyst is None:
             return
-        for batch, _, _ in parts:
+        for batch, summaries, _ in parts:
             try:
                 if len(batch.tasks):
-                    analyst.tell(Observed(tasks=batch.tasks))
+                    counted: dict[str, tuple[int, float]] = {}
+                    for (agent_id, _minute), summary in summaries.items():
+                        count, total = counted.get(agent_id, (0, 0.0))
+                        counted[agent_id] = (count + summary.count, total + summary.total_ms)
+                    analyst.tell(Observed(tasks=batch.tasks, counted=counted))
                 for metric in batch.agent_metrics:
                     if metric.metric_type == "queue_depth":
                         analyst.tell(metric)

@@ -30,6 +30,8 @@ class Observed(msgspec.Struct, frozen=True):
     """
 
     tasks: tuple[TaskMetric, ...] | TaskColumns
+    counted: dict[str, tuple[int, float]] | None = None
+    """Per agent, the batch's task count and total ms (None: the analyst counts the rows)."""
 
 
 class AgentJoined(msgspec.Struct, frozen=True):

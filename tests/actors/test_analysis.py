@@ -135,3 +135,20 @@ def test_task_started_goes_through_the_channel_and_bad_ones_are_refused(
         start_system(str(tmp_path / "x.db"), stuck_limit_s=-1)
     with pytest.raises(InvalidMessage, match="prices"):
         start_system(str(tmp_path / "x.db"), prices={"m": {"input": "cheap"}})
+
+
+def test_a_big_batch_is_counted_and_priced_task_by_task(
+    swarm: SwarmSystem, clock: ManualClock
+) -> None:
+    """5,000 tasks drained together: the detectors sample them, counts and cost see all."""
+    swarm.register_agents(["a", "b"])
+    for i in range(5000):
+        metadata = {"model": "gpt", "tokens_in": 1000, "tokens_out": 0} if i % 2 else None
+        swarm.record_task_metric(f"t{i}", "ab"[i % 2], 100.0, "success", metadata=metadata)
+    swarm.flush()
+    profiles = swarm.get_agent_profiles()
+    assert (profiles["a"]["tasks"], profiles["b"]["tasks"]) == (2500, 2500)
+    assert profiles["a"]["busy_ms"] == pytest.approx(250_000.0)
+    cost = swarm.get_cost()
+    assert cost["by_agent"] == {"b": pytest.approx(2500 * 1000 * 2.0 / 1e6)}
+    assert (cost["priced_tasks"], cost["unpriced_tasks"]) == (2500, 2500)
