@@ -13,6 +13,7 @@ import msgspec
 import pykka
 
 from actors.channel import TelemetryChannel
+from actors.analytics.requests import Observed
 from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
 from actors.series import TaskSeries
 from actors.supervision import SupervisedActor
@@ -149,12 +150,15 @@ class MetricsAggregator(SupervisedActor):
         state: AggregateState,
         writer: pykka.ActorRef[Any],
         time: Callable[[], float],
+        analyst: Callable[[], pykka.ActorRef[Any] | None] | None = None,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.channel = channel
         self.state = state
         self.writer = writer
         self.time = time
+        self.analyst = analyst
+        """The analyst's current ref (or None), told each drained batch of finished tasks."""
         self._more_told = False
 
     def on_start(self) -> None:
@@ -240,6 +244,8 @@ class MetricsAggregator(SupervisedActor):
             refused = []
         if refused:
             self._send(Batch(), refused)
+        if self.analyst is not None:
+            self._observed(parts)
         for prepared in parts:
             try:
                 self._count(prepared)
@@ -249,6 +255,26 @@ class MetricsAggregator(SupervisedActor):
                     "could not count a batch of %d rows in the statistics", len(prepared[0])
                 )
         self.state.drained += len(items)
+
+    def _observed(self, parts: list[_Prepared]) -> None:
+        """Tell the analyst the finished tasks and queue depths: one message a batch, no copies."""
+        assert self.analyst is not None
+        analyst = self.analyst()
+        if analyst is None:
+            return
+        for batch, summaries, _ in parts:
+            try:
+                if len(batch.tasks):
+                    counted: dict[str, tuple[int, float]] = {}
+                    for (agent_id, _minute), summary in summaries.items():
+                        count, total = counted.get(agent_id, (0, 0.0))
+                        counted[agent_id] = (count + summary.count, total + summary.total_ms)
+                    analyst.tell(Observed(tasks=batch.tasks, counted=counted))
+                for metric in batch.agent_metrics:
+                    if metric.metric_type == "queue_depth":
+                        analyst.tell(metric)
+            except pykka.ActorDeadError:
+                return  # the analyst is restarting: its statistics miss this batch, storage does not
 
     def _prepare_each(self, items: list[Any]) -> tuple[list[_Prepared], list[Quarantined]]:
         """:func:`_prepare` of halves, recursively, until the items that fail alone are found.

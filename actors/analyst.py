@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import pykka
 
@@ -30,12 +31,36 @@ from actors.analytics.robust import RecentWindow, peer_outliers
 from actors.analytics.state import MAX_IN_FLIGHT, AgentAnalysis, AnalystState, InFlight
 from actors.analytics.stuck import stuck_after
 from actors.clock import Clock
+from actors.pending import ServiceStarted
 from actors.supervision import SupervisedActor
-from messages import DEFAULT_KIND, AgentMetric, Alert, AlertSeverity, TaskMetric, TaskStarted
+from messages import (
+    DEFAULT_KIND,
+    AgentMetric,
+    Alert,
+    AlertSeverity,
+    Crash,
+    TaskMetric,
+    TaskStarted,
+)
+from storage.rows import TaskColumns
 
 __all__ = ["Analyst", "Finding"]
 
 logger = logging.getLogger("swarmpulse.analyst")
+
+DETAILED_PER_BATCH = 128
+"""Tasks of one drained batch the per-task detectors see; a bigger batch is sampled evenly."""
+
+
+class _Finish(NamedTuple):
+    """A finished task as the detectors read it (from a TaskMetric or a stored row)."""
+
+    task_id: str
+    agent_id: str
+    duration_ms: float
+    result: str
+    timestamp: float
+    metadata: dict[str, Any]
 
 
 def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
@@ -92,11 +117,15 @@ class Analyst(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
         match message:
-            case Observed(tasks=tasks):
+            case Observed(tasks=TaskColumns() as columns, counted=counted):
+                self._observed(columns, counted)
+            case Observed(tasks=tuple() as tasks):
                 for task in tasks:
                     self._finished(task)
             case TaskMetric():
                 self._finished(message)
+            case ServiceStarted():
+                pass  # it finds the reporter through a callable: nothing to readdress
             case TaskStarted():
                 self._started(message)
             case AgentMetric(metric_type="queue_depth"):
@@ -125,6 +154,8 @@ class Analyst(SupervisedActor):
                 return self._in_flight(agent_id)
             case GetCost():
                 return self._cost()
+            case Crash(reason=reason):
+                raise RuntimeError(f"analyst: {reason}")
             case _:
                 return self.unknown(message)
         return None
@@ -161,9 +192,15 @@ class Analyst(SupervisedActor):
     def _arm(self, agent_id: str, task: InFlight, factor: float = 1.0) -> None:
         assert task.limit_s is not None
         running = max(0.0, self.clock.time() - task.started)
-        delay = max(0.0, task.limit_s * factor - running)
+        delay = task.limit_s * factor - running
         ref = self.actor_ref
         check = CheckStuck(agent_id=agent_id, task_id=task.task_id, generation=task.generation)
+        if delay <= 0.0:
+            # already past it (a start reported late, or a restart): judged next in the
+            # inbox, not at the clock's next tick, which a manual clock might never give
+            task.timer = None
+            ref.tell(check)
+            return
         task.timer = self.clock.call_later(delay, lambda: ref.tell(check))
 
     def _check_stuck(self, agent_id: str, task_id: str, generation: int) -> None:
@@ -189,6 +226,70 @@ class Analyst(SupervisedActor):
                         task_id=task_id, kind=task.kind, running_s=round(running, 3))
 
     def _finished(self, metric: TaskMetric) -> None:
+        self._finish(metric.task_id, metric.agent_id, metric.duration_ms, metric.result.value,
+                     metric.timestamp, metric.metadata)
+
+    def _observed(self, columns: TaskColumns, counted: Mapping[str, tuple[int, float]] | None) -> None:
+        """A drained batch: every task counted and priced, the detectors on a sample.
+
+        ``counted`` (the aggregator's per-agent task counts and time, from the summaries
+        it made anyway) spares a pass over the rows. Tasks with metadata are priced and
+        their times added, tasks in flight ended, each one; the slow-task, shift and
+        outlier detectors see every task of a batch up to :data:`DETAILED_PER_BATCH`,
+        and a uniform sample of a bigger one (so a burst costs the hot path nothing).
+        """
+        task_ids, agent_ids, durations = columns.task_ids, columns.agent_ids, columns.durations
+        results, timestamps, metadata = columns.results, columns.timestamps, columns.metadata
+        n = len(task_ids)
+        if not n:
+            return
+        if counted is None:
+            sums: dict[str, list[float]] = {}
+            for agent_id, duration in zip(agent_ids, durations, strict=True):
+                entry = sums.setdefault(agent_id, [0, 0.0])
+                entry[0] += 1
+                entry[1] += duration
+            counted = {a: (int(c), t) for a, (c, t) in sums.items()}
+        first = timestamps[0]
+        for agent_id, (count, total_ms) in counted.items():
+            agent = self._agent(agent_id, first)
+            agent.tasks += count
+            agent.busy_ms += total_ms
+        described = [i for i, m in enumerate(metadata) if m]
+        for i in described:
+            self._account(self._agent(agent_ids[i], timestamps[i]), metadata[i] or {}, count=False)
+        if self.state.settings.prices:
+            self.state.unpriced_tasks += n - len(described)
+        step = max(1, n // DETAILED_PER_BATCH)
+        chosen = set(range(0, n, step))
+        flying = {t for a in self.state.agents.values() for t in a.in_flight}
+        if flying:
+            chosen.update(i for i, t in enumerate(task_ids) if t in flying)
+        for i in sorted(chosen):
+            self._finish(task_ids[i], agent_ids[i], durations[i], results[i], timestamps[i],
+                         metadata[i] or {}, account=False)
+
+    def _account(self, agent: AgentAnalysis, metadata: Mapping[str, Any], *, count: bool = True,
+                 duration_ms: float = 0.0) -> None:
+        """Count one task (unless counted already), its time in LLM calls/tools/waiting, its cost."""
+        if count:
+            agent.tasks += 1
+            agent.busy_ms += duration_ms
+        if metadata:
+            agent.add_times(dict(metadata))
+        prices = self.state.settings.prices
+        if prices:
+            cost = task_cost(metadata, prices)
+            if cost is None:
+                self.state.unpriced_tasks += 1
+            else:
+                agent.cost += cost
+                agent.priced_tasks += 1
+
+    def _finish(self, task_id: str, agent_id: str, duration_ms: float, result: str,
+                timestamp: float, metadata: dict[str, Any], *, account: bool = True) -> None:
+        """One finished task: its start's end, its cost (with ``account``), and the detectors."""
+        metric = _Finish(task_id, agent_id, duration_ms, result, timestamp, metadata)
         agent = self._agent(metric.agent_id, metric.timestamp)
         started = agent.in_flight.pop(metric.task_id, None)
         kind = started.kind if started is not None else metric.metadata.get("kind", DEFAULT_KIND)
@@ -200,25 +301,16 @@ class Analyst(SupervisedActor):
             if started.stuck:
                 self._alert(metric.agent_id, AlertSeverity.INFO, "TaskStuckFinished",
                             f"stuck task {metric.task_id} ({kind}) of {metric.agent_id} finished "
-                            f"after {metric.duration_ms / 1000:.1f} s ({metric.result.value})",
+                            f"after {metric.duration_ms / 1000:.1f} s ({metric.result})",
                             task_id=metric.task_id, kind=kind,
                             duration_s=round(metric.duration_ms / 1000, 3))
         duration = metric.duration_ms
-        failed = metric.result.value != "success"
-        agent.tasks += 1
-        agent.busy_ms += duration
-        agent.add_times(metric.metadata)
+        failed = metric.result != "success"
+        if account:
+            self._account(agent, metric.metadata, duration_ms=duration)
         agent.recent.add(duration)
         agent.recent_failures = ((agent.recent_failures << 1) | failed) & ((1 << 200) - 1)
         agent.recent_count += 1
-        prices = self.state.settings.prices
-        if prices:
-            cost = task_cost(metric.metadata, prices)
-            if cost is None:
-                self.state.unpriced_tasks += 1
-            else:
-                agent.cost += cost
-                agent.priced_tasks += 1
         event = agent.kind_stats(kind).observe(duration)
         if event is not None:
             what, incident = event

@@ -23,6 +23,7 @@ from messages import (
     SwarmMetric,
     TaskMetric,
     TaskResult,
+    TaskStarted,
 )
 
 __all__ = ["UNKNOWN_AGENT_POLICIES", "RecordTask", "TelemetryChannel", "UnknownAgents"]
@@ -108,6 +109,8 @@ class TelemetryChannel:
         self._closed = False
         self.dropped = 0
         self.accepted = 0
+        self.started: Callable[[TaskStarted], None] | None = None
+        """Where a :class:`TaskStarted` goes (the analyst); None: it is checked and dropped."""
         self.record_task: RecordTask = self._fast_record_task()
         """``record_task(task_id, agent_id, duration_ms, result, tokens_used=0,
         files_changed=0, metadata=None)``: validate a finished task and buffer
@@ -208,8 +211,11 @@ class TelemetryChannel:
         if len(self._buffer) >= self._batch_size and not self._notified:
             self._batch_ready()
 
-    def send(self, message: TaskMetric | AgentMetric | SwarmMetric) -> None:
+    def send(self, message: TaskMetric | AgentMetric | SwarmMetric | TaskStarted) -> None:
         """Buffer a message an agent built (its constructor has validated it).
+
+        A :class:`TaskStarted` is not stored: it goes straight to :attr:`started`
+        (the analyst), ahead of its finish, which takes the longer way through the buffer.
 
         Raises:
             InvalidMessage: the message is not telemetry this channel carries.
@@ -218,9 +224,15 @@ class TelemetryChannel:
         """
         if self._closed:
             raise SystemStopped("the system has been shut down: the metric was not recorded")
+        if type(message) is TaskStarted:
+            if message.agent_id not in self._known_ids:
+                self._check_agent(message.agent_id)
+            if self.started is not None:
+                self.started(message)
+            return
         if type(message) not in (TaskMetric, AgentMetric, SwarmMetric):
             raise InvalidMessage(
-                "message", message, "must be a TaskMetric, AgentMetric or SwarmMetric"
+                "message", message, "must be a TaskMetric, AgentMetric, SwarmMetric or TaskStarted"
             )
         if not isinstance(message, SwarmMetric) and message.agent_id not in self._known_ids:
             self._check_agent(message.agent_id)

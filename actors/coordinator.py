@@ -19,6 +19,8 @@ from actors.history import HeartbeatHistory
 from actors.pending import ServiceStarted, WriteBatch
 from actors.runtime import Dispatcher
 from actors.supervision import CountsUnknown, RestartIntensity, failed
+from actors.analytics.detector import Detector, FixedDetector, PhiDetector
+from actors.analytics.phi import DEFAULT_PHI, PhiSettings
 from actors.tracker import HeartbeatTracker, StallLedger, TrackerState
 from messages import (
     AgentMetric,
@@ -58,7 +60,7 @@ __all__ = ["Services", "SwarmCoordinator", "SystemConfig"]
 
 logger = logging.getLogger("swarmpulse.coordinator")
 
-SERVICE_KINDS = ("writer", "aggregator", "reporter")
+SERVICE_KINDS = ("writer", "aggregator", "reporter", "analyst")
 _ORDER = (HealthState.HEALTHY, HealthState.DEGRADED, HealthState.CRITICAL, HealthState.FAILED)
 
 
@@ -74,6 +76,8 @@ class SystemConfig:
     enable_monitoring: bool = True
     max_restarts: int = 3
     restart_period: float = 5.0
+    detector: str = "fixed"
+    phi: PhiSettings = DEFAULT_PHI
 
 
 class Services:
@@ -200,7 +204,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         self.clock.set_shortest_deadline(self._shortest)
 
     def on_start(self) -> None:
-        """Start the writer, the aggregator and the reporter, in that order."""
+        """Start the writer, the aggregator, the reporter and the analyst, in that order."""
         for kind in SERVICE_KINDS:
             self.services.replace(kind, self.spawn[kind](self.actor_ref))
 
@@ -237,6 +241,8 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
                 kind == "tracker" or kind in SERVICE_KINDS
             ):
                 self._redeliver(message)
+            case Alert(agent_id=str() as agent_id) if agent_id in self.agents:
+                self._to_service("reporter", message)  # a tracker's warning (AgentAtRisk)
             case StallDetected(seconds=float() | int() as seconds) if 0 <= seconds < math.inf:
                 self._stalled(seconds)
             case StopTrackers():
@@ -275,11 +281,17 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         threshold = message.failure_threshold or config.failure_threshold
         now, wall = self.clock.monotonic(), self.clock.time()
         incarnation = next(self._incarnations)
+        detector: Detector = (
+            PhiDetector(interval_ms / 1000.0, config.phi)
+            if (message.detector or config.detector) == "phi"
+            else FixedDetector(interval_ms / 1000.0, threshold)
+        )
         state = TrackerState(
             agent_id=message.agent_id,
             incarnation=incarnation,
             interval=interval_ms / 1000.0,
             threshold=threshold,
+            detector=detector,
             last_mono=now,
             last_wall=wall,
             stall_mark=self.ledger.total,

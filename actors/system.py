@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Final
 
@@ -17,6 +18,20 @@ import msgspec
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.analyst import Analyst
+from actors.analytics.cost import parse_prices
+from actors.analytics.phi import DEFAULT_PHI, PhiSettings
+from actors.analytics.requests import (
+    AgentJoined,
+    AgentLeft,
+    GetCost,
+    GetFindings,
+    GetInFlight,
+    GetProfiles,
+    role_of,
+)
+from actors.analytics.state import AnalystSettings, AnalystState
+from actors.analytics.stuck import StuckSettings
 from actors.alerting.config import AlertingSettings, load_config
 from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences, TaskOutcomes
 from actors.alerting.router import AlertRouter
@@ -38,6 +53,7 @@ from actors.runtime import Dispatcher
 from actors.tracker import StallLedger
 from actors.writer import StorageWriter, WriterStats
 from messages import (
+    DEFAULT_KIND,
     AgentMetric,
     Alert,
     AlertSeverity,
@@ -55,13 +71,14 @@ from messages import (
     SwarmMetric,
     TaskMetric,
     TaskResult,
+    TaskStarted,
     UnregisterAgent,
     check_finite,
     check_id,
     check_timestamp,
     to_epoch,
 )
-from messages.control import check_interval, check_threshold
+from messages.control import DETECTORS, check_interval, check_threshold
 from messages.requests import (
     AgentSnapshot,
     Beat,
@@ -144,6 +161,11 @@ def start_system(
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
     unknown_agents: UnknownAgents = "store",
     alerting: AlertingSettings | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    detector: str = "fixed",
+    phi: PhiSettings | None = None,
+    prices: Mapping[str, Any] | None = None,
+    stuck_limit_s: float | None = None,
+    stuck_kind_limits_s: Mapping[str, float] | None = None,
 ) -> SwarmSystem:
     """Start the actor system in this process.
 
@@ -172,6 +194,17 @@ def start_system(
             a TOML file's path, TOML text, a parsed dict or settings from
             :func:`actors.alerting.load_config`. None: no alert router; the
             in-process callbacks of :meth:`SwarmSystem.configure_alerts` work either way.
+        detector: how every agent's silence is judged unless it registers with its
+            own: ``"fixed"`` (multiples of the interval, the default) or ``"phi"``
+            (phi accrual over the agent's own heartbeat gaps).
+        phi: the phi detector's settings (:class:`actors.analytics.PhiSettings`);
+            None: Akka's defaults (threshold 8, min_std 100 ms).
+        prices: model -> ``{"input": x, "output": y}``, prices per million tokens;
+            a task whose metadata names ``model``, ``tokens_in`` and ``tokens_out``
+            is priced (:meth:`SwarmSystem.get_cost`).
+        stuck_limit_s: seconds a task in flight may run before it is stuck (None:
+            only the k x p99 rule, once a kind has 20 finished tasks).
+        stuck_kind_limits_s: such limits per task kind; they take precedence.
 
     Raises:
         InvalidMessage: (a ValueError) a setting is out of range.
@@ -208,6 +241,11 @@ def start_system(
         raise InvalidMessage(
             "unknown_agents", unknown_agents, f"must be one of: {', '.join(UNKNOWN_AGENT_POLICIES)}"
         )
+    if detector not in DETECTORS:
+        raise InvalidMessage("detector", detector, f"must be one of: {', '.join(DETECTORS)}")
+    if phi is not None and not isinstance(phi, PhiSettings):
+        raise InvalidMessage("phi", phi, "must be an actors.analytics.PhiSettings")
+    analysis = _analyst_settings(prices, stuck_limit_s, stuck_kind_limits_s)
     settings = None
     if alerting is not None:  # checked before anything starts
         settings = alerting if isinstance(alerting, AlertingSettings) else load_config(alerting)
@@ -218,10 +256,12 @@ def start_system(
         failure_threshold=failure_threshold,
         history_size=history_size,
         enable_monitoring=enable_monitoring,
+        detector=detector,
+        phi=DEFAULT_PHI if phi is None else phi,
     )
     return SwarmSystem(config, db_path=db_path, clock=clock, flush_interval=flush_interval,
                        workers=workers, max_pending=max_pending, callback_timeout=callback_timeout,
-                       unknown_agents=unknown_agents, alerting=settings)
+                       unknown_agents=unknown_agents, alerting=settings, analysis=analysis)
 
 
 class SwarmSystem:
@@ -247,6 +287,7 @@ class SwarmSystem:
         callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
         unknown_agents: UnknownAgents = "store",
         alerting: AlertingSettings | None = None,
+        analysis: AnalystSettings | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -255,6 +296,7 @@ class SwarmSystem:
         self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
         self._done: set[str] = set()  # the shutdown steps done so far
         self._known_lock = threading.Lock()
+        self._phi_agents: set[str] = set()  # registered with the phi detector
         self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
         # Before any actor owns the storage: what the file holds, and our settings in it.
         self._untracked = self._restore_agents(self.storage)
@@ -275,6 +317,7 @@ class SwarmSystem:
         if swarm_tally is not None:
             self.aggregate.swarm = swarm_tally
         self.reporter_state = ReporterState()
+        self.analyst_state = AnalystState(settings=analysis or AnalystSettings())
         self.callbacks = CallbackRunner(callback_timeout)
         self.telemetry = TelemetryChannel(
             self.clock.time, self._notify_aggregator, unknown_agents=unknown_agents
@@ -290,11 +333,17 @@ class SwarmSystem:
             "aggregator": lambda sup: MetricsAggregator.start(
                 supervisor=sup, channel=self.telemetry, state=self.aggregate,
                 writer=services.get("writer"), time=self.clock.time,
+                analyst=lambda: services.refs.get("analyst"),
             ),
             "reporter": lambda sup: HealthReporter.start(
                 supervisor=sup, state=self.reporter_state, runner=self.callbacks,
             ),
+            "analyst": lambda sup: Analyst.start(
+                supervisor=sup, state=self.analyst_state, clock=self.clock,
+                alerts=lambda: services.get("reporter"),
+            ),
         }
+        self.telemetry.started = self._started
         self.coordinator = SwarmCoordinator.start(
             config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
             services=services, spawn=spawn, runner=self.callbacks,
@@ -338,15 +387,29 @@ class SwarmSystem:
         *,
         interval_ms: int | None = None,
         failure_threshold: int | None = None,
+        detector: str | None = None,
     ) -> bool:
-        """Start watching an agent; False if it is already registered."""
+        """Start watching an agent; False if it is already registered.
+
+        ``detector`` (``"fixed"`` or ``"phi"``) overrides the system's for this agent.
+        """
         message = RegisterAgent(
             agent_id=agent_id, metadata=_copy(metadata), interval_ms=interval_ms,
-            failure_threshold=failure_threshold,
+            failure_threshold=failure_threshold, detector=detector,
         )
         done = bool(self._ask_coordinator(message))
         self._tracked((agent_id,))
+        if done:
+            self._joined((message,))
         return done
+
+    def _joined(self, agents: Iterable[RegisterAgent]) -> None:
+        at = self.clock.time()
+        for agent in agents:
+            if (agent.detector or self.config.detector) == "phi":
+                with self._known_lock:
+                    self._phi_agents.add(agent.agent_id)
+            self._to_analyst(AgentJoined(agent_id=agent.agent_id, at=at, role=role_of(agent.metadata)))
 
     def register_agents(
         self,
@@ -355,6 +418,7 @@ class SwarmSystem:
         *,
         interval_ms: int | None = None,
         failure_threshold: int | None = None,
+        detector: str | None = None,
     ) -> list[bool]:
         """Start watching many agents at once, in order; for each, False if already registered.
 
@@ -372,7 +436,7 @@ class SwarmSystem:
             agents=tuple(
                 RegisterAgent(
                     agent_id=agent_id, metadata=shared, interval_ms=interval_ms,
-                    failure_threshold=failure_threshold,
+                    failure_threshold=failure_threshold, detector=detector,
                 )
                 for agent_id in agent_ids
             )
@@ -381,6 +445,7 @@ class SwarmSystem:
         timeout = ASK_TIMEOUT + len(message.agents) / 1000.0
         done = [bool(done) for done in self._ask_coordinator(message, timeout)]
         self._tracked([agent.agent_id for agent in message.agents])
+        self._joined([agent for agent, new in zip(message.agents, done, strict=True) if new])
         return done
 
     def unregister_agent(self, agent_id: str) -> bool:
@@ -394,6 +459,9 @@ class SwarmSystem:
         if not self._ask_coordinator(UnregisterAgent(agent_id=agent_id)):
             return False
         self.telemetry.forget(agent_id)
+        with self._known_lock:
+            self._phi_agents.discard(agent_id)
+        self._to_analyst(AgentLeft(agent_id=agent_id))
         try:  # drains first: what it recorded before leaving is counted, then released
             self.services.get("aggregator").tell(Release(agent_id=agent_id))
         except (pykka.ActorDeadError, KeyError):
@@ -429,6 +497,89 @@ class SwarmSystem:
             except UnknownAgent:
                 pass
         return True
+
+    def _to_analyst(self, message: Any) -> None:
+        """Tell the analyst, unless it is between incarnations or given up (then it misses it)."""
+        ref = self.services.refs.get("analyst")
+        if ref is None or "analyst" in self.services.failed:
+            return
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
+    def _started(self, message: TaskStarted) -> None:
+        if self.config.enable_monitoring:
+            self._to_analyst(message)
+
+    # Tasks in flight and analytics
+
+    def task_started(
+        self, agent_id: str, task_id: str, kind: str = DEFAULT_KIND,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Say that an agent began a task (its :meth:`record_task_metric` ends it); never blocks.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.TaskStarted`.
+            SystemStopped: the system has been shut down.
+            UnknownAgent: the agent is not registered and unknown agents are refused.
+        """
+        self._check_open()
+        self.telemetry.send(TaskStarted(
+            task_id=task_id, agent_id=agent_id, kind=kind, timestamp=self.clock.time(),
+            metadata=_copy(metadata),
+        ))
+
+    @contextlib.contextmanager
+    def task(
+        self, agent_id: str, task_id: str, kind: str = DEFAULT_KIND,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Run a task under watch: its start now, its finish (timed by the clock) at the end.
+
+        The block gets the finish's metadata (a dict it may add to: ``model``,
+        ``tokens_in``, ``tokens_out``...). An exception in the block records a
+        failure and is raised again.
+
+        Example:
+            >>> with swarm.task("coder-1", "t-1", kind="code") as meta:   # doctest: +SKIP
+            ...     meta["model"] = "gpt-4o"
+        """
+        finish = {"kind": kind, **_copy(metadata)}
+        self.task_started(agent_id, task_id, kind, metadata)
+        begun = self.clock.monotonic()
+        result = TaskResult.FAILURE
+        try:
+            yield finish
+            result = TaskResult.SUCCESS
+        finally:
+            duration_ms = max(0.0, (self.clock.monotonic() - begun) * 1000.0)
+            if not self._closed:
+                self.record_task_metric(task_id, agent_id, duration_ms, result, metadata=finish)
+
+    def get_tasks_in_flight(self, agent_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Tasks started and not finished, per agent: task_id, kind, started, running_s, limit_s, stuck."""
+        if agent_id is not None:
+            check_id("agent_id", agent_id)
+        result: dict[str, list[dict[str, Any]]] = self._ask_service(
+            "analyst", GetInFlight(agent_id=agent_id))
+        return result
+
+    def get_findings(self) -> list[dict[str, Any]]:
+        """Plain-language findings about the swarm (``text``) with the ``numbers`` behind each."""
+        result: list[dict[str, Any]] = self._ask_service("analyst", GetFindings())
+        return result
+
+    def get_agent_profiles(self) -> dict[str, dict[str, Any]]:
+        """Per agent: busy and idle shares, throughput, time in LLM calls/tools/waiting, cost."""
+        result: dict[str, dict[str, Any]] = self._ask_service("analyst", GetProfiles())
+        return result
+
+    def get_cost(self) -> dict[str, Any]:
+        """total, by_agent, currency, priced_tasks, unpriced_tasks (from the price table)."""
+        result: dict[str, Any] = self._ask_service("analyst", GetCost())
+        return result
 
     # Metrics (never block)
 
@@ -642,6 +793,7 @@ class SwarmSystem:
                 "failure_threshold": None,
                 "heartbeats": 0,
                 "tracked": False,
+                "phi": None,
             }
         if status is None:
             return None
@@ -654,6 +806,7 @@ class SwarmSystem:
             "failure_threshold": status.failure_threshold,
             "heartbeats": status.heartbeats,
             "tracked": True,
+            "phi": status.phi,
         }
 
     def snapshot(self) -> SwarmSnapshot:
@@ -701,7 +854,23 @@ class SwarmSystem:
             pending_writes=len(self.telemetry) + max(len(self.pending), self.aggregate.outbox.rows),
             dropped=self.telemetry.dropped + self.pending.dropped + self.aggregate.outbox.dropped,
             quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
+            phi=self._phi_values(),
+            cost=self.get_cost()["by_agent"],
         )
+
+    def _phi_values(self) -> dict[str, float]:
+        """The phi of every agent with the phi detector (one ask each: phi is opt-in)."""
+        values: dict[str, float] = {}
+        with self._known_lock:
+            agent_ids = sorted(self._phi_agents)
+        for agent_id in agent_ids:
+            try:
+                status = self._status(agent_id)
+            except UnknownAgent:
+                continue
+            if status is not None and status.phi is not None:
+                values[agent_id] = status.phi
+        return values
 
     def get_unhealthy_agents(self, min_state: HealthState | str = HealthState.DEGRADED) -> list[str]:
         """Ids of tracked agents at least as sick as ``min_state``."""
@@ -1260,6 +1429,7 @@ class SwarmSystem:
             task_stats=dict(self._read(ReadTaskStats())),
             alerts=alerts,
             swarm_gauges=swarm_gauges,
+            findings=[finding["text"] for finding in self.get_findings()],
         )
 
     def generate_report(self, format: str = "markdown") -> str:
@@ -1387,6 +1557,7 @@ class SwarmSystem:
             ("trackers", self._stop_trackers),
             ("flush", self._final_flush),
             ("alert_router", self._stop_alert_router),
+            ("analyst", stop("analyst")),
             ("reporter", stop("reporter")),
             ("callbacks", self.callbacks.close),
             ("aggregator", stop("aggregator")),
@@ -1647,6 +1818,38 @@ def _time(value: Any, field: str) -> float | None:
             it is refused, never clamped.
     """
     return None if value is None else to_epoch(field, value)
+
+
+def _analyst_settings(
+    prices: Mapping[str, Any] | None,
+    limit_s: float | None,
+    kind_limits_s: Mapping[str, float] | None,
+) -> AnalystSettings:
+    """The analyst's settings from :func:`start_system`'s arguments, each checked.
+
+    Raises:
+        InvalidMessage: naming the argument that is wrong.
+    """
+    try:
+        table = parse_prices(prices) if prices is not None else {}
+    except ValueError as exc:
+        raise InvalidMessage("prices", prices, str(exc)) from None
+    for name, value in (("stuck_limit_s", limit_s),):
+        if value is not None and (type(value) not in (int, float) or not 0 < value < math.inf):
+            raise InvalidMessage(name, value, "must be a positive number of seconds")
+    kinds: dict[str, float] = {}
+    if kind_limits_s is not None:
+        if not isinstance(kind_limits_s, Mapping):
+            raise InvalidMessage("stuck_kind_limits_s", kind_limits_s, "must be a dict of kind to seconds")
+        for kind, value in kind_limits_s.items():
+            if not isinstance(kind, str) or not kind:
+                raise InvalidMessage("stuck_kind_limits_s", kind, "a kind must be a non-empty string")
+            if type(value) not in (int, float) or not 0 < value < math.inf:
+                raise InvalidMessage(f"stuck_kind_limits_s.{kind}", value,
+                                     "must be a positive number of seconds")
+            kinds[kind] = float(value)
+    stuck = StuckSettings(limit_s=None if limit_s is None else float(limit_s), kind_limits_s=kinds)
+    return AnalystSettings(stuck=stuck, prices=table)
 
 
 def _check_clock(clock: Clock) -> None:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pykka
 
+from actors.analytics.detector import Detector, FixedDetector
+from actors.analytics.trend import GapTrend
 from actors.clock import Clock, TimerHandle
 from actors.history import HeartbeatHistory
 from actors.runtime import Dispatcher, PooledActor
 from actors.supervision import CountsUnknown, refused
-from messages import Crash, HealthChanged, HealthState
+from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthState
 from messages.requests import (
     Beat,
     CheckDeadline,
@@ -72,16 +74,17 @@ class TrackerState:
     generation: int = 0
     seq: int = 0  # transitions made so far in this registration
     timer: TimerHandle | None = field(default=None, repr=False)
+    detector: Detector | None = field(default=None, repr=False)  # None: fixed thresholds
+    trend: GapTrend = field(default_factory=GapTrend, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.detector is None:
+            self.detector = FixedDetector(self.interval, self.threshold)
 
     def boundary(self, state: HealthState) -> float:
-        """Seconds of silence after which the agent is in ``state``."""
-        if state is HealthState.DEGRADED:
-            return self.interval
-        if state is HealthState.CRITICAL:
-            return 2 * self.interval
-        if state is HealthState.FAILED:
-            return self.threshold * self.interval
-        return 0.0
+        """Seconds of silence after which the agent is in ``state`` (its detector decides)."""
+        assert self.detector is not None  # set in __post_init__
+        return self.detector.boundary(state)
 
 
 class HeartbeatTracker(CountsUnknown, PooledActor):
@@ -169,6 +172,7 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         self._catch_up(beat.mono)
         if beat.mono >= state.last_mono:
             age_ms = max(0.0, (beat.mono - state.last_mono) * 1000.0)
+            self._gap(beat)
             state.last_mono = beat.mono
             state.last_wall = beat.wall
             # the stalls up to the beat's stamp, not up to now: a stall between the
@@ -180,8 +184,34 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         state.history.append(beat.wall, beat.sent_at, beat.metadata)
         if state.health is not HealthState.HEALTHY:
             self._emit(state.health, HealthState.HEALTHY, beat.wall, age_ms)
-        if state.timer is None:
+        if state.timer is None or state.timer.when > self._deadline(
+            _ORDER[state.health.severity + 1]
+        ):
+            # a detector that learned from the gap may have brought the next deadline
+            # forward (phi); the fixed one only moves it later, and keeps its timer
             self._arm()
+
+    def _gap(self, beat: Beat) -> None:
+        """Feed the silence this beat ended (the monitor's stalls taken out) to the detectors.
+
+        Called before ``last_mono`` moves. The silence is the one :meth:`_silence`
+        counts, up to the stalls the beat was stamped with.
+        """
+        state = self.state
+        mark = self.ledger.total if beat.stall_mark is None else beat.stall_mark
+        gap = beat.mono - state.last_mono - (mark - state.stall_mark)
+        assert state.detector is not None
+        state.detector.add_gap(gap)
+        if state.trend.add(gap) and state.trend.at_risk:
+            self.coordinator.tell(
+                Alert(
+                    agent_id=state.agent_id,
+                    severity=AlertSeverity.WARNING,
+                    message=f"agent {state.agent_id} is at risk of failing: {state.trend.reason}",
+                    at=beat.wall,
+                    metadata={"alertname": "AgentAtRisk", "gap_s": round(gap, 3)},
+                )
+            )
 
     def _deadline(self, following: HealthState) -> float:
         """When, on the monotonic clock, silence makes the agent ``following``.
@@ -270,4 +300,11 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
             interval_ms=round(state.interval * 1000),
             failure_threshold=state.threshold,
             heartbeats=state.heartbeats,
+            phi=self._phi(),
         )
+
+    def _phi(self) -> float | None:
+        """The detector's suspicion after the current silence (None for fixed thresholds)."""
+        assert self.state.detector is not None
+        phi = self.state.detector.phi(max(0.0, self._silence(self.clock.monotonic())))
+        return None if phi is None else min(phi, 1e6)  # finite, for JSON

@@ -25,12 +25,14 @@ class RegisterAgent(Message, tag="register_agent", kw_only=True, frozen=True):
     metadata: Metadata = msgspec.field(default_factory=dict)
     interval_ms: int | None = None
     failure_threshold: int | None = None
+    detector: str | None = None
 
     def __post_init__(self) -> None:
         check_id("agent_id", self.agent_id)
         check_metadata("metadata", self.metadata)
         check_interval("interval_ms", self.interval_ms)
         check_threshold("failure_threshold", self.failure_threshold)
+        check_detector("detector", self.detector)
 
 
 class RegisterAgents(Message, tag="register_agents", kw_only=True, frozen=True):
@@ -81,6 +83,16 @@ def check_interval(field: str, value: object) -> None:
         raise InvalidMessage(field, value, "must be an integer number of milliseconds")
     if not 0 < value <= MAX_INTERVAL_MS:
         raise InvalidMessage(field, value, f"must be between 1 and {MAX_INTERVAL_MS}")
+
+
+DETECTORS = ("fixed", "phi")
+"""The failure detectors an agent can have."""
+
+
+def check_detector(field: str, value: object) -> None:
+    """Refuse a detector name that is not one of :data:`DETECTORS` (None is the default)."""
+    if value is not None and value not in DETECTORS:
+        raise InvalidMessage(field, value, f"must be one of: {', '.join(DETECTORS)}")
 
 
 def check_threshold(field: str, value: object) -> None:

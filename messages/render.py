@@ -148,6 +148,13 @@ def _gauges(report: HealthReport) -> list[str]:
     return [*lines, ""]
 
 
+def _findings(report: HealthReport) -> list[str]:
+    """The analyst's findings as a list; no section when it has found nothing."""
+    if not report.findings:
+        return []
+    return ["## Findings", "", *(f"- {escape_markdown(text)}" for text in report.findings), ""]
+
+
 def task_lines(stats: Mapping[str, Any]) -> list[str]:
     """The task statistics as Markdown list items (one line saying so when there is no task)."""
     total = int(stats.get("total_tasks", 0) or 0)
@@ -170,7 +177,8 @@ def task_lines(stats: Mapping[str, Any]) -> list[str]:
 
 
 def render_markdown(report: HealthReport) -> str:
-    """The report as Markdown: summary, health bars, unhealthy agents, alerts, agents, gauges, tasks."""
+    """The report as Markdown: summary, health bars, unhealthy agents, alerts, agents, gauges,
+    findings, tasks."""
     e = escape_markdown
     lines = [
         f"# Swarm health report: {e(report.swarm_id)}",
@@ -184,6 +192,7 @@ def render_markdown(report: HealthReport) -> str:
         *_alerts(report),
         *_agents(report),
         *_gauges(report),
+        *_findings(report),
         "## Task statistics",
         "",
         *task_lines(report.task_stats),

@@ -59,3 +59,5 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     task_stats: dict[str, Any]
     alerts: list[Alert]
     swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)
+    findings: list[str] = msgspec.field(default_factory=list)
+    """The analyst's plain-language findings (bottlenecks, slow peers, cost), one sentence each."""

@@ -134,6 +134,7 @@ class HealthStatus(Message, tag="health_status", kw_only=True, frozen=True):
     interval_ms: int
     failure_threshold: int
     heartbeats: int
+    phi: float | None = None  # the phi detector's suspicion now; None for fixed thresholds
 
 
 class ChildFailed(Message, tag="child_failed", kw_only=True, frozen=True):
@@ -492,6 +493,8 @@ class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True
     pending_writes: int
     dropped: int
     quarantined: int
+    phi: dict[str, float] = msgspec.field(default_factory=dict)  # agents with the phi detector
+    cost: dict[str, float] = msgspec.field(default_factory=dict)  # priced agents' cost so far
 
 
 class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):

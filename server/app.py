@@ -37,7 +37,16 @@ from server.responses import error_response, json_response
 from server.limits import Limits
 from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
-from server.reads import get_agent, get_alerts, get_health_events, get_report, get_stats, list_agents
+from server.reads import (
+    get_agent,
+    get_alerts,
+    get_cost,
+    get_findings,
+    get_health_events,
+    get_report,
+    get_stats,
+    list_agents,
+)
 from server.views import get_monitoring, get_trends
 from server.silences import (
     delete_silence,
@@ -182,6 +191,8 @@ routes = [
     Route("/v1/silences/{silence_id}", delete_silence, methods=["DELETE"]),
     Route("/v1/health-events", get_health_events, methods=["GET"]),
     Route("/v1/report", get_report, methods=["GET"]),
+    Route("/v1/findings", get_findings, methods=["GET"]),
+    Route("/v1/cost", get_cost, methods=["GET"]),
     Route("/v1/events", stream_events, methods=["GET"]),
     Route("/metrics", metrics_endpoint, methods=["GET"]),
     Route("/v1/trends", get_trends, methods=["GET"]),

@@ -23,6 +23,7 @@ from messages import (
     SwarmMetric,
     SwarmPulseError,
     TaskMetric,
+    TaskStarted,
     check_id,
     decode,
 )
@@ -40,8 +41,9 @@ METRIC_TYPES: Final[dict[str, type[Any]]] = {
     "task_metric": TaskMetric,
     "agent_metric": AgentMetric,
     "swarm_metric": SwarmMetric,
+    "task_started": TaskStarted,
 }
-"""What ``POST /v1/metrics`` takes; a new telemetry message (``task_started``) is one entry more."""
+"""What ``POST /v1/metrics`` takes: finished tasks, gauges, and task starts (for tasks in flight)."""
 async def _batch(request: Request, types: dict[str, type[Any]], default_type: str | None,
                  take: Any) -> Response:
     """Read, validate and take a batch, answering a retried Idempotency-Key as before."""
@@ -101,7 +103,7 @@ async def post_heartbeats(request: Request) -> Response:
 
 
 async def post_metrics(request: Request) -> Response:
-    """``POST /v1/metrics``: task, agent and swarm metrics, one or a list."""
+    """``POST /v1/metrics``: task, agent and swarm metrics and task starts, one or a list."""
     return await _batch(request, METRIC_TYPES, None, _take_metrics)
 
 

@@ -104,6 +104,7 @@ class SwarmCollector:
         yield from _agent_families(snapshot)
         yield from _task_families(snapshot)
         yield from _system_families(snapshot)
+        yield from _analysis_families(snapshot)
 
 
 def _agent_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
@@ -184,6 +185,26 @@ def _task_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
         buckets=[*zip(_LE, counts), ("+Inf", totals.duration_count)],
         sum_value=totals.duration_sum_ms / 1000.0,
     )
+
+
+def _analysis_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
+    phi = GaugeMetricFamily(
+        "swarmpulse_agent_phi",
+        "Suspicion of each agent with the phi detector: -log10 of the chance its next beat "
+        "is still coming (FAILED at the threshold, 8 by default).",
+        labels=("agent_id",),
+    )
+    for agent_id, value in snapshot.phi.items():
+        phi.samples.append(Sample(phi.name, {"agent_id": agent_id}, value))
+    yield phi
+    cost = CounterMetricFamily(
+        "swarmpulse_cost",
+        "Cost of each agent's priced tasks so far, from the price table (tokens in and out).",
+        labels=("agent_id",),
+    )
+    for agent_id, value in snapshot.cost.items():
+        cost.add_metric((agent_id,), value)
+    yield cost
 
 
 def _system_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:

@@ -16,7 +16,17 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from messages import AgentMetric, Alert, HealthChanged, HealthReport, Heartbeat, RegisterAgent, SwarmMetric, TaskMetric
+from messages import (
+    AgentMetric,
+    Alert,
+    HealthChanged,
+    HealthReport,
+    Heartbeat,
+    RegisterAgent,
+    SwarmMetric,
+    TaskMetric,
+    TaskStarted,
+)
 from server.events import Summary
 
 __all__ = ["document", "openapi_json"]
@@ -27,6 +37,7 @@ _OPTIONAL: Final = {
     "TaskMetric": ("timestamp",),
     "AgentMetric": ("timestamp",),
     "SwarmMetric": ("timestamp",),
+    "TaskStarted": ("timestamp",),
     "RegisterAgent": ("type",),
 }
 
@@ -90,7 +101,7 @@ def _batch(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 description of every endpoint."""
     _, components = msgspec.json.schema_components(
-        [Heartbeat, TaskMetric, AgentMetric, SwarmMetric, RegisterAgent, HealthChanged, Alert,
+        [Heartbeat, TaskMetric, AgentMetric, SwarmMetric, TaskStarted, RegisterAgent, HealthChanged, Alert,
          HealthReport, Summary], ref_template=_REF)
     components = copy.deepcopy(components)
     for name, fields in _OPTIONAL.items():
@@ -124,8 +135,13 @@ def document() -> dict[str, Any]:
                 params=("path_agent",)),
         },
         "/v1/heartbeats": {"post": _batch("one heartbeat or a list", _one_or_list("Heartbeat"))},
-        "/v1/metrics": {"post": _batch("task, agent and swarm metrics, one or a list",
-                                       _one_or_list("TaskMetric", "AgentMetric", "SwarmMetric"))},
+        "/v1/metrics": {"post": _batch("task, agent and swarm metrics and task starts, one or a list",
+                                       _one_or_list("TaskMetric", "AgentMetric", "SwarmMetric",
+                                                    "TaskStarted"))},
+        "/v1/findings": {"get": _operation("the analyst's findings and each agent's profile",
+                                           {"200": _json("findings and profiles")})},
+        "/v1/cost": {"get": _operation("the cost of the swarm's tasks, in total and per agent",
+                                       {"200": _json("total, by_agent, currency")})},
         "/v1/stats": {"get": _operation("task statistics (get_task_stats)", {"200": _json("stats")},
                                         params=ranged)},
         "/v1/alerts": {"get": _operation("the latest stored alerts", {"200": _json("alerts")},

@@ -19,7 +19,16 @@ from server.errors import RequestRefused
 from server.responses import json_response
 from server.timerange import time_range
 
-__all__ = ["get_agent", "get_alerts", "get_health_events", "get_report", "get_stats", "list_agents"]
+__all__ = [
+    "get_agent",
+    "get_alerts",
+    "get_cost",
+    "get_findings",
+    "get_health_events",
+    "get_report",
+    "get_stats",
+    "list_agents",
+]
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 10_000
@@ -88,6 +97,8 @@ def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
         "duration_series": list(performance.get("duration_series", [])),
         "interval_ms": status["interval_ms"],
         "failure_threshold": status["failure_threshold"],
+        "phi": status["phi"],
+        "in_flight": system.get_tasks_in_flight(agent_id).get(agent_id, []),
         "heartbeats": system.get_heartbeat_history(agent_id),
         "transitions": system.query_health_events(agent_id=agent_id),
         "performance": performance,
@@ -158,3 +169,17 @@ async def get_report(request: Request) -> Response:
     if format == "json":
         return Response(text, media_type="application/json")
     return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+async def get_findings(request: Request) -> Response:
+    """``GET /v1/findings``: the analyst's findings, and each agent's profile."""
+    system = edge_of(request).system
+    findings = await run_in_threadpool(system.get_findings)
+    profiles = await run_in_threadpool(system.get_agent_profiles)
+    return json_response({"findings": findings, "profiles": profiles})
+
+
+async def get_cost(request: Request) -> Response:
+    """``GET /v1/cost``: the cost of the swarm's tasks, in total and per agent."""
+    cost = await run_in_threadpool(edge_of(request).system.get_cost)
+    return json_response(cost)

@@ -26,7 +26,7 @@ from messages import InvalidMessage
 from messages.alerting import SilenceMatcher, SilenceSpec
 from server.edge import edge_of
 from server.errors import RequestRefused
-from server.ingest import json_response
+from server.responses import json_response
 from server.limits import read_body
 
 __all__ = [

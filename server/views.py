@@ -16,7 +16,7 @@ from actors import SwarmSystem, UnknownAgent
 from messages import InvalidMessage, check_id
 from server.edge import edge_of
 from server.errors import RequestRefused
-from server.ingest import json_response
+from server.responses import json_response
 from server.timerange import time_range
 
 __all__ = ["MAX_TREND_AGENTS", "get_monitoring", "get_trends"]

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from messages import TaskMetric
+from storage.rows import TaskColumns
 
 __all__ = [
     "AgentJoined",
@@ -22,9 +23,15 @@ __all__ = [
 
 
 class Observed(msgspec.Struct, frozen=True):
-    """Finished tasks, as the aggregator drained them (one message per drain)."""
+    """Finished tasks, as the aggregator drained them (one message per drain).
 
-    tasks: tuple[TaskMetric, ...]
+    ``tasks``: :class:`TaskMetric` messages, or the drained rows as
+    :class:`storage.TaskColumns` (what the aggregator sends: no object per task).
+    """
+
+    tasks: tuple[TaskMetric, ...] | TaskColumns
+    counted: dict[str, tuple[int, float]] | None = None
+    """Per agent, the batch's task count and total ms (None: the analyst counts the rows)."""
 
 
 class AgentJoined(msgspec.Struct, frozen=True):

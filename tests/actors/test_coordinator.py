@@ -87,7 +87,7 @@ def test_crashed_services_are_restarted_and_no_metric_is_lost(
     stored = system.query_task_metrics()
     assert sorted(m.task_id for m in stored) == sorted(f"t{i}" for i in range(200))
     assert system.get_monitoring_stats()["supervision"]["service_restarts"] == {
-        "writer": 1, "aggregator": 1, "reporter": 1,
+        "writer": 1, "aggregator": 1, "reporter": 1, "analyst": 0,
     }
 
 

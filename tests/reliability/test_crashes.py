@@ -152,7 +152,7 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert not [e for e in stored if e.agent_id == "steady"]
     supervision = system.get_monitoring_stats()["supervision"]
     assert supervision["tracker_restarts"] == 6
-    assert supervision["service_restarts"] == {"writer": 3, "aggregator": 3, "reporter": 3}
+    assert supervision["service_restarts"] == {"writer": 3, "aggregator": 3, "reporter": 3, "analyst": 0}
     assert supervision["failed_services"] == []
     assert system.services.restarts == injected
     # every message the restarts sent around (ServiceStarted, redeliveries) was understood
@@ -224,7 +224,7 @@ def test_a_tracker_crash_loop_ends_in_failed_with_a_critical_alert(
     assert any("crashed more than 3 times" in a[2] for a in critical)
 
 
-@pytest.mark.parametrize("service", ["writer", "aggregator", "reporter"])
+@pytest.mark.parametrize("service", ["writer", "aggregator", "reporter", "analyst"])
 def test_a_service_crash_loop_is_given_up_with_a_critical_alert(
     swarm: tuple[SwarmSystem, ManualClock, Transitions], db_path: str, service: str
 ) -> None:

@@ -148,7 +148,7 @@ def all_stored_and_readable(system: SwarmSystem, db_path: str, tasks: int) -> No
     assert report["task_stats"]["total_tasks"] == tasks
     stats = system.get_monitoring_stats()
     assert stats["supervision"]["failed_services"] == []
-    assert stats["supervision"]["service_restarts"] == {"writer": 0, "aggregator": 0, "reporter": 0}
+    assert stats["supervision"]["service_restarts"] == {"writer": 0, "aggregator": 0, "reporter": 0, "analyst": 0}
     assert stats["metrics_collector"]["dropped"] == 0
     assert stats["metrics_collector"]["write_failures"] == 0
 

@@ -124,6 +124,7 @@ class Recorder:
         self.flowing.clear()
         assert self.paused.wait(WAIT)
         self.system.flush(timeout=120)
+        self.system.get_agent_profiles()  # and analysed: the analyst's inbox is empty too
         gc.collect()
         sample = sys.getallocatedblocks(), rss_mb()
         self.flowing.set()

@@ -1,0 +1,96 @@
+"""The analyst over HTTP and in the exports: phi, tasks in flight, findings, cost, /metrics, report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from actors import ManualClock, SwarmSystem, start_system
+from server import serve
+from server.metrics import metrics_registry, render_metrics
+
+
+@pytest.fixture
+def swarm(clock: ManualClock, tmp_path: Path) -> Iterator[SwarmSystem]:
+    """A system with prices, a stuck limit, and agents judged by phi."""
+    system = start_system(
+        str(tmp_path / "edge.db"), heartbeat_interval_ms=1000, clock=clock, detector="phi",
+        stuck_limit_s=60.0, prices={"gpt": {"input": 2.0, "output": 10.0}},
+    )
+    yield system
+    system.shutdown()
+
+
+@pytest.fixture
+def client(swarm: SwarmSystem) -> Iterator[httpx.Client]:
+    """An HTTP client of the system served on loopback."""
+    handle = serve(swarm)
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10.0) as http:
+            yield http
+    finally:
+        handle.stop()
+
+
+def test_task_started_over_http_shows_in_flight_and_phi_in_the_agent(
+    swarm: SwarmSystem, clock: ManualClock, client: httpx.Client
+) -> None:
+    """POST task_started, then GET /v1/agents/{id}: the task in flight, and a phi."""
+    assert client.post("/v1/agents", json={"agent_id": "a"}).status_code == 201
+    answer = client.post("/v1/metrics", json=[
+        {"type": "task_started", "task_id": "t-1", "agent_id": "a", "kind": "code"},
+        {"type": "task_started", "task_id": "t-2", "agent_id": "a", "kind": ""},
+    ])
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["accepted"] == 1
+    assert [r["field"] for r in body["refused"]] == ["kind"]
+    clock.advance(0.5)
+    agent = client.get("/v1/agents/a").json()
+    assert [(t["task_id"], t["kind"]) for t in agent["in_flight"]] == [("t-1", "code")]
+    assert agent["in_flight"][0]["running_s"] == pytest.approx(0.5)
+    assert isinstance(agent["phi"], float) and agent["phi"] >= 0.0
+
+
+def test_findings_and_cost_endpoints(
+    swarm: SwarmSystem, client: httpx.Client
+) -> None:
+    """GET /v1/cost prices the tasks; GET /v1/findings names the agent holding the task time."""
+    swarm.register_agents(["a", "b"], {"role": "coder"})
+    swarm.record_task_metric("t1", "a", 9000.0, "success",
+                             metadata={"model": "gpt", "tokens_in": 500_000, "tokens_out": 0})
+    swarm.record_task_metric("t2", "b", 1000.0, "success")
+    swarm.flush()
+    cost = client.get("/v1/cost").json()
+    assert cost["total"] == pytest.approx(1.0) and cost["by_agent"] == {"a": pytest.approx(1.0)}
+    found = client.get("/v1/findings").json()
+    texts = [f["text"] for f in found["findings"]]
+    assert any(t.startswith("a spends 90% of the swarm's task time") for t in texts), texts
+    assert set(found["profiles"]) == {"a", "b"}
+
+
+def test_metrics_export_phi_and_cost_and_the_report_has_findings(
+    swarm: SwarmSystem, clock: ManualClock
+) -> None:
+    """/metrics: swarmpulse_agent_phi per phi agent, swarmpulse_cost_total per priced agent."""
+    swarm.register_agents(["a", "b"])
+    swarm.record_task_metric("t1", "a", 9000.0, "success",
+                             metadata={"model": "gpt", "tokens_in": 0, "tokens_out": 100_000})
+    swarm.record_task_metric("t2", "b", 1000.0, "success")
+    swarm.flush()
+    clock.advance(1.2)
+    text = render_metrics(metrics_registry(swarm)).decode()
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text) for s in family.samples
+    }
+    assert found[("swarmpulse_cost_total", (("agent_id", "a"),))] == pytest.approx(1.0)
+    assert ("swarmpulse_cost_total", (("agent_id", "b"),)) not in found
+    assert found[("swarmpulse_agent_phi", (("agent_id", "a"),))] > 0.0
+    report = swarm.generate_report("markdown")
+    assert "## Findings" in report
+    assert "- a spends 90% of the swarm's task time" in report
