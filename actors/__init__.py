@@ -1,8 +1,8 @@
 """The actor system: heartbeat trackers, coordinator, aggregator, writer, reporter."""
 
+from actors.aggregator import MetricsAggregator
 from actors.callbacks import CallbackRunner
 from actors.channel import TelemetryChannel
-from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
 from actors.coordinator import SwarmCoordinator, SystemConfig
 from actors.errors import (
     AgentNotTracked,
@@ -11,9 +11,9 @@ from actors.errors import (
     SystemStopped,
     UnknownAgent,
 )
-from actors.aggregator import MetricsAggregator
+from actors.kernel.clock import Clock, ManualClock, SystemClock, TimerHandle
+from actors.kernel.runtime import Dispatcher, PooledActor
 from actors.reporter import HealthReporter
-from actors.runtime import Dispatcher, PooledActor
 from actors.system import TOPOLOGIES, Event, SwarmSystem, start_system
 from actors.tracker import HeartbeatTracker
 from actors.writer import StorageWriter

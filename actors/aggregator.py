@@ -12,13 +12,11 @@ from typing import Any
 import msgspec
 import pykka
 
-from actors.channel import TelemetryChannel
 from actors.analytics.requests import Observed
+from actors.channel import TelemetryChannel
+from actors.kernel.supervision import SupervisedActor
 from actors.pending import Acked, CountUnacked, Outbox, ServiceStarted
-from actors.series import TaskSeries
-from actors.supervision import SupervisedActor
-from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
-from messages.requests import (
+from actors.protocol import (
     AgentTotals,
     Drain,
     GetAgentPerformances,
@@ -30,6 +28,8 @@ from messages.requests import (
     TaskTotals,
     Verified,
 )
+from actors.series import TaskSeries
+from messages import AgentMetric, Crash, MetricBatch, SwarmMetric, TaskMetric
 from storage import (
     Batch,
     LogHistogram,
@@ -61,7 +61,7 @@ class AgentAggregate:
 
     ``tally`` counts the agent's tasks since this state began (exact durations
     while there are few); ``serial`` tells this state from an earlier one of the
-    same id (see :class:`~messages.requests.Verified`).
+    same id (see :class:`~actors.protocol.Verified`).
     """
 
     serial: int = 0

@@ -30,9 +30,9 @@ from actors.analytics.requests import (
 from actors.analytics.robust import RecentWindow, peer_outliers
 from actors.analytics.state import MAX_IN_FLIGHT, AgentAnalysis, AnalystState, InFlight
 from actors.analytics.stuck import stuck_after
-from actors.clock import Clock
+from actors.kernel.clock import Clock
+from actors.kernel.supervision import SupervisedActor
 from actors.pending import ServiceStarted
-from actors.supervision import SupervisedActor
 from messages import (
     DEFAULT_KIND,
     AgentMetric,

@@ -12,15 +12,30 @@ from typing import Any
 
 import pykka
 
-from actors.callbacks import CallbackRunner
-from actors.clock import Clock
-from actors.errors import UnknownAgent
-from actors.history import HeartbeatHistory
-from actors.pending import ServiceStarted, WriteBatch
-from actors.runtime import Dispatcher
-from actors.supervision import CountsUnknown, RestartIntensity, failed
 from actors.analytics.detector import Detector, FixedDetector, PhiDetector
 from actors.analytics.phi import DEFAULT_PHI, PhiSettings
+from actors.callbacks import CallbackRunner
+from actors.errors import UnknownAgent
+from actors.history import HeartbeatHistory
+from actors.kernel.clock import Clock
+from actors.kernel.runtime import Dispatcher
+from actors.kernel.supervision import CountsUnknown, RestartIntensity, failed
+from actors.pending import ServiceStarted, WriteBatch
+from actors.protocol import (
+    AgentSnapshot,
+    Beat,
+    ChildFailed,
+    Flush,
+    GetHistory,
+    GetStatus,
+    HealthStatus,
+    Redeliver,
+    Snapshot,
+    StallDetected,
+    StopTrackers,
+    SwarmSnapshot,
+    Transition,
+)
 from actors.tracker import HeartbeatTracker, StallLedger, TrackerState
 from messages import (
     AgentMetric,
@@ -40,21 +55,6 @@ from messages import (
     UnregisterAgent,
 )
 from storage import Batch
-from messages.requests import (
-    AgentSnapshot,
-    Beat,
-    ChildFailed,
-    Flush,
-    GetHistory,
-    GetStatus,
-    HealthStatus,
-    Redeliver,
-    Snapshot,
-    StallDetected,
-    StopTrackers,
-    SwarmSnapshot,
-    Transition,
-)
 
 __all__ = ["Services", "SwarmCoordinator", "SystemConfig"]
 

@@ -1,6 +1,6 @@
 """An agent's recent heartbeats, kept compactly: 16 bytes a beat, plus any metadata.
 
-A deque of :class:`messages.requests.HeartbeatRecord` cost about 160 bytes a
+A deque of :class:`actors.protocol.HeartbeatRecord` cost about 160 bytes a
 beat (the struct, an empty metadata dict, two float objects, the slot): with
 10,000 agents keeping 100 beats each, 160 MB, most of the large swarm's memory.
 Here the two times of each beat live in one ``array('d')`` used as a ring, and
@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from messages.requests import HeartbeatRecord
+from actors.protocol import HeartbeatRecord
 
 __all__ = ["HeartbeatHistory"]
 

@@ -7,30 +7,30 @@ from typing import Any, Final
 
 import msgspec
 
-from messages import InvalidMessage
-from messages.requests import (
+from actors.protocol import (
     ApplyRetention,
     ReadAgent,
     ReadAgentMetrics,
     ReadAgents,
+    ReadAgentsUptime,
     ReadAgentUptime,
     ReadAlerts,
+    ReadAlertState,
     ReadHealthEvents,
     ReadLatestAgentMetrics,
     ReadLatestSwarmMetrics,
     ReadMetadata,
-    ReadAgentsUptime,
-    ReadAlertState,
-    ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
-    ReadTaskSeries,
-    ReadTaskSpan,
     ReadTally,
     ReadTaskMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
     ReadTaskStats,
+    ReadTaskTrend,
     StorageRead,
 )
+from messages import InvalidMessage
 from storage import MetricsStorage
 
 __all__ = ["answer", "checked"]

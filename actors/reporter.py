@@ -11,11 +11,11 @@ from typing import Any
 import pykka
 
 from actors.callbacks import CallbackRunner
+from actors.kernel.supervision import SupervisedActor, failed
 from actors.pending import ServiceStarted, WriteBatch
-from actors.supervision import SupervisedActor, failed
+from actors.protocol import ConfigureAlerts, GetCounters, GetRecentAlerts, RenderReport
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.render import render_json, render_markdown
-from messages.requests import ConfigureAlerts, GetCounters, GetRecentAlerts, RenderReport
 from storage import Batch
 
 __all__ = ["HealthReporter", "ReporterState", "alert_for"]

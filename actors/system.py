@@ -18,6 +18,10 @@ import msgspec
 import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
+from actors.alerting.config import AlertingSettings, load_config
+from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences, TaskOutcomes
+from actors.alerting.router import AlertRouter
+from actors.alerting.state import decode_state
 from actors.analyst import Analyst
 from actors.analytics.cost import parse_prices
 from actors.analytics.phi import DEFAULT_PHI, PhiSettings
@@ -32,13 +36,8 @@ from actors.analytics.requests import (
 )
 from actors.analytics.state import AnalystSettings, AnalystState
 from actors.analytics.stuck import StuckSettings
-from actors.alerting.config import AlertingSettings, load_config
-from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences, TaskOutcomes
-from actors.alerting.router import AlertRouter
-from actors.alerting.state import decode_state
 from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
 from actors.channel import UNKNOWN_AGENT_POLICIES, TelemetryChannel, UnknownAgents
-from actors.clock import Clock, SystemClock
 from actors.coordinator import Services, SwarmCoordinator, SystemConfig
 from actors.errors import (
     AgentNotTracked,
@@ -47,18 +46,60 @@ from actors.errors import (
     SystemStopped,
     UnknownAgent,
 )
+from actors.kernel.clock import Clock, SystemClock
+from actors.kernel.runtime import Dispatcher
 from actors.pending import Backlog, CountUnacked
+from actors.protocol import (
+    AgentSnapshot,
+    Beat,
+    ConfigureAlerts,
+    Drain,
+    Flush,
+    GetAgentPerformances,
+    GetCounters,
+    GetHistory,
+    GetRecentAlerts,
+    GetStatus,
+    GetTaskStats,
+    GetTotals,
+    HealthStatus,
+    LiveStats,
+    MetricsSnapshot,
+    ReadAgent,
+    ReadAgentMetrics,
+    ReadAgentsUptime,
+    ReadAgentUptime,
+    ReadAlerts,
+    ReadAlertState,
+    ReadHealthEvents,
+    ReadLatestAgentMetrics,
+    ReadLatestSwarmMetrics,
+    ReadSwarmMetrics,
+    ReadTaskMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
+    ReadTaskStats,
+    ReadTaskTrend,
+    Redeliver,
+    Release,
+    RenderReport,
+    Snapshot,
+    StallDetected,
+    StopTrackers,
+    StorageRead,
+    SwarmSnapshot,
+    Verified,
+    Wake,
+)
 from actors.reporter import HealthReporter, ReporterState
-from actors.runtime import Dispatcher
 from actors.tracker import StallLedger
 from actors.writer import StorageWriter, WriterStats
 from messages import (
     DEFAULT_KIND,
     AgentMetric,
-    Alert,
-    AlertSeverity,
     AgentReport,
     Alert,
+    AlertSeverity,
     Crash,
     Gauge,
     HealthChanged,
@@ -79,48 +120,6 @@ from messages import (
     to_epoch,
 )
 from messages.control import DETECTORS, check_interval, check_threshold
-from messages.requests import (
-    AgentSnapshot,
-    Beat,
-    ConfigureAlerts,
-    Drain,
-    Flush,
-    GetHistory,
-    GetRecentAlerts,
-    GetStatus,
-    GetAgentPerformances,
-    GetCounters,
-    GetTaskStats,
-    GetTotals,
-    HealthStatus,
-    LiveStats,
-    ReadAgent,
-    ReadAgentMetrics,
-    ReadAgentUptime,
-    ReadAgentsUptime,
-    ReadAlertState,
-    ReadAlerts,
-    ReadHealthEvents,
-    ReadLatestAgentMetrics,
-    ReadLatestSwarmMetrics,
-    ReadSwarmMetrics,
-    ReadTaskMetrics,
-    ReadTaskSeries,
-    ReadTaskSpan,
-    ReadTaskStats,
-    ReadTaskTrend,
-    MetricsSnapshot,
-    Redeliver,
-    Release,
-    RenderReport,
-    Snapshot,
-    StallDetected,
-    StopTrackers,
-    StorageRead,
-    SwarmSnapshot,
-    Verified,
-    Wake,
-)
 from storage import AgentRecord, MetricsStorage, NeverTracked, UnknownAgentRecord
 
 __all__ = ["EXIT_TIMEOUT", "TOPOLOGIES", "Event", "SwarmSystem", "start_system"]

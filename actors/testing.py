@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from actors.clock import ManualClock
+from actors.kernel.clock import ManualClock
 from messages import Alert, HealthChanged, HealthState
 
 __all__ = ["EventRecorder", "ManualClock"]

@@ -11,12 +11,11 @@ import pykka
 
 from actors.analytics.detector import Detector, FixedDetector
 from actors.analytics.trend import GapTrend
-from actors.clock import Clock, TimerHandle
 from actors.history import HeartbeatHistory
-from actors.runtime import Dispatcher, PooledActor
-from actors.supervision import CountsUnknown, refused
-from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthState
-from messages.requests import (
+from actors.kernel.clock import Clock, TimerHandle
+from actors.kernel.runtime import Dispatcher, PooledActor
+from actors.kernel.supervision import CountsUnknown, refused
+from actors.protocol import (
     Beat,
     CheckDeadline,
     ChildFailed,
@@ -25,6 +24,7 @@ from messages.requests import (
     HealthStatus,
     Transition,
 )
+from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthState
 
 __all__ = ["HeartbeatTracker", "StallLedger", "TrackerState"]
 

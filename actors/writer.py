@@ -9,36 +9,36 @@ from typing import Any, Final
 import pykka
 
 from actors.alerting.protocol import AlertStateFailed, AlertStateStored, StoreAlertState
-from actors.allocator import TRIM_AFTER_ROWS, trim
-from actors.clock import Clock, TimerHandle
+from actors.kernel.allocator import TRIM_AFTER_ROWS, trim
+from actors.kernel.clock import Clock, TimerHandle
+from actors.kernel.supervision import SupervisedActor, failed
 from actors.pending import Acked, Backlog, Retry, ServiceStarted, WriteBatch
-from actors.supervision import SupervisedActor, failed
-from messages import Crash
-from actors.reads import answer
-from messages.requests import (
+from actors.protocol import (
     ApplyRetention,
     Flush,
     ReadAgent,
     ReadAgentMetrics,
     ReadAgents,
+    ReadAgentsUptime,
     ReadAgentUptime,
     ReadAlerts,
+    ReadAlertState,
     ReadHealthEvents,
     ReadLatestAgentMetrics,
     ReadLatestSwarmMetrics,
     ReadMetadata,
-    ReadAgentsUptime,
-    ReadAlertState,
-    ReadTaskTrend,
     ReadQuarantine,
     ReadSwarmMetrics,
-    ReadTaskSeries,
-    ReadTaskSpan,
     ReadTally,
     ReadTaskMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
     ReadTaskStats,
+    ReadTaskTrend,
     Wake,
 )
+from actors.reads import answer
+from messages import Crash
 from storage import Batch, MetricsStorage, StorageError, TaskColumns, TaskSummary
 
 __all__ = ["StorageWriter", "WriterStats"]
@@ -71,7 +71,7 @@ class StorageWriter(SupervisedActor):
     it is sent again), :class:`Wake` (write what is pending, unless
     waiting out a backoff), :class:`~actors.pending.Retry` (its backoff timer),
     :class:`Flush` (reply None, or a future set once everything taken so far is
-    committed), :data:`messages.requests.StorageRead` (each ``Read*`` request,
+    committed), :data:`actors.protocol.StorageRead` (each ``Read*`` request,
     and :class:`ApplyRetention`: the storage's answer, or its error for the
     asker), and :class:`Crash`. A batch leaves the backlog only after its
     commit, so a crash or an outage never loses or doubles a row; an item whose

@@ -37,13 +37,13 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 from starlette.concurrency import run_in_threadpool
@@ -51,8 +51,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors import SwarmSystem
+from actors.protocol import MetricsSnapshot
 from messages import AlertSeverity, HealthState
-from messages.requests import MetricsSnapshot
 from storage import LogHistogram
 
 __all__ = [

@@ -29,8 +29,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from actors import SwarmSystem
+from actors.protocol import MetricsSnapshot
 from messages import AlertSeverity, HealthState
-from messages.requests import MetricsSnapshot
 from server.metrics import DURATION_BUCKETS_SECONDS
 from storage import LogHistogram
 

@@ -9,6 +9,7 @@ from typing import Any, Final
 import pykka
 
 from actors.alerting.config import AlertingSettings
+from actors.alerting.duration import parse_duration
 from actors.alerting.engine import AlertEngine
 from actors.alerting.notifier import Notifier
 from actors.alerting.protocol import (
@@ -25,11 +26,10 @@ from actors.alerting.protocol import (
     TaskOutcomes,
     Tick,
 )
-from actors.alerting.duration import parse_duration
 from actors.alerting.rules import FailureRate
 from actors.alerting.sources import from_alert, from_transition
 from actors.alerting.state import Loaded
-from actors.clock import Clock, TimerHandle
+from actors.kernel.clock import Clock, TimerHandle
 from messages import Alert, HealthChanged, InvalidMessage
 from messages.alerting import Acknowledge, AlertInstance, ExpireSilence, SilenceSpec
 
@@ -334,6 +334,6 @@ def _ask(ref: pykka.ActorRef[Any], message: Any) -> Any:
 
 
 def _failed(exc: BaseException) -> Any:
-    from actors.supervision import failed
+    from actors.kernel.supervision import failed
 
     return failed(exc)

@@ -16,8 +16,8 @@ from actors.aggregator import AggregateState, MetricsAggregator
 from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
+from actors.protocol import GetGauges, ReadQuarantine
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
-from messages.requests import GetGauges, ReadQuarantine
 from storage import decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors import ManualClock, SwarmSystem
-from messages.requests import GetGauges, GetTaskStats
+from actors.protocol import GetGauges, GetTaskStats
 
 
 def test_unregister_releases_the_agents_memory_and_keeps_its_stored_stats(

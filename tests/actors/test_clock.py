@@ -1,4 +1,4 @@
-"""Tests for actors/clock.py: ManualClock semantics and the SystemClock scheduler thread."""
+"""Tests for actors/kernel/clock.py: ManualClock semantics and the SystemClock scheduler thread."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.clock import Clock, ManualClock, SystemClock, TimerHandle
+from actors.kernel.clock import Clock, ManualClock, SystemClock, TimerHandle
 
 WAIT = 10.0  # seconds to wait for something that should happen at once
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pykka
 
 from actors import HeartbeatTracker, ManualClock, SwarmSystem
+from actors.protocol import GetStatus
 from messages import Crash, HealthState
-from messages.requests import GetStatus
 from tests.events import EventLog
 
 

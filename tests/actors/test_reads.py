@@ -8,8 +8,8 @@ import pykka
 import pytest
 
 from actors import SwarmSystem
+from actors.protocol import ReadAgent, ReadTaskMetrics, ReadTaskStats
 from messages import InvalidMessage
-from messages.requests import ReadAgent, ReadTaskMetrics, ReadTaskStats
 
 
 def test_a_typed_read_is_answered_by_the_writer(system: SwarmSystem) -> None:

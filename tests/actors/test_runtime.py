@@ -1,4 +1,4 @@
-"""Tests for actors/runtime.py: Pykka semantics on a pooled dispatcher.
+"""Tests for actors/kernel/runtime.py: Pykka semantics on a pooled dispatcher.
 
 Tests that take the `kind` fixture run once with `pykka.ThreadingActor` and
 once with `PooledActor`, with the same assertions: the pooled runtime must
@@ -17,7 +17,7 @@ import pykka
 import pytest
 from pykka._envelope import Envelope
 
-from actors.runtime import Dispatcher, PooledActor
+from actors.kernel.runtime import Dispatcher, PooledActor
 
 WAIT = 10.0
 
@@ -299,7 +299,7 @@ def test_dead_letters_are_counted_and_logged_by_default(
     dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Without a callback, dead letters are counted and logged at debug level."""
-    caplog.set_level(logging.DEBUG, logger="actors.runtime")
+    caplog.set_level(logging.DEBUG, logger="actors.kernel.runtime")
     ref = PooledRecorder.start(dispatcher=dispatcher)
     gate = blocked(ref)
     ref.tell("boom")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors import ManualClock, SwarmSystem
-from messages.requests import GetTaskStats
+from actors.protocol import GetTaskStats
 from storage import EXACT_SAMPLES
 
 PERCENTILES = {

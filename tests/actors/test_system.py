@@ -8,8 +8,8 @@ import math
 import pytest
 
 from actors import ManualClock, MonitoringDisabled, SwarmSystem, start_system
+from actors.protocol import GetGauges
 from messages import HealthState, InvalidMessage, TaskResult
-from messages.requests import GetGauges
 from storage import MetricsStorage
 from tests.events import EventLog
 

@@ -21,10 +21,10 @@ from actors import (
     start_system,
 )
 from actors.history import HeartbeatHistory
-from actors.tracker import StallLedger, TrackerState
+from actors.protocol import Transition
 from actors.testing import EventRecorder
+from actors.tracker import StallLedger, TrackerState
 from messages import HealthChanged, HealthState, UnregisterAgent
-from messages.requests import Transition
 from tests.events import EventLog
 
 

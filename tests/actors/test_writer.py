@@ -14,9 +14,9 @@ import pytest
 
 from actors import ManualClock, SwarmSystem
 from actors.pending import Acked, Backlog, WriteBatch
+from actors.protocol import Flush, ReadAgents, ReadQuarantine
 from actors.writer import StorageWriter, WriterStats
 from messages import MetricBatch, TaskMetric, TaskResult
-from messages.requests import Flush, ReadAgents, ReadQuarantine
 from storage import Batch, MetricsStorage, Quarantined, TaskColumns, TaskRow, decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
 

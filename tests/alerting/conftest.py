@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
+from actors.protocol import GetRecentAlerts
 from messages.alerting import AlertInstance
-from messages.requests import GetRecentAlerts
 
 WAIT = 10.0
 

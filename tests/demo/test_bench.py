@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from demo import bench, bench_dashboard
-from demo.bench_support import MODES, GroupResult, Sizes
+from demo import bench
+from demo.bench import dashboard as bench_dashboard
+from demo.bench.support import MODES, GroupResult, Sizes
 
 
 def _is_number(value: object) -> bool:

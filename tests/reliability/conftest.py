@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from actors import SwarmSystem
+from actors.protocol import GetRecentAlerts, ReadAgents, StorageRead
 from messages import HealthChanged
-from messages.requests import GetRecentAlerts, ReadAgents, StorageRead
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # the longest any single wait may take before the test fails

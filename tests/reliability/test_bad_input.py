@@ -26,14 +26,13 @@ from hypothesis import strategies as st
 
 import messages
 from actors import ManualClock, SwarmSystem, UnknownAgent, start_system
-from messages import HealthChanged, HealthState, InvalidMessage, TaskResult
-from messages.requests import (
+from actors.protocol import (
     ChildFailed,
     ConfigureAlerts,
     Drain,
     Flush,
-    GetHistory,
     GetGauges,
+    GetHistory,
     GetRecentAlerts,
     GetStatus,
     GetTaskStats,
@@ -53,6 +52,7 @@ from messages.requests import (
     Verified,
     Wake,
 )
+from messages import HealthChanged, HealthState, InvalidMessage, TaskResult
 from tests.reliability.conftest import WAIT, read
 
 FUZZ = settings(

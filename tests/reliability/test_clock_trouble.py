@@ -10,13 +10,12 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from typing import Any
-
-from actors import ManualClock, PooledActor, SwarmSystem, SystemClock, start_system
 import messages
+from actors import ManualClock, PooledActor, SwarmSystem, SystemClock, start_system
 from messages import HealthState
 from tests.reliability.conftest import WAIT, Child, Transitions, settle
 
@@ -78,7 +77,7 @@ CHILD = """
 import json, sys, threading, time
 from actors import SystemClock, start_system
 from messages import HealthState, Heartbeat
-from messages.requests import GetRecentAlerts
+from actors.protocol import GetRecentAlerts
 
 beaters, interval_ms, silent_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 clock = SystemClock(watchdog_interval=0.05)  # the default threshold: from the deadlines

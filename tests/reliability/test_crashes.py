@@ -15,8 +15,8 @@ import pykka
 import pytest
 
 from actors import HeartbeatTracker, ManualClock, SwarmSystem, start_system
-from messages import Heartbeat, HealthState
-from messages.requests import GetRecentAlerts, ReadAlerts, ReadHealthEvents
+from actors.protocol import GetRecentAlerts, ReadAlerts, ReadHealthEvents
+from messages import HealthState, Heartbeat
 from tests.reliability.conftest import (
     FAILED,
     WAIT,

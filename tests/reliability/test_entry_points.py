@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import messages
 from actors import ManualClock, SwarmSystem, start_system
+from actors.protocol import ReadAgentMetrics, ReadAgents, ReadSwarmMetrics
 from messages import (
     MAX_TIMESTAMP,
     MIN_TIMESTAMP,
@@ -41,7 +42,6 @@ from messages import (
     TaskResult,
     UnregisterAgent,
 )
-from messages.requests import ReadAgentMetrics, ReadAgents, ReadSwarmMetrics
 from tests.reliability.conftest import WAIT, read, stored_tasks
 from tests.reliability.test_bad_input import (
     anything,

@@ -28,19 +28,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from demo.bench_cli import run_cli_bench
-from demo.bench_churn import run_churn
-from demo.bench_alerting import run_alerting
-from demo.bench_ingest import run_ingest
-from demo.bench_dashboard import run_dashboard
-from demo.bench_detect import run_detectors
-from demo.bench_latency import run_latency
-from demo.bench_persist import run_persist
-from demo.bench_query import run_query
-from demo.bench_scrape import run_scrape
-from demo.bench_state import run_accuracy, run_memory
-from demo.bench_support import MODES, GroupResult, Sizes
-from demo.bench_swarm import run_large_swarm, run_small_swarm
+from demo.bench.alerting import run_alerting
+from demo.bench.churn import run_churn
+from demo.bench.cli import run_cli_bench
+from demo.bench.dashboard import run_dashboard
+from demo.bench.detect import run_detectors
+from demo.bench.ingest import run_ingest
+from demo.bench.latency import run_latency
+from demo.bench.persist import run_persist
+from demo.bench.query import run_query
+from demo.bench.scrape import run_scrape
+from demo.bench.state import run_accuracy, run_memory
+from demo.bench.support import MODES, GroupResult, Sizes
+from demo.bench.swarm import run_large_swarm, run_small_swarm
 
 __all__ = ["FIGURES", "GROUPS", "main"]
 

@@ -20,7 +20,7 @@ import msgspec
 import pykka
 
 from actors import SwarmSystem, start_system
-from demo.bench_support import (
+from demo.bench.support import (
     AGENT_IDS,
     FLUSH_TIMEOUT,
     GroupResult,

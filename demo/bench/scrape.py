@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from actors import start_system
-from demo.bench_support import FLUSH_TIMEOUT, GroupResult, Sizes, percentile
+from demo.bench.support import FLUSH_TIMEOUT, GroupResult, Sizes, percentile
 from server import serve
 from server.metrics import metrics_registry
 

@@ -22,7 +22,7 @@ import time
 from typing import Any, Final
 
 from actors import ManualClock, start_system
-from demo.bench_support import GroupResult, Sizes, percentile
+from demo.bench.support import GroupResult, Sizes, percentile
 from server import serve
 
 __all__ = ["CHROMIUM", "run_dashboard"]

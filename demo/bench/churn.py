@@ -17,7 +17,7 @@ import tracemalloc
 from typing import Final
 
 from actors import SwarmSystem, start_system
-from demo.bench_support import FLUSH_TIMEOUT, GroupResult, Sizes, rss_mb
+from demo.bench.support import FLUSH_TIMEOUT, GroupResult, Sizes, rss_mb
 
 __all__ = ["run_churn"]
 

@@ -8,7 +8,7 @@ import time
 from typing import Any, Final
 
 from actors import start_system
-from demo.bench_support import AGENT_IDS, GroupResult, Sizes, durations, percentile
+from demo.bench.support import AGENT_IDS, GroupResult, Sizes, durations, percentile
 from storage import MetricsStorage, RowTuple
 
 __all__ = ["run_query"]

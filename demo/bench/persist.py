@@ -9,7 +9,7 @@ import time
 from typing import Any, Final
 
 from actors import start_system
-from demo.bench_support import AGENT_IDS, FLUSH_TIMEOUT, GroupResult, Sizes, durations
+from demo.bench.support import AGENT_IDS, FLUSH_TIMEOUT, GroupResult, Sizes, durations
 from storage import INSERT_TASK_SQL, MetricsStorage
 
 __all__ = ["run_persist"]

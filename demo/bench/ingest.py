@@ -7,7 +7,7 @@ on making load. The same generator, in the same run, drives Debian's
 Prometheus Pushgateway (``/usr/bin/prometheus-pushgateway``); its figures are
 null when the binary is missing. Batched ingest is timed from the first POST
 to the moment the last metric is committed in SQLite, and compared with the
-in-process persist path (4 recording threads, ``demo/bench_persist.py``) timed
+in-process persist path (4 recording threads, ``demo/bench/persist.py``) timed
 in the same group on as many metrics. ``agents_list_ms`` is ``GET /v1/agents``
 with the large swarm's number of agents (10,000 in the full run), for context.
 """
@@ -29,8 +29,8 @@ import httpx
 import msgspec
 
 from actors import start_system
-from demo.bench_persist import _record_from_threads
-from demo.bench_support import FLUSH_TIMEOUT, GroupResult, Sizes, percentile
+from demo.bench.persist import _record_from_threads
+from demo.bench.support import FLUSH_TIMEOUT, GroupResult, Sizes, percentile
 from server import Limits, serve
 
 __all__ = ["run_ingest"]

@@ -25,7 +25,7 @@ from typing import Any, Final
 from actors import start_system
 from actors.alerting import AlertEngine, load_config
 from actors.alerting.sources import from_transition
-from demo.bench_support import GroupResult, Sizes, percentile
+from demo.bench.support import GroupResult, Sizes, percentile
 from messages import HealthChanged, HealthState
 
 __all__ = ["run_alerting"]

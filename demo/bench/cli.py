@@ -19,9 +19,16 @@ import time
 from pathlib import Path
 from typing import Final
 
-from demo.bench_support import AGENT_IDS, GroupResult, Sizes, durations
-from messages import AgentMetric, AgentRegistered, Alert, AlertSeverity, HealthChanged, HealthState
-from messages import SwarmMetric
+from demo.bench.support import AGENT_IDS, GroupResult, Sizes, durations
+from messages import (
+    AgentMetric,
+    AgentRegistered,
+    Alert,
+    AlertSeverity,
+    HealthChanged,
+    HealthState,
+    SwarmMetric,
+)
 from storage import MetricsStorage, RowTuple
 
 __all__ = ["COMMANDS", "build_database", "run_cli", "run_cli_bench"]

@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from actors.kernel.supervision import ChildFailed, Redeliver
 from messages.base import Message
 from messages.enums import HealthState
 from messages.events import HealthChanged
@@ -135,22 +136,6 @@ class HealthStatus(Message, tag="health_status", kw_only=True, frozen=True):
     failure_threshold: int
     heartbeats: int
     phi: float | None = None  # the phi detector's suspicion now; None for fixed thresholds
-
-
-class ChildFailed(Message, tag="child_failed", kw_only=True, frozen=True):
-    """A supervised actor raised; ``kind`` is tracker, aggregator, writer or reporter."""
-
-    kind: str
-    name: str
-    error: str
-
-
-class Redeliver(Message, tag="redeliver", kw_only=True, frozen=True):
-    """Messages a failed child had not handled, for its next incarnation."""
-
-    kind: str
-    name: str
-    messages: list[Any]
 
 
 class StallDetected(Message, tag="stall_detected", kw_only=True, frozen=True):

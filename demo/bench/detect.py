@@ -44,7 +44,7 @@ from actors.analytics import (
     peer_outliers,
 )
 from actors.analytics.detector import Detector
-from demo.bench_support import GroupResult, Sizes
+from demo.bench.support import GroupResult, Sizes
 from messages import HealthState
 
 __all__ = ["run_detectors", "simulate_failures", "simulate_anomalies"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 import os
-import tracemalloc
 import time
+import tracemalloc
 from typing import Any, Final
 
 from actors import start_system
-from demo.bench_support import (
+from demo.bench.support import (
     AGENT_IDS,
     FLUSH_TIMEOUT,
     GroupResult,

@@ -17,11 +17,35 @@ from typing import Any, ClassVar, NoReturn
 import pykka
 
 from actors.errors import UnknownMessage
-from messages.requests import ChildFailed, Redeliver
+from messages.base import Message
 
-__all__ = ["CountsUnknown", "RestartIntensity", "SupervisedActor", "failed", "refused"]
+__all__ = [
+    "ChildFailed",
+    "CountsUnknown",
+    "Redeliver",
+    "RestartIntensity",
+    "SupervisedActor",
+    "failed",
+    "refused",
+]
 
 logger = logging.getLogger("swarmpulse.supervision")
+
+
+class ChildFailed(Message, tag="child_failed", kw_only=True, frozen=True):
+    """A supervised actor raised; ``kind`` is tracker, aggregator, writer or reporter."""
+
+    kind: str
+    name: str
+    error: str
+
+
+class Redeliver(Message, tag="redeliver", kw_only=True, frozen=True):
+    """Messages a failed child had not handled, for its next incarnation."""
+
+    kind: str
+    name: str
+    messages: list[Any]
 
 
 def failed(error: BaseException) -> pykka.Future[Any]:

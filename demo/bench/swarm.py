@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from actors import SwarmSystem, start_system
-from demo.bench_support import FullCollections, GroupResult, Sizes, percentile, rss_mb
+from demo.bench.support import FullCollections, GroupResult, Sizes, percentile, rss_mb
 from messages import HealthChanged, HealthState, Heartbeat
 
 __all__ = ["run_large_swarm", "run_small_swarm"]
