@@ -1,0 +1,433 @@
+"""The synchronous facade: start the actor system in-process and talk to it plainly."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import pykka
+
+from actors.aggregator import AggregateState, MetricsAggregator
+from actors.alerting.config import AlertingSettings
+from actors.analyst import Analyst
+from actors.analytics.requests import AgentJoined, AgentLeft, role_of
+from actors.analytics.state import AnalystSettings, AnalystState
+from actors.callbacks import DEFAULT_CALLBACK_TIMEOUT, CallbackRunner
+from actors.channel import TelemetryChannel, UnknownAgents
+from actors.coordinator import Services, SwarmCoordinator, SystemConfig
+from actors.errors import UnknownAgent
+from actors.kernel.clock import Clock, SystemClock
+from actors.kernel.runtime import Dispatcher
+from actors.pending import Backlog
+from actors.protocol import Release, Snapshot
+from actors.reporter import HealthReporter, ReporterState
+from actors.system.lifecycle import Lifecycle, _running
+from actors.system.plumbing import ASK_TIMEOUT, _copy
+from actors.system.report import ReportViews
+from actors.tracker import StallLedger
+from actors.writer import StorageWriter, WriterStats
+from messages import (
+    DEFAULT_KIND,
+    AgentMetric,
+    Crash,
+    Heartbeat,
+    InvalidMessage,
+    RegisterAgent,
+    RegisterAgents,
+    SwarmMetric,
+    TaskResult,
+    TaskStarted,
+    UnregisterAgent,
+)
+from storage import MetricsStorage
+
+
+class SwarmSystem(ReportViews, Lifecycle):
+    """A running swarmpulse: actor refs plus blocking methods; a context manager.
+
+    Use :func:`start_system` to make one. Methods are safe to call from any
+    thread except from inside one of the system's own actors. After
+    :meth:`shutdown` has begun, every method raises :class:`SystemStopped`
+    at once. A system still running when the interpreter exits is shut down
+    then (flushing what it accepted), so a program that never calls
+    :meth:`shutdown` still exits with its metrics stored.
+    """
+
+    def __init__(
+        self,
+        config: SystemConfig,
+        *,
+        db_path: str | None,
+        clock: Clock | None,
+        flush_interval: float,
+        workers: int,
+        max_pending: int = 2_000_000,
+        callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
+        unknown_agents: UnknownAgents = "store",
+        alerting: AlertingSettings | None = None,
+        analysis: AnalystSettings | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._own_clock = clock is None
+        self._closed = False
+        self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
+        self._done: set[str] = set()  # the shutdown steps done so far
+        self._known_lock = threading.Lock()
+        self._phi_agents: set[str] = set()  # registered with the phi detector
+        self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
+        # Before any actor owns the storage: what the file holds, and our settings in it.
+        self._untracked = self._restore_agents(self.storage)
+        self.storage.store_metadata(
+            {"swarm_id": config.swarm_id, "topology_type": config.topology_type}
+        )
+        swarm_tally = self.storage.task_tally(None)
+        self.ledger = StallLedger()
+        # Each owned by one actor (the backlog and writer_stats by the writer, the
+        # aggregate by the aggregator) and handed to its next incarnation; the
+        # facade only reads their counters.
+        self.pending = Backlog(max_pending)
+        self.services = Services()
+        self.writer_stats = WriterStats()
+        self.aggregate = AggregateState(
+            history_size=config.history_size, max_unacked=max(2 * max_pending, 100_000)
+        )
+        if swarm_tally is not None:
+            self.aggregate.swarm = swarm_tally
+        self.reporter_state = ReporterState()
+        self.analyst_state = AnalystState(settings=analysis or AnalystSettings())
+        self.callbacks = CallbackRunner(callback_timeout)
+        self.telemetry = TelemetryChannel(
+            self.clock.time, self._notify_aggregator, unknown_agents=unknown_agents
+        )
+        self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
+        services = self.services
+        spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]] = {
+            "writer": lambda sup: StorageWriter.start(
+                supervisor=sup, storage=self.storage, backlog=self.pending, clock=self.clock,
+                stats=self.writer_stats,
+            ),
+            # the writer's ref as it is now; the coordinator tells it of a new one
+            "aggregator": lambda sup: MetricsAggregator.start(
+                supervisor=sup, channel=self.telemetry, state=self.aggregate,
+                writer=services.get("writer"), time=self.clock.time,
+                analyst=lambda: services.refs.get("analyst"),
+            ),
+            "reporter": lambda sup: HealthReporter.start(
+                supervisor=sup, state=self.reporter_state, runner=self.callbacks,
+            ),
+            "analyst": lambda sup: Analyst.start(
+                supervisor=sup, state=self.analyst_state, clock=self.clock,
+                alerts=lambda: services.get("reporter"),
+            ),
+        }
+        self.telemetry.started = self._started
+        self.coordinator = SwarmCoordinator.start(
+            config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
+            services=services, spawn=spawn, runner=self.callbacks,
+        )
+        self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
+        self.alert_router: pykka.ActorRef[Any] | None = None
+        self._storage_outage = False
+        if alerting is not None:
+            self._start_alerting(alerting)
+        self.clock.add_stall_listener(self._on_stall)
+        self._tick = self.clock.call_every(flush_interval, self._on_tick)
+        if config.enable_monitoring:
+            # The hot path: the bound method of the channel, no extra frame. After
+            # shutdown the channel refuses it with SystemStopped.
+            self.record_task_metric = self.telemetry.record_task  # type: ignore[method-assign]
+        _running.add(self)
+
+    # Actor refs of the supervised services (they change when one is restarted)
+
+    @property
+    def aggregator(self) -> pykka.ActorRef[Any]:
+        """The metrics aggregator's current ref."""
+        return self.services.get("aggregator")
+
+    @property
+    def writer(self) -> pykka.ActorRef[Any]:
+        """The storage writer's current ref."""
+        return self.services.get("writer")
+
+    @property
+    def reporter(self) -> pykka.ActorRef[Any]:
+        """The health reporter's current ref."""
+        return self.services.get("reporter")
+
+    # Agents
+
+    def register_agent(
+        self,
+        agent_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        interval_ms: int | None = None,
+        failure_threshold: int | None = None,
+        detector: str | None = None,
+    ) -> bool:
+        """Start watching an agent; False if it is already registered.
+
+        ``detector`` (``"fixed"`` or ``"phi"``) overrides the system's for this agent.
+        """
+        message = RegisterAgent(
+            agent_id=agent_id, metadata=_copy(metadata), interval_ms=interval_ms,
+            failure_threshold=failure_threshold, detector=detector,
+        )
+        done = bool(self._ask_coordinator(message))
+        self._tracked((agent_id,))
+        if done:
+            self._joined((message,))
+        return done
+
+    def _joined(self, agents: Iterable[RegisterAgent]) -> None:
+        at = self.clock.time()
+        for agent in agents:
+            if (agent.detector or self.config.detector) == "phi":
+                with self._known_lock:
+                    self._phi_agents.add(agent.agent_id)
+            self._to_analyst(AgentJoined(agent_id=agent.agent_id, at=at, role=role_of(agent.metadata)))
+
+    def register_agents(
+        self,
+        agent_ids: Iterable[str],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        interval_ms: int | None = None,
+        failure_threshold: int | None = None,
+        detector: str | None = None,
+    ) -> list[bool]:
+        """Start watching many agents at once, in order; for each, False if already registered.
+
+        Every agent is checked before any registers (an invalid id registers
+        none); then they register in one message to the coordinator instead
+        of a round trip each. ``metadata`` and the settings apply to all.
+
+        Raises:
+            InvalidMessage: an agent id or a setting is invalid (the error names it).
+        """
+        if isinstance(agent_ids, (str, bytes)) or not isinstance(agent_ids, Iterable):
+            raise InvalidMessage("agent_ids", agent_ids, "must be a collection of agent ids")
+        shared = _copy(metadata)
+        message = RegisterAgents(
+            agents=tuple(
+                RegisterAgent(
+                    agent_id=agent_id, metadata=shared, interval_ms=interval_ms,
+                    failure_threshold=failure_threshold, detector=detector,
+                )
+                for agent_id in agent_ids
+            )
+        )
+        # about 0.1 ms per agent; a generous allowance on top of the usual one
+        timeout = ASK_TIMEOUT + len(message.agents) / 1000.0
+        done = [bool(done) for done in self._ask_coordinator(message, timeout)]
+        self._tracked([agent.agent_id for agent in message.agents])
+        self._joined([agent for agent, new in zip(message.agents, done, strict=True) if new])
+        return done
+
+    def unregister_agent(self, agent_id: str) -> bool:
+        """Stop watching an agent and release what is kept of it in memory.
+
+        Its stored history stays: reads about it answer from SQLite.
+
+        Returns:
+            False if it was not registered (nothing changes then).
+        """
+        if not self._ask_coordinator(UnregisterAgent(agent_id=agent_id)):
+            return False
+        self.telemetry.forget(agent_id)
+        with self._known_lock:
+            self._phi_agents.discard(agent_id)
+        self._to_analyst(AgentLeft(agent_id=agent_id))
+        try:  # drains first: what it recorded before leaving is counted, then released
+            self.services.get("aggregator").tell(Release(agent_id=agent_id))
+        except (pykka.ActorDeadError, KeyError):
+            pass  # between aggregator incarnations: the state stays in memory, still right
+        return True
+
+    def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:
+        """Record a heartbeat.
+
+        An agent known from the database the system started on, and listed as
+        not tracked, registers again with its stored settings on its first beat.
+
+        Returns:
+            False for an agent that is not registered (nothing changes then).
+        """
+        beat = Heartbeat(agent_id=agent_id, timestamp=self.clock.time(), metadata=_copy(metadata))
+        if not self._ask_coordinator(beat):
+            with self._known_lock:
+                record = self._untracked.get(agent_id, (None, None))[1]
+            if record is None:
+                return False
+            self.register_agent(
+                agent_id, record.metadata, interval_ms=record.interval_ms,
+                failure_threshold=record.failure_threshold,
+            )
+            if not self._ask_coordinator(beat):
+                return False
+        if self.config.enable_monitoring:
+            # The beat went on to the tracker by tell; a status ask queues behind
+            # it, so on return every later query sees the agent's health after it.
+            try:
+                self._status(agent_id)
+            except UnknownAgent:
+                pass
+        return True
+
+    # Tasks in flight and analytics
+
+    def task_started(
+        self, agent_id: str, task_id: str, kind: str = DEFAULT_KIND,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Say that an agent began a task (its :meth:`record_task_metric` ends it); never blocks.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.TaskStarted`.
+            SystemStopped: the system has been shut down.
+            UnknownAgent: the agent is not registered and unknown agents are refused.
+        """
+        self._check_open()
+        self.telemetry.send(TaskStarted(
+            task_id=task_id, agent_id=agent_id, kind=kind, timestamp=self.clock.time(),
+            metadata=_copy(metadata),
+        ))
+
+    @contextlib.contextmanager
+    def task(
+        self, agent_id: str, task_id: str, kind: str = DEFAULT_KIND,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Run a task under watch: its start now, its finish (timed by the clock) at the end.
+
+        The block gets the finish's metadata (a dict it may add to: ``model``,
+        ``tokens_in``, ``tokens_out``...). An exception in the block records a
+        failure and is raised again.
+
+        Example:
+            >>> with swarm.task("coder-1", "t-1", kind="code") as meta:   # doctest: +SKIP
+            ...     meta["model"] = "gpt-4o"
+        """
+        finish = {"kind": kind, **_copy(metadata)}
+        self.task_started(agent_id, task_id, kind, metadata)
+        begun = self.clock.monotonic()
+        result = TaskResult.FAILURE
+        try:
+            yield finish
+            result = TaskResult.SUCCESS
+        finally:
+            duration_ms = max(0.0, (self.clock.monotonic() - begun) * 1000.0)
+            if not self._closed:
+                self.record_task_metric(task_id, agent_id, duration_ms, result, metadata=finish)
+
+    # Metrics (never block)
+
+    def record_task_metric(
+        self,
+        task_id: str,
+        agent_id: str,
+        duration_ms: float,
+        result: TaskResult | str,
+        tokens_used: int = 0,
+        files_changed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a finished task (a no-op with monitoring off); never blocks.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.TaskMetric`.
+            SystemStopped: the system has been shut down.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
+        """
+        self._check_open()
+        if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
+            self.telemetry.record_task(
+                task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata
+            )
+
+    def record_task_execution(
+        self,
+        task_id: str,
+        agent_id: str,
+        duration_ms: float,
+        success: bool,
+        tokens_used: int = 0,
+        files_changed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a finished task as a success or a failure."""
+        self._check_open()
+        if type(success) is not bool:
+            raise InvalidMessage("success", success, "must be True or False")
+        self.record_task_metric(
+            task_id, agent_id, duration_ms, TaskResult.SUCCESS if success else TaskResult.FAILURE,
+            tokens_used, files_changed, metadata,
+        )
+
+    def record_agent_metric(
+        self,
+        agent_id: str,
+        metric_type: str,
+        value: float,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        timestamp: Any = None,
+    ) -> None:
+        """Record a gauge about one agent (latest value plus history).
+
+        Args:
+            timestamp: when it was measured (epoch s or datetime); None for now.
+
+        Raises:
+            InvalidMessage: a field breaks a rule of :class:`messages.AgentMetric`.
+            UnknownAgent: the agent is not registered and the system was started
+                with ``unknown_agents="refuse"``.
+        """
+        self._check_open()
+        metric = AgentMetric(
+            agent_id=agent_id, metric_type=metric_type, value=value,
+            timestamp=self.clock.time() if timestamp is None else timestamp,
+            metadata=_copy(metadata),
+        )
+        if self.config.enable_monitoring:
+            self.telemetry.send(metric)
+
+    def record_swarm_metric(
+        self,
+        metric_type: str,
+        value: float,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        timestamp: Any = None,
+    ) -> None:
+        """Record a gauge about the whole swarm (topology_health, message_throughput, ...).
+
+        Args:
+            timestamp: when it was measured (epoch s or datetime); None for now.
+        """
+        self._check_open()
+        metric = SwarmMetric(
+            swarm_id=self.config.swarm_id, metric_type=metric_type, value=value,
+            timestamp=self.clock.time() if timestamp is None else timestamp,
+            metadata=_copy(metadata),
+        )
+        if self.config.enable_monitoring:
+            self.telemetry.send(metric)
+
+    def inject_fault(self, target: str, reason: str = "injected fault") -> bool:
+        """Make a child raise, to see supervision work (the demo and tests use it).
+
+        Args:
+            target: an agent id (its tracker), or ``writer``, ``aggregator``,
+                ``reporter``.
+            reason: the text of the exception.
+
+        Returns:
+            False when there is no such child.
+        """
+        return bool(self._ask_coordinator(Crash(reason=reason, target=target)))

@@ -1,0 +1,93 @@
+"""The report: what it shows, gathered from the actors and SQLite, and its rendering."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from actors.protocol import (
+    GetRecentAlerts,
+    ReadAgentUptime,
+    ReadLatestAgentMetrics,
+    ReadLatestSwarmMetrics,
+    ReadTaskSeries,
+    ReadTaskSpan,
+    ReadTaskStats,
+    RenderReport,
+)
+from actors.system.stats import StatsViews
+from messages import AgentReport, Gauge, HealthReport, InvalidMessage
+
+REPORT_SLICES: Final = 20
+"""Slices of a report's sparklines (the command line's stored report draws as many)."""
+
+
+class ReportViews(StatsViews):
+    """The health report's data and text."""
+
+    def report_data(self) -> HealthReport:
+        """Everything a report shows, gathered from the actors and SQLite (tracked agents).
+
+        Health comes from the trackers; every task figure, uptime, gauge and
+        sparkline comes from what is stored, through the same storage reads as
+        the command line's report of the file, so the two show the same numbers.
+        """
+        self.flush()
+        snapshot = self._live_snapshot()
+        gauges: dict[str, list[Gauge]] = {}
+        for metric in self._read(ReadLatestAgentMetrics()):
+            gauges.setdefault(metric.agent_id, []).append(
+                Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp)
+            )
+        span = self._read(ReadTaskSpan())
+        low, high = span if span is not None else (snapshot.at, snapshot.at)
+        agents = []
+        for a in snapshot.agents:
+            durations, counts = self._read(
+                ReadTaskSeries(low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES)
+            )
+            stats = self._read(ReadTaskStats(agent_id=a.agent_id))
+            uptime = self._read(ReadAgentUptime(agent_id=a.agent_id, now=snapshot.at))
+            agents.append(
+                AgentReport(
+                    agent_id=a.agent_id,
+                    health_state=a.health_state.value,
+                    heartbeat_age_ms=a.heartbeat_age_ms,
+                    uptime_pct=float(uptime),
+                    tasks_completed=stats["total_tasks"],
+                    success_rate=stats["success_rate"],
+                    avg_duration_ms=stats["avg_duration_ms"],
+                    p95_duration_ms=stats["p95_duration_ms"],
+                    total_tokens=stats["total_tokens"],
+                    duration_series=durations,
+                    throughput_series=counts,
+                    gauges=gauges.get(a.agent_id, []),
+                )
+            )
+        alerts = self._ask_service("reporter", GetRecentAlerts(limit=50))
+        swarm_gauges = [
+            Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
+            for m in self._read(ReadLatestSwarmMetrics())
+        ]
+        return HealthReport(
+            swarm_id=self.config.swarm_id,
+            timestamp=snapshot.at,
+            topology_type=self.config.topology_type,
+            agent_count=len(snapshot.agents),
+            health_distribution=self._distribution(snapshot),
+            agents=agents,
+            task_stats=dict(self._read(ReadTaskStats())),
+            alerts=alerts,
+            swarm_gauges=swarm_gauges,
+            findings=[finding["text"] for finding in self.get_findings()],
+        )
+
+    def generate_report(self, format: str = "markdown") -> str:
+        """The health report as Markdown or JSON text.
+
+        Raises:
+            ValueError: the format is neither ``markdown`` nor ``json``.
+        """
+        if format not in ("markdown", "json"):
+            raise InvalidMessage("format", format, "must be 'markdown' or 'json'")
+        result: str = self._ask_service("reporter", RenderReport(format=format, data=self.report_data()))
+        return result
