@@ -21,18 +21,50 @@ Example:
         assert event.heartbeat_age_ms == 1000.0
     clock.close()
     ```
+
+* :func:`wait_for_restarts`, :func:`wait_for_given_up`: wait, with a timeout, until
+  supervision has restarted that many children, or given up a service;
+  :func:`service_ref`: the current ref of a service (``"analyst"`` too), to make
+  it crash or to tell it something; :func:`live_trackers`: how many heartbeat
+  trackers still run (they stop asynchronously after ``unregister_agent``).
+* :func:`parts`: the parts of a running system (backlog, writer statistics,
+  aggregator state, telemetry buffer, storage, ...), for white-box tests of
+  swarmpulse itself. The facade keeps them private; this is the one door to
+  them, and not a stable API.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import pykka
+
+from actors.aggregator import AggregateState
+from actors.channel import TelemetryChannel
+from actors.coordinator import Services
 from actors.kernel.clock import ManualClock
+from actors.kernel.runtime import Dispatcher
+from actors.pending import Backlog
+from actors.tracker import StallLedger
+from actors.writer import WriterStats
 from messages import Alert, HealthChanged, HealthState
+from storage import MetricsStorage
 
-__all__ = ["EventRecorder", "ManualClock"]
+if TYPE_CHECKING:
+    from actors.system import SwarmSystem
+
+__all__ = [
+    "EventRecorder",
+    "ManualClock",
+    "Parts",
+    "live_trackers",
+    "parts",
+    "service_ref",
+    "wait_for_given_up",
+    "wait_for_restarts",
+]
 
 DEFAULT_WAIT = 10.0
 """Seconds the ``wait_for`` methods wait before they raise TimeoutError."""
@@ -140,3 +172,75 @@ class EventRecorder:
         )
         alert: Alert = found[0]
         return alert
+
+
+def wait_for_restarts(swarm: SwarmSystem, count: int, *, timeout: float = DEFAULT_WAIT) -> bool:
+    """Block until supervision has restarted ``count`` children in all (trackers and services).
+
+    Returns:
+        False if fewer had been restarted after ``timeout`` seconds.
+    """
+    return swarm._services.wait_for_restarts(count, timeout=timeout)
+
+
+def wait_for_given_up(swarm: SwarmSystem, service: str, *, timeout: float = DEFAULT_WAIT) -> bool:
+    """Block until supervision has given ``service`` up (``failed_services`` names it then).
+
+    Returns:
+        False if it still ran after ``timeout`` seconds.
+    """
+    services = swarm._services
+    with services.changed:
+        return services.changed.wait_for(lambda: service in services.failed, timeout=timeout)
+
+
+def service_ref(swarm: SwarmSystem, name: str) -> pykka.ActorRef[Any]:
+    """The current ref of ``writer``, ``aggregator``, ``reporter``, ``analyst`` or ``coordinator``.
+
+    Raises:
+        KeyError: there is no such service.
+    """
+    if name == "coordinator":
+        return swarm.coordinator
+    return swarm._services.get(name)
+
+
+def live_trackers(swarm: SwarmSystem) -> int:
+    """How many actors run on the system's pooled runtime (the heartbeat trackers).
+
+    A tracker stops asynchronously after its agent's ``unregister_agent``; a
+    memory measurement waits for this to reach 0.
+    """
+    return swarm._dispatcher.live_actors()
+
+
+class Parts(NamedTuple):
+    """The parts of a running system, for white-box tests of swarmpulse itself; not a stable API.
+
+    Each is owned by one actor (the backlog and writer statistics by the
+    writer, the aggregate state by the aggregator, ...): read them, never
+    change them.
+    """
+
+    services: Services
+    backlog: Backlog
+    writer_stats: WriterStats
+    aggregate: AggregateState
+    telemetry: TelemetryChannel
+    storage: MetricsStorage
+    ledger: StallLedger
+    dispatcher: Dispatcher
+
+
+def parts(swarm: SwarmSystem) -> Parts:
+    """The parts of ``swarm`` (see :class:`Parts`)."""
+    return Parts(
+        services=swarm._services,
+        backlog=swarm._pending,
+        writer_stats=swarm._writer_stats,
+        aggregate=swarm._aggregate,
+        telemetry=swarm._telemetry,
+        storage=swarm._storage,
+        ledger=swarm._ledger,
+        dispatcher=swarm._dispatcher,
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pykka
 
-from actors import Clock, TelemetryChannel, TimerHandle
+from actors import Clock, SwarmSystem, TimerHandle
 from demo.tasks import Tally, Task, TaskSource, task_title
 from messages import AgentMetric
 
@@ -44,9 +44,9 @@ class SimulatedAgent(pykka.ThreadingActor):
     """Takes a task, "works" on it for its duration, records it, and takes the next.
 
     Accepts :class:`Poll`, :class:`TaskDone` (from its own timer) and
-    :class:`Halt`. Records each finished task with ``telemetry.record_task`` and
-    an agent gauge ``tokens_per_second`` with ``telemetry.send``, the cheap
-    thread-safe path agents use. Work is a ``clock.call_later`` timer, never a
+    :class:`Halt`. Records each finished task with ``system.record_task_metric`` and
+    an agent gauge ``tokens_per_second`` with ``system.send``, the cheap
+    thread-safe path agents use (an append each, never blocking). Work is a ``clock.call_later`` timer, never a
     blocking wait, so the actor stays responsive. Its heartbeats do not come from
     here at all: a :class:`demo.pulse.Pulse` sends them from the clock's thread.
 
@@ -54,7 +54,7 @@ class SimulatedAgent(pykka.ThreadingActor):
         agent_id: its id.
         role: backend, frontend, tester, ... (names its kinds of work).
         source: where it takes tasks from.
-        telemetry: the system's telemetry channel.
+        system: the running system it reports to.
         clock: the system's clock.
         tally: counts what it records.
     """
@@ -65,7 +65,7 @@ class SimulatedAgent(pykka.ThreadingActor):
         agent_id: str,
         role: str,
         source: TaskSource,
-        telemetry: TelemetryChannel,
+        system: SwarmSystem,
         clock: Clock,
         tally: Tally,
     ) -> None:
@@ -73,7 +73,7 @@ class SimulatedAgent(pykka.ThreadingActor):
         self.agent_id = agent_id
         self.role = role
         self.source = source
-        self.telemetry = telemetry
+        self.system = system
         self.clock = clock
         self.tally = tally
         self.current: Task | None = None
@@ -125,11 +125,11 @@ class SimulatedAgent(pykka.ThreadingActor):
         self._timer = None
         self.current = None
         seconds = max(0.0, self.clock.monotonic() - started)
-        self.telemetry.record_task(
+        self.system.record_task_metric(
             task.task_id, self.agent_id, seconds * 1000.0, task.result, task.tokens, task.files,
             {"role": self.role, "work": task_title(self.role, task)},
         )
-        self.telemetry.send(
+        self.system.send(
             AgentMetric(
                 agent_id=self.agent_id,
                 metric_type="tokens_per_second",

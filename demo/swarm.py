@@ -54,7 +54,7 @@ class Swarm:
                 try:
                     ref = SimulatedAgent.start(
                         agent_id=agent_id, role=role, source=source,
-                        telemetry=system.telemetry, clock=system.clock, tally=tally,
+                        system=system, clock=system.clock, tally=tally,
                     )
                 except BaseException:
                     pulse.stop()

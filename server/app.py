@@ -108,14 +108,14 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
 def summary_of(system: SwarmSystem) -> Summary:
     """The swarm at a glance, from one snapshot (called from a worker thread)."""
     snapshot = system.snapshot()
+    writes = system.get_write_status()
     counts = {"healthy": 0, "degraded": 0, "critical": 0, "failed": 0}
     for agent in snapshot.agents:
         counts[agent.health_state.value] += 1
     return Summary(
         at=snapshot.at, agent_count=len(snapshot.agents), health_distribution=counts,
         total_heartbeats=snapshot.total_heartbeats,
-        pending_writes=len(system.telemetry) + len(system.pending),
-        dropped=system.telemetry.dropped + system.pending.dropped, stalls=snapshot.stalls,
+        pending_writes=writes["pending_writes"], dropped=writes["dropped"], stalls=snapshot.stalls,
         failed_services=list(snapshot.failed_services),
     )
 

@@ -21,14 +21,15 @@ def system_health(edge: Edge) -> tuple[bool, dict[str, Any]]:
         snapshot = system.snapshot()
     except Exception as exc:  # stopped, or the coordinator is gone
         return False, {"status": "down", "reason": f"the actor system is not answering ({type(exc).__name__})"}
-    backlog = len(system.telemetry) + len(system.pending)
+    writes = system.get_write_status()
+    backlog = writes["pending_writes"]
     body: dict[str, Any] = {
         "status": "ok",
         "agents": len(snapshot.agents),
         "failed_services": snapshot.failed_services,
         "pending_writes": backlog,
         "max_write_backlog": edge.limits.max_write_backlog,
-        "write_failures": system.writer_stats.failures,
+        "write_failures": writes["write_failures"],
         "event_streams": edge.hub.clients,
     }
     reasons = [f"the {kind} failed and was given up" for kind in snapshot.failed_services]

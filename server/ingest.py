@@ -85,7 +85,7 @@ async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int
     """Into the telemetry channel: an append each, never blocking."""
     if not edge.system.config.enable_monitoring:
         return len(metrics), []  # as the facade: accepted, not recorded
-    send = edge.system.telemetry.send
+    send = edge.system.send
     refused = []
     for index, metric in metrics:
         try:

@@ -78,7 +78,7 @@ class AlertsFacade(Plumbing):
         self._check_open()
         if not callable(listener):
             raise InvalidMessage("listener", listener, "must be callable")
-        return self.callbacks.subscribe(listener)
+        return self._callbacks.subscribe(listener)
 
 
     def send_alert(self, alert: Any) -> None:

@@ -37,6 +37,7 @@ from messages import (
     RegisterAgent,
     RegisterAgents,
     SwarmMetric,
+    TaskMetric,
     TaskResult,
     TaskStarted,
     UnregisterAgent,
@@ -69,94 +70,114 @@ class SwarmSystem(ReportViews, Lifecycle):
         alerting: AlertingSettings | None = None,
         analysis: AnalystSettings | None = None,
     ) -> None:
-        self.config = config
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._config = config
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._own_clock = clock is None
         self._closed = False
         self._lock = threading.Lock()  # held by the one shutdown that runs; others wait
         self._done: set[str] = set()  # the shutdown steps done so far
         self._known_lock = threading.Lock()
         self._phi_agents: set[str] = set()  # registered with the phi detector
-        self.storage = MetricsStorage(":memory:" if db_path is None else db_path)
+        self._storage = MetricsStorage(":memory:" if db_path is None else db_path)
         # Before any actor owns the storage: what the file holds, and our settings in it.
-        self._untracked = self._restore_agents(self.storage)
-        self.storage.store_metadata(
+        self._untracked = self._restore_agents(self._storage)
+        self._storage.store_metadata(
             {"swarm_id": config.swarm_id, "topology_type": config.topology_type}
         )
-        swarm_tally = self.storage.task_tally(None)
-        self.ledger = StallLedger()
+        swarm_tally = self._storage.task_tally(None)
+        self._ledger = StallLedger()
         # Each owned by one actor (the backlog and writer_stats by the writer, the
         # aggregate by the aggregator) and handed to its next incarnation; the
         # facade only reads their counters.
-        self.pending = Backlog(max_pending)
-        self.services = Services()
-        self.writer_stats = WriterStats()
-        self.aggregate = AggregateState(
+        self._pending = Backlog(max_pending)
+        self._services = Services()
+        self._writer_stats = WriterStats()
+        self._aggregate = AggregateState(
             history_size=config.history_size, max_unacked=max(2 * max_pending, 100_000)
         )
         if swarm_tally is not None:
-            self.aggregate.swarm = swarm_tally
-        self.reporter_state = ReporterState()
-        self.analyst_state = AnalystState(settings=analysis or AnalystSettings())
-        self.callbacks = CallbackRunner(callback_timeout)
-        self.telemetry = TelemetryChannel(
-            self.clock.time, self._notify_aggregator, unknown_agents=unknown_agents
+            self._aggregate.swarm = swarm_tally
+        self._reporter_state = ReporterState()
+        self._analyst_state = AnalystState(settings=analysis or AnalystSettings())
+        self._callbacks = CallbackRunner(callback_timeout)
+        self._telemetry = TelemetryChannel(
+            self._clock.time, self._notify_aggregator, unknown_agents=unknown_agents
         )
-        self.dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
-        services = self.services
+        self._dispatcher = Dispatcher(workers=workers, dead_letters=self._dead_letter)
+        services = self._services
         spawn: dict[str, Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]] = {
             "writer": lambda sup: StorageWriter.start(
-                supervisor=sup, storage=self.storage, backlog=self.pending, clock=self.clock,
-                stats=self.writer_stats,
+                supervisor=sup, storage=self._storage, backlog=self._pending, clock=self._clock,
+                stats=self._writer_stats,
             ),
             # the writer's ref as it is now; the coordinator tells it of a new one
             "aggregator": lambda sup: MetricsAggregator.start(
-                supervisor=sup, channel=self.telemetry, state=self.aggregate,
-                writer=services.get("writer"), time=self.clock.time,
+                supervisor=sup, channel=self._telemetry, state=self._aggregate,
+                writer=services.get("writer"), time=self._clock.time,
                 analyst=lambda: services.refs.get("analyst"),
             ),
             "reporter": lambda sup: HealthReporter.start(
-                supervisor=sup, state=self.reporter_state, runner=self.callbacks,
+                supervisor=sup, state=self._reporter_state, runner=self._callbacks,
             ),
             "analyst": lambda sup: Analyst.start(
-                supervisor=sup, state=self.analyst_state, clock=self.clock,
+                supervisor=sup, state=self._analyst_state, clock=self._clock,
                 alerts=lambda: services.get("reporter"),
             ),
         }
-        self.telemetry.started = self._started
-        self.coordinator = SwarmCoordinator.start(
-            config=config, clock=self.clock, dispatcher=self.dispatcher, ledger=self.ledger,
-            services=services, spawn=spawn, runner=self.callbacks,
+        self._telemetry.started = self._started
+        self._coordinator = SwarmCoordinator.start(
+            config=config, clock=self._clock, dispatcher=self._dispatcher, ledger=self._ledger,
+            services=services, spawn=spawn, runner=self._callbacks,
         )
-        self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
-        self.alert_router: pykka.ActorRef[Any] | None = None
+        self._coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
+        self._alert_router: pykka.ActorRef[Any] | None = None
         self._storage_outage = False
         if alerting is not None:
             self._start_alerting(alerting)
-        self.clock.add_stall_listener(self._on_stall)
-        self._tick = self.clock.call_every(flush_interval, self._on_tick)
+        self._clock.add_stall_listener(self._on_stall)
+        self._tick = self._clock.call_every(flush_interval, self._on_tick)
         if config.enable_monitoring:
             # The hot path: the bound method of the channel, no extra frame. After
             # shutdown the channel refuses it with SystemStopped.
-            self.record_task_metric = self.telemetry.record_task  # type: ignore[method-assign]
+            self.record_task_metric = self._telemetry.record_task  # type: ignore[method-assign]
+            self.send = self._telemetry.send  # type: ignore[method-assign]
         _running.add(self)
+
+    # What it was started with, and the refs agent actors tell
+
+    @property
+    def config(self) -> SystemConfig:
+        """The settings the system was started with (frozen)."""
+        return self._config
+
+    @property
+    def clock(self) -> Clock:
+        """The clock all of the system's time goes through (``start_system(clock=...)``, or its own)."""
+        return self._clock
+
+    @property
+    def coordinator(self) -> pykka.ActorRef[Any]:
+        """The coordinator's ref: agent actors tell it :class:`messages.Heartbeat` (and
+        ``RegisterAgent`` / ``UnregisterAgent``, or ask them for the answer); telemetry
+        told to it goes on to the aggregator."""
+        return self._coordinator
 
     # Actor refs of the supervised services (they change when one is restarted)
 
     @property
     def aggregator(self) -> pykka.ActorRef[Any]:
         """The metrics aggregator's current ref."""
-        return self.services.get("aggregator")
+        return self._services.get("aggregator")
 
     @property
     def writer(self) -> pykka.ActorRef[Any]:
         """The storage writer's current ref."""
-        return self.services.get("writer")
+        return self._services.get("writer")
 
     @property
     def reporter(self) -> pykka.ActorRef[Any]:
         """The health reporter's current ref."""
-        return self.services.get("reporter")
+        return self._services.get("reporter")
 
     # Agents
 
@@ -184,9 +205,9 @@ class SwarmSystem(ReportViews, Lifecycle):
         return done
 
     def _joined(self, agents: Iterable[RegisterAgent]) -> None:
-        at = self.clock.time()
+        at = self._clock.time()
         for agent in agents:
-            if (agent.detector or self.config.detector) == "phi":
+            if (agent.detector or self._config.detector) == "phi":
                 with self._known_lock:
                     self._phi_agents.add(agent.agent_id)
             self._to_analyst(AgentJoined(agent_id=agent.agent_id, at=at, role=role_of(agent.metadata)))
@@ -238,12 +259,12 @@ class SwarmSystem(ReportViews, Lifecycle):
         """
         if not self._ask_coordinator(UnregisterAgent(agent_id=agent_id)):
             return False
-        self.telemetry.forget(agent_id)
+        self._telemetry.forget(agent_id)
         with self._known_lock:
             self._phi_agents.discard(agent_id)
         self._to_analyst(AgentLeft(agent_id=agent_id))
         try:  # drains first: what it recorded before leaving is counted, then released
-            self.services.get("aggregator").tell(Release(agent_id=agent_id))
+            self._services.get("aggregator").tell(Release(agent_id=agent_id))
         except (pykka.ActorDeadError, KeyError):
             pass  # between aggregator incarnations: the state stays in memory, still right
         return True
@@ -257,7 +278,7 @@ class SwarmSystem(ReportViews, Lifecycle):
         Returns:
             False for an agent that is not registered (nothing changes then).
         """
-        beat = Heartbeat(agent_id=agent_id, timestamp=self.clock.time(), metadata=_copy(metadata))
+        beat = Heartbeat(agent_id=agent_id, timestamp=self._clock.time(), metadata=_copy(metadata))
         if not self._ask_coordinator(beat):
             with self._known_lock:
                 record = self._untracked.get(agent_id, (None, None))[1]
@@ -269,7 +290,7 @@ class SwarmSystem(ReportViews, Lifecycle):
             )
             if not self._ask_coordinator(beat):
                 return False
-        if self.config.enable_monitoring:
+        if self._config.enable_monitoring:
             # The beat went on to the tracker by tell; a status ask queues behind
             # it, so on return every later query sees the agent's health after it.
             try:
@@ -292,8 +313,8 @@ class SwarmSystem(ReportViews, Lifecycle):
             UnknownAgent: the agent is not registered and unknown agents are refused.
         """
         self._check_open()
-        self.telemetry.send(TaskStarted(
-            task_id=task_id, agent_id=agent_id, kind=kind, timestamp=self.clock.time(),
+        self._telemetry.send(TaskStarted(
+            task_id=task_id, agent_id=agent_id, kind=kind, timestamp=self._clock.time(),
             metadata=_copy(metadata),
         ))
 
@@ -314,13 +335,13 @@ class SwarmSystem(ReportViews, Lifecycle):
         """
         finish = {"kind": kind, **_copy(metadata)}
         self.task_started(agent_id, task_id, kind, metadata)
-        begun = self.clock.monotonic()
+        begun = self._clock.monotonic()
         result = TaskResult.FAILURE
         try:
             yield finish
             result = TaskResult.SUCCESS
         finally:
-            duration_ms = max(0.0, (self.clock.monotonic() - begun) * 1000.0)
+            duration_ms = max(0.0, (self._clock.monotonic() - begun) * 1000.0)
             if not self._closed:
                 self.record_task_metric(task_id, agent_id, duration_ms, result, metadata=finish)
 
@@ -345,10 +366,27 @@ class SwarmSystem(ReportViews, Lifecycle):
                 with ``unknown_agents="refuse"``.
         """
         self._check_open()
-        if self.config.enable_monitoring:  # pragma: no cover - replaced in __init__
-            self.telemetry.record_task(
+        if self._config.enable_monitoring:  # pragma: no cover - replaced in __init__
+            self._telemetry.record_task(
                 task_id, agent_id, duration_ms, result, tokens_used, files_changed, metadata
             )
+
+    def send(self, message: TaskMetric | AgentMetric | SwarmMetric | TaskStarted) -> None:
+        """Hand the system a telemetry message the caller built (a no-op with monitoring off).
+
+        The cheapest way in for an agent that already holds the message: an
+        append to the buffer the aggregator drains, never blocking, with no
+        message per metric. A :class:`TaskStarted` goes to the analyst at once.
+
+        Raises:
+            InvalidMessage: the message is none of the four.
+            SystemStopped: the system has been shut down.
+            UnknownAgent: it names an agent that is not registered, and the system
+                was started with ``unknown_agents="refuse"``.
+        """
+        self._check_open()
+        if self._config.enable_monitoring:  # pragma: no cover - replaced in __init__
+            self._telemetry.send(message)
 
     def record_task_execution(
         self,
@@ -391,11 +429,11 @@ class SwarmSystem(ReportViews, Lifecycle):
         self._check_open()
         metric = AgentMetric(
             agent_id=agent_id, metric_type=metric_type, value=value,
-            timestamp=self.clock.time() if timestamp is None else timestamp,
+            timestamp=self._clock.time() if timestamp is None else timestamp,
             metadata=_copy(metadata),
         )
-        if self.config.enable_monitoring:
-            self.telemetry.send(metric)
+        if self._config.enable_monitoring:
+            self._telemetry.send(metric)
 
     def record_swarm_metric(
         self,
@@ -412,12 +450,12 @@ class SwarmSystem(ReportViews, Lifecycle):
         """
         self._check_open()
         metric = SwarmMetric(
-            swarm_id=self.config.swarm_id, metric_type=metric_type, value=value,
-            timestamp=self.clock.time() if timestamp is None else timestamp,
+            swarm_id=self._config.swarm_id, metric_type=metric_type, value=value,
+            timestamp=self._clock.time() if timestamp is None else timestamp,
             metadata=_copy(metadata),
         )
-        if self.config.enable_monitoring:
-            self.telemetry.send(metric)
+        if self._config.enable_monitoring:
+            self._telemetry.send(metric)
 
     def inject_fault(self, target: str, reason: str = "injected fault") -> bool:
         """Make a child raise, to see supervision work (the demo and tests use it).

@@ -202,7 +202,7 @@ class HealthViews(Plumbing):
         """
         check_id("agent_id", agent_id)
         request = ReadAgentUptime(
-            agent_id=agent_id, now=self.clock.time(), start_time=_time(start_time, "start_time"),
+            agent_id=agent_id, now=self._clock.time(), start_time=_time(start_time, "start_time"),
             end_time=_time(end_time, "end_time"),
         )
         self.flush()
@@ -217,7 +217,7 @@ class HealthViews(Plumbing):
         """topology_type, agent_count, connection_count and health_metrics (tracked agents)."""
         snapshot = self._live_snapshot()
         n = len(snapshot.agents)
-        kind = self.config.topology_type
+        kind = self._config.topology_type
         if kind in ("mesh", "adaptive"):
             connections = n * (n - 1) // 2
         elif kind == "ring":

@@ -46,7 +46,7 @@ class Lifecycle(Wiring):
     def _shutdown(self, timeout: float) -> None:
         """One pass over the shutdown steps not done yet; the caller holds the lock."""
         self._closed = True
-        self.telemetry.close()
+        self._telemetry.close()
         _running.discard(self)
         failed: list[str] = []
         for name, step in self._shutdown_steps():
@@ -70,7 +70,7 @@ class Lifecycle(Wiring):
         def stop(kind: str) -> Callable[[float], None]:
             def step(timeout: float) -> None:
                 # False (it was dead already: given up) is done too; a Timeout is not
-                ref = self.coordinator if kind == "coordinator" else self.services.get(kind)
+                ref = self._coordinator if kind == "coordinator" else self._services.get(kind)
                 ref.stop(timeout=timeout)
 
             return step
@@ -82,54 +82,54 @@ class Lifecycle(Wiring):
             ("alert_router", self._stop_alert_router),
             ("analyst", stop("analyst")),
             ("reporter", stop("reporter")),
-            ("callbacks", self.callbacks.close),
+            ("callbacks", self._callbacks.close),
             ("aggregator", stop("aggregator")),
             ("writer", stop("writer")),
             ("coordinator", stop("coordinator")),
-            ("dispatcher", lambda t: self.dispatcher.shutdown(timeout=t)),
+            ("dispatcher", lambda t: self._dispatcher.shutdown(timeout=t)),
             ("clock", self._release_clock),
             ("storage", self._close_storage),
         ]
 
     def _stop_trackers(self, timeout: float) -> None:
         if "coordinator" not in self._done:
-            _resolve(self.coordinator.ask(StopTrackers(), timeout=timeout), timeout)
-        self.dispatcher.shutdown(timeout=timeout)
+            _resolve(self._coordinator.ask(StopTrackers(), timeout=timeout), timeout)
+        self._dispatcher.shutdown(timeout=timeout)
 
     def _final_flush(self, timeout: float) -> None:
         """Everything accepted, into SQLite; a record that raced the close is taken too."""
-        if {"aggregator", "writer"} & (self._done | self.services.failed):
+        if {"aggregator", "writer"} & (self._done | self._services.failed):
             # given up (failed_services says so), or a retry after they were stopped
             # anyway: nothing can store them now
-            logger.error("shutdown: %d metrics were not stored", len(self.telemetry) + len(self.pending))
+            logger.error("shutdown: %d metrics were not stored", len(self._telemetry) + len(self._pending))
             return
         try:
             for _ in range(3):
                 self._flush(timeout, closing=True)
-                if not len(self.telemetry):
+                if not len(self._telemetry):
                     return
         except Exception:
             logger.error(
                 "shutdown could not flush: %d metrics were not stored",
-                len(self.telemetry) + len(self.pending),
+                len(self._telemetry) + len(self._pending),
             )
             raise
 
     def _stop_alert_router(self, timeout: float) -> None:
         """Stop the alert router (its last state batch goes to the writer before it stops)."""
-        if self.alert_router is not None:
-            self.alert_router.stop(timeout=timeout)
+        if self._alert_router is not None:
+            self._alert_router.stop(timeout=timeout)
 
     def _release_clock(self, timeout: float) -> None:
-        self.clock.remove_stall_listener(self._on_stall)
+        self._clock.remove_stall_listener(self._on_stall)
         if self._own_clock:
-            self.clock.close()
+            self._clock.close()
 
     def _close_storage(self, timeout: float) -> bool:
         """Close the file, once the writer that uses its connection has stopped."""
         if "writer" not in self._done:
             return False
-        self.storage.close()
+        self._storage.close()
         return True
 
     def __enter__(self) -> Self:

@@ -43,28 +43,28 @@ class Plumbing:
     """What every part of the facade shares: the parts and the ways to ask them."""
 
     # The parts, made by SwarmSystem.__init__ (facade.py); each owned as its comment there says.
-    config: SystemConfig
-    clock: Clock
+    _config: SystemConfig
+    _clock: Clock
     _own_clock: bool
     _closed: bool
     _lock: threading.Lock
     _done: set[str]
     _known_lock: threading.Lock
     _phi_agents: set[str]
-    storage: MetricsStorage
+    _storage: MetricsStorage
     _untracked: dict[str, tuple[AgentSnapshot, AgentRecord]]
-    ledger: StallLedger
-    pending: Backlog
-    services: Services
-    writer_stats: WriterStats
-    aggregate: AggregateState
-    reporter_state: ReporterState
-    analyst_state: AnalystState
-    callbacks: CallbackRunner
-    telemetry: TelemetryChannel
-    dispatcher: Dispatcher
-    coordinator: pykka.ActorRef[Any]
-    alert_router: pykka.ActorRef[Any] | None
+    _ledger: StallLedger
+    _pending: Backlog
+    _services: Services
+    _writer_stats: WriterStats
+    _aggregate: AggregateState
+    _reporter_state: ReporterState
+    _analyst_state: AnalystState
+    _callbacks: CallbackRunner
+    _telemetry: TelemetryChannel
+    _dispatcher: Dispatcher
+    _coordinator: pykka.ActorRef[Any]
+    _alert_router: pykka.ActorRef[Any] | None
     _storage_outage: bool
     _tick: TimerHandle
 
@@ -74,7 +74,7 @@ class Plumbing:
 
     def _ask_coordinator(self, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
         self._check_open()
-        return _resolve(self.coordinator.ask(message, timeout=timeout), timeout)
+        return _resolve(self._coordinator.ask(message, timeout=timeout), timeout)
 
     def _ask_service(
         self, kind: str, message: Any, timeout: float = ASK_TIMEOUT, *, closing: bool = False
@@ -88,15 +88,15 @@ class Plumbing:
         if not closing:
             self._check_open()
         for _ in range(50):
-            ref = self.services.get(kind)
+            ref = self._services.get(kind)
             try:
                 return _resolve(ref.ask(message, timeout=timeout), timeout)
             except pykka.ActorDeadError:
-                if kind in self.services.failed:
+                if kind in self._services.failed:
                     raise
-                with self.services.changed:
-                    if self.services.get(kind) is ref:
-                        self.services.changed.wait(timeout=0.2)
+                with self._services.changed:
+                    if self._services.get(kind) is ref:
+                        self._services.changed.wait(timeout=0.2)
         raise pykka.ActorDeadError(f"the {kind} did not come back")
 
     def _read(self, request: StorageRead) -> Any:
@@ -117,7 +117,7 @@ class Plumbing:
     def _tracked(self, agent_ids: Iterable[str]) -> None:
         """These agents are registered: their metrics take the fast path, and they are tracked."""
         ids = list(agent_ids)
-        self.telemetry.admit(ids)
+        self._telemetry.admit(ids)
         if self._untracked:
             with self._known_lock:
                 for agent_id in ids:
@@ -135,8 +135,8 @@ class Plumbing:
             try:
                 return self._ask_coordinator(message)
             except pykka.ActorDeadError:
-                with self.services.changed:
-                    self.services.changed.wait(timeout=0.2)
+                with self._services.changed:
+                    self._services.changed.wait(timeout=0.2)
         raise pykka.ActorDeadError(f"the tracker of {message.agent_id!r} did not come back")
 
     def _not_tracked(self, agent_id: str) -> UnknownAgent:
@@ -160,8 +160,8 @@ class Plumbing:
 
     def _to_analyst(self, message: Any) -> None:
         """Tell the analyst, unless it is between incarnations or given up (then it misses it)."""
-        ref = self.services.refs.get("analyst")
-        if ref is None or "analyst" in self.services.failed:
+        ref = self._services.refs.get("analyst")
+        if ref is None or "analyst" in self._services.failed:
             return
         try:
             ref.tell(message)
@@ -170,9 +170,9 @@ class Plumbing:
 
     def _ask_router(self, message: Any) -> Any:
         self._check_open()
-        if self.alert_router is None:
+        if self._alert_router is None:
             raise MonitoringDisabled("alert management is off: start_system(alerting=...)")
-        return _resolve(self.alert_router.ask(message, timeout=ASK_TIMEOUT), ASK_TIMEOUT)
+        return _resolve(self._alert_router.ask(message, timeout=ASK_TIMEOUT), ASK_TIMEOUT)
 
 
     def flush(self, timeout: float = ASK_TIMEOUT) -> None:
@@ -199,22 +199,22 @@ class Plumbing:
             self._ask_service("aggregator", Drain(), timeout, closing=closing)
             self._flush_writer(timeout)
             unacked = self._ask_service("aggregator", CountUnacked(), timeout, closing=closing)
-            if not unacked or "writer" in self.services.failed or time.monotonic() > deadline:
+            if not unacked or "writer" in self._services.failed or time.monotonic() > deadline:
                 return
             if unacked == last:  # no progress: the writer is between incarnations
-                with self.services.changed:
-                    self.services.changed.wait(timeout=0.05)
+                with self._services.changed:
+                    self._services.changed.wait(timeout=0.05)
             last = unacked
 
     def _flush_writer(self, timeout: float) -> None:
         for _ in range(50):
             try:
                 # not _ask_coordinator: shutdown flushes too, once the system is closed
-                _resolve(self.coordinator.ask(Flush(), timeout=timeout), timeout)
+                _resolve(self._coordinator.ask(Flush(), timeout=timeout), timeout)
                 return
             except pykka.ActorDeadError:
-                with self.services.changed:
-                    self.services.changed.wait(timeout=0.2)
+                with self._services.changed:
+                    self._services.changed.wait(timeout=0.2)
         raise pykka.ActorDeadError("the writer did not come back")
 
 

@@ -69,9 +69,9 @@ class ReportViews(StatsViews):
             for m in self._read(ReadLatestSwarmMetrics())
         ]
         return HealthReport(
-            swarm_id=self.config.swarm_id,
+            swarm_id=self._config.swarm_id,
             timestamp=snapshot.at,
-            topology_type=self.config.topology_type,
+            topology_type=self._config.topology_type,
             agent_count=len(snapshot.agents),
             health_distribution=self._distribution(snapshot),
             agents=agents,

@@ -133,9 +133,9 @@ class StatsViews(HealthViews, AlertsFacade):
             tasks=tasks,
             transitions=transitions,
             alerts=alerts,
-            pending_writes=len(self.telemetry) + max(len(self.pending), self.aggregate.outbox.rows),
-            dropped=self.telemetry.dropped + self.pending.dropped + self.aggregate.outbox.dropped,
-            quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
+            pending_writes=len(self._telemetry) + max(len(self._pending), self._aggregate.outbox.rows),
+            dropped=self._telemetry.dropped + self._pending.dropped + self._aggregate.outbox.dropped,
+            quarantined=self._writer_stats.quarantined + self._aggregate.quarantined,
             phi=self._phi_values(),
             cost=self.get_cost()["by_agent"],
         )
@@ -266,7 +266,7 @@ class StatsViews(HealthViews, AlertsFacade):
         if agent_id is not None:
             check_id("agent_id", agent_id)
         end = _time(end_time, "end_time")
-        end = self.clock.time() if end is None else end
+        end = self._clock.time() if end is None else end
         start = _time(start_time, "start_time")
         start = end - 3600.0 if start is None else start
         self.flush()
@@ -305,14 +305,46 @@ class StatsViews(HealthViews, AlertsFacade):
         ))
         return result
 
+    def get_write_status(self) -> dict[str, Any]:
+        """Where the accepted metrics are on their way to SQLite, from counters only.
+
+        It asks no actor, so a health check may call it as often as it likes.
+        ``buffered``: in the buffer the aggregator drains; ``pending_writes``:
+        accepted and not yet committed (the buffer, batches on their way to the
+        writer, and those it holds); ``stored``: rows committed since the start
+        (metrics, and the events and registrations stored beside them);
+        ``dropped``: lost to a full backlog; ``quarantined``: refused by storage
+        for their data and kept apart; ``write_failures`` and ``last_write_error``:
+        failed commits (each retried); ``write_batches`` and ``written_rows``: what
+        the writer committed. The same figures as ``get_monitoring_stats()``.
+
+        Raises:
+            SystemStopped: the system has been shut down.
+        """
+        self._check_open()
+        writer = self._writer_stats
+        outbox = self._aggregate.outbox
+        buffered = len(self._telemetry)
+        return {
+            "buffered": buffered,
+            "pending_writes": buffered + outbox.rows + len(self._pending),
+            "stored": self._pending.committed,
+            "dropped": self._telemetry.dropped + self._pending.dropped + outbox.dropped,
+            "quarantined": writer.quarantined + self._aggregate.quarantined,
+            "write_failures": writer.failures,
+            "last_write_error": writer.last_error,
+            "write_batches": writer.batches,
+            "written_rows": writer.rows,
+        }
+
     def get_monitoring_stats(self) -> dict[str, Any]:
         """Counters of every part of the system (just ``monitoring_enabled`` when off)."""
-        if not self.config.enable_monitoring:
+        if not self._config.enable_monitoring:
             return {"monitoring_enabled": False}
         try:
             stats = self.get_task_stats()
         except pykka.ActorDeadError:
-            if "aggregator" not in self.services.failed:
+            if "aggregator" not in self._services.failed:
                 raise
             # the aggregator was given up: its statistics are unknown, and the rest
             # still reports (failed_services is how a user learns of it)
@@ -320,31 +352,30 @@ class StatsViews(HealthViews, AlertsFacade):
         snapshot = self._live_snapshot()
         distribution = self._distribution(snapshot)
         healthy = distribution[HealthState.HEALTHY.value]
-        writer = self.writer_stats
-        outbox = self.aggregate.outbox
+        writer = self._writer_stats
+        writes = self.get_write_status()
         return {
             "monitoring_enabled": True,
             "metrics_collector": {
                 "total_tasks": stats["total_tasks"],
                 "success_rate": stats["success_rate"],
                 "avg_duration_ms": stats["avg_duration_ms"],
-                "buffered": len(self.telemetry),
-                # batches on their way to the writer, and those it holds
-                "pending_writes": len(self.telemetry) + outbox.rows + len(self.pending),
-                "stored": self.pending.committed,
-                "dropped": self.telemetry.dropped + self.pending.dropped + outbox.dropped,
-                "quarantined": writer.quarantined + self.aggregate.quarantined,
-                "uncounted_batches": self.aggregate.stats_errors,  # stored, not in the statistics
+                "buffered": writes["buffered"],
+                "pending_writes": writes["pending_writes"],
+                "stored": writes["stored"],
+                "dropped": writes["dropped"],
+                "quarantined": writes["quarantined"],
+                "uncounted_batches": self._aggregate.stats_errors,  # stored, not in the statistics
                 "last_quarantine_error": writer.last_quarantine_error,
-                "unregistered_agent_metrics": self.telemetry.unregistered,
-                "write_failures": writer.failures,
-                "last_write_error": writer.last_error,
+                "unregistered_agent_metrics": self._telemetry.unregistered,
+                "write_failures": writes["write_failures"],
+                "last_write_error": writes["last_write_error"],
             },
             "unknown_messages": {
-                "coordinator": self.coordinator.proxy().unknown_messages.get(timeout=ASK_TIMEOUT),
-                "aggregator": self.aggregate.unknown_messages,
+                "coordinator": self._coordinator.proxy().unknown_messages.get(timeout=ASK_TIMEOUT),
+                "aggregator": self._aggregate.unknown_messages,
                 "writer": writer.unknown_messages,
-                "reporter": self.reporter_state.unknown_messages,
+                "reporter": self._reporter_state.unknown_messages,
             },
             "heartbeat_monitor": {
                 "total_agents": len(snapshot.agents),
@@ -365,12 +396,12 @@ class StatsViews(HealthViews, AlertsFacade):
                 "failed_services": snapshot.failed_services,
             },
             "alerts": {
-                "total": self.reporter_state.alerts,
-                "callback_calls": self.callbacks.calls,
-                "callback_errors": self.callbacks.errors,
-                "callback_timeouts": self.callbacks.timeouts,
+                "total": self._reporter_state.alerts,
+                "callback_calls": self._callbacks.calls,
+                "callback_errors": self._callbacks.errors,
+                "callback_timeouts": self._callbacks.timeouts,
             },
-            **({"alerting": self.alerting_stats()} if self.alert_router is not None else {}),
+            **({"alerting": self.alerting_stats()} if self._alert_router is not None else {}),
         }
 
 

@@ -40,50 +40,50 @@ class Wiring(Plumbing):
 
     def _notify_aggregator(self) -> None:
         try:
-            self.services.get("aggregator").tell(Drain())
+            self._services.get("aggregator").tell(Drain())
         except (pykka.ActorDeadError, KeyError):
             pass  # a restarted aggregator drains the buffer as it starts
 
     def _on_tick(self) -> None:
-        if self.alert_router is not None:
+        if self._alert_router is not None:
             self._storage_condition()
         try:
-            if len(self.telemetry):
-                self.services.get("aggregator").tell(Drain())
-            elif len(self.pending) and self.writer_stats.retry is None:
-                self.services.get("writer").tell(Wake())
+            if len(self._telemetry):
+                self._services.get("aggregator").tell(Drain())
+            elif len(self._pending) and self._writer_stats.retry is None:
+                self._services.get("writer").tell(Wake())
         except (pykka.ActorDeadError, KeyError):
             pass
 
     def _storage_condition(self) -> None:
         """A storage outage (the writer backing off) is an alert of its own, resolved when it ends."""
-        failing = self.writer_stats.backoff > 0
-        if failing == self._storage_outage or self.alert_router is None:
+        failing = self._writer_stats.backoff > 0
+        if failing == self._storage_outage or self._alert_router is None:
             return
         self._storage_outage = failing
-        now = self.clock.time()
+        now = self._clock.time()
         meta: dict[str, Any] = {"alertname": "StorageOutage"}
         if not failing:
             meta["ends_at"] = now
         try:
-            self.alert_router.tell(Alert(
+            self._alert_router.tell(Alert(
                 agent_id="*", severity=AlertSeverity.CRITICAL, at=now, metadata=meta,
-                message=f"storage is not writable: {self.writer_stats.last_error}",
+                message=f"storage is not writable: {self._writer_stats.last_error}",
             ))
         except pykka.ActorDeadError:
             pass
 
     def _on_stall(self, seconds: float) -> None:
-        self.ledger.add(seconds)
+        self._ledger.add(seconds)
         try:
-            self.coordinator.tell(StallDetected(seconds=seconds))
+            self._coordinator.tell(StallDetected(seconds=seconds))
         except pykka.ActorDeadError:
             pass
 
     def _dead_letter(self, ref: pykka.ActorRef[Any], message: Any) -> None:
         if isinstance(message, Beat):
             try:
-                self.coordinator.tell(
+                self._coordinator.tell(
                     Redeliver(kind="tracker", name=message.agent_id, messages=[message])
                 )
             except pykka.ActorDeadError:
@@ -91,16 +91,16 @@ class Wiring(Plumbing):
 
 
     def _started(self, message: TaskStarted) -> None:
-        if self.config.enable_monitoring:
+        if self._config.enable_monitoring:
             self._to_analyst(message)
 
     def _start_alerting(self, settings: AlertingSettings) -> None:
         loaded = decode_state(self._read(ReadAlertState()))
         router = AlertRouter.start(
-            settings=settings, clock=self.clock, writer=lambda: self.services.get("writer"),
-            swarm_id=self.config.swarm_id, loaded=loaded,
+            settings=settings, clock=self._clock, writer=lambda: self._services.get("writer"),
+            swarm_id=self._config.swarm_id, loaded=loaded,
         )
-        self.alert_router = router
+        self._alert_router = router
 
         def forward(message: Any) -> None:
             try:
@@ -108,6 +108,6 @@ class Wiring(Plumbing):
             except pykka.ActorDeadError:
                 pass
 
-        self.reporter_state.forward = forward
+        self._reporter_state.forward = forward
         if settings.failure_rate.enabled:
-            self.aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))
+            self._aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))

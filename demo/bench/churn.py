@@ -17,6 +17,7 @@ import tracemalloc
 from typing import Final
 
 from actors import SwarmSystem, start_system
+from actors.testing import live_trackers
 from demo.bench.support import FLUSH_TIMEOUT, GroupResult, Sizes, rss_mb
 
 __all__ = ["run_churn"]
@@ -28,7 +29,7 @@ _ROUNDS: Final = {"full": (8, 5000), "quick": (8, 1000), "smoke": (3, 100)}
 def _trackers_stopped(system: SwarmSystem, timeout: float = 60.0) -> None:
     """Wait until the trackers of the agents that left have stopped (they stop asynchronously)."""
     deadline = time.monotonic() + timeout
-    while system.dispatcher.live_actors() and time.monotonic() < deadline:
+    while live_trackers(system) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 

@@ -203,7 +203,7 @@ def run_latency(sizes: Sizes, workdir: str) -> GroupResult:
     samples: dict[str, list[int]] = {"facade": [], "agent": [], "tell": [], "prom": [], "timer": []}
     tell_wall_ns = 0
     system: SwarmSystem = start_system(os.path.join(workdir, "latency.db"))
-    agent = _RecordingAgent.start(system.telemetry.record_task, args)
+    agent = _RecordingAgent.start(system.record_task_metric, args)
     sink = _Sink.start()
     try:
         system.register_agents(AGENT_IDS)  # a registered agent's metrics take the fast path

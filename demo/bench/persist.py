@@ -52,12 +52,14 @@ def _record_from_threads(path: str, total: int) -> tuple[float, dict[str, Any]]:
         system.flush(FLUSH_TIMEOUT)
         elapsed = time.perf_counter() - t0
         collector = system.get_monitoring_stats()["metrics_collector"]
-        writer = system.writer_stats
+        writes = system.get_write_status()
         details = {
             "recorded_s": recorded,
             "committed_s": elapsed,
-            "writer_batches": writer.batches,
-            "mean_batch_rows": writer.rows / writer.batches if writer.batches else 0.0,
+            "writer_batches": writes["write_batches"],
+            "mean_batch_rows": (
+                writes["written_rows"] / writes["write_batches"] if writes["write_batches"] else 0.0
+            ),
             "dropped": collector["dropped"],
         }
     finally:

@@ -17,6 +17,7 @@ from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
 from actors.protocol import GetGauges, ReadQuarantine
+from actors.testing import service_ref
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
 from storage import decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
@@ -113,7 +114,7 @@ def test_an_ask_an_actor_does_not_understand_raises_and_is_counted(
     elif target == "coordinator":
         ref = system.coordinator
     else:
-        ref = system.services.get(target)
+        ref = service_ref(system, target)
 
     class Nonsense:
         pass

@@ -127,7 +127,7 @@ def test_task_started_goes_through_the_channel_and_bad_ones_are_refused(
 ) -> None:
     """A TaskStarted an agent built is accepted by the channel; bad settings name their field."""
     swarm.register_agent("a")
-    swarm.telemetry.send(TaskStarted(task_id="x", agent_id="a", kind="plan", timestamp=swarm.clock.time()))
+    swarm.send(TaskStarted(task_id="x", agent_id="a", kind="plan", timestamp=swarm.clock.time()))
     assert swarm.get_tasks_in_flight("a")["a"][0]["kind"] == "plan"
     with pytest.raises(InvalidMessage, match="kind"):
         swarm.task_started("a", "y", kind="")

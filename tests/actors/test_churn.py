@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actors import ManualClock, SwarmSystem
 from actors.protocol import GetGauges, GetTaskStats
+from actors.testing import parts
 
 
 def test_unregister_releases_the_agents_memory_and_keeps_its_stored_stats(
@@ -21,7 +22,7 @@ def test_unregister_releases_the_agents_memory_and_keeps_its_stored_stats(
     assert system.unregister_agent("leaver") is True
     assert system.aggregator.ask(GetTaskStats(agent_id="leaver")) is None  # queued behind Release
     assert "leaver/queue_depth" not in system.aggregator.ask(GetGauges())["agents"]
-    assert not system.telemetry.is_known("leaver")
+    assert not parts(system).telemetry.is_known("leaver")
     assert system.aggregator.ask(GetTaskStats(agent_id="stayer")) is not None
     for stats in (
         system.get_task_stats("leaver"),

@@ -6,6 +6,7 @@ import pykka
 
 from actors import HeartbeatTracker, ManualClock, SwarmSystem
 from actors.protocol import GetStatus
+from actors.testing import wait_for_restarts
 from messages import Crash, HealthState
 from tests.events import EventLog
 
@@ -32,7 +33,7 @@ def test_a_crashed_tracker_is_restarted_with_its_state_intact(
     assert system.check_agent_health("a") is HealthState.DEGRADED
     old = _tracker("a")
     old.tell(Crash(reason="test crash"))
-    assert system.services.wait_for_restarts(1, timeout=10)
+    assert wait_for_restarts(system, 1, timeout=10)
     assert _tracker("a") is not old
     assert system.check_agent_health("a") is HealthState.DEGRADED
     assert [h["metadata"]["i"] for h in system.get_heartbeat_history("a")] == [0, 1, 2]
@@ -49,7 +50,7 @@ def test_heartbeats_sent_around_a_crash_are_not_lost(system: SwarmSystem) -> Non
     _tracker("a").tell(Crash())
     for _ in range(20):
         system.update_agent_heartbeat("a")
-    assert system.services.wait_for_restarts(1, timeout=10)
+    assert wait_for_restarts(system, 1, timeout=10)
     assert system.get_agent_health_status("a")["heartbeats"] == 20  # type: ignore[index]
 
 
@@ -60,7 +61,7 @@ def test_a_crash_loop_ends_in_failed_with_a_critical_alert(
     system.register_agent("a")
     for restart in range(1, 4):
         _tracker("a").tell(Crash(reason=f"loop {restart}"))
-        assert system.services.wait_for_restarts(restart, timeout=10)
+        assert wait_for_restarts(system, restart, timeout=10)
     _tracker("a").tell(Crash(reason="loop 4"))
     events.wait_for(3)
     assert system.check_agent_health("a") is HealthState.FAILED
@@ -77,13 +78,13 @@ def test_crashed_services_are_restarted_and_no_metric_is_lost(
     for i in range(100):
         system.record_task_metric(f"t{i}", "a", 10.0, "success")
     system.aggregator.tell(Crash())
-    assert system.services.wait_for_restarts(1, timeout=10)
+    assert wait_for_restarts(system, 1, timeout=10)
     for i in range(100, 200):
         system.record_task_metric(f"t{i}", "a", 10.0, "success")
     system.writer.tell(Crash())
-    assert system.services.wait_for_restarts(2, timeout=10)
+    assert wait_for_restarts(system, 2, timeout=10)
     system.reporter.tell(Crash())
-    assert system.services.wait_for_restarts(3, timeout=10)
+    assert wait_for_restarts(system, 3, timeout=10)
     stored = system.query_task_metrics()
     assert sorted(m.task_id for m in stored) == sorted(f"t{i}" for i in range(200))
     assert system.get_monitoring_stats()["supervision"]["service_restarts"] == {

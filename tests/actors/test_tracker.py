@@ -22,7 +22,7 @@ from actors import (
 )
 from actors.history import HeartbeatHistory
 from actors.protocol import Transition
-from actors.testing import EventRecorder
+from actors.testing import EventRecorder, parts
 from actors.tracker import StallLedger, TrackerState
 from messages import HealthChanged, HealthState, UnregisterAgent
 from tests.events import EventLog
@@ -400,7 +400,7 @@ def test_a_deadline_of_the_old_registration_handled_after_re_registering_is_drop
     advanced = threading.Thread(target=clock.advance, args=(1.0,))
     try:
         swarm.register_agent("a")
-        _Busy.start(dispatcher=swarm.dispatcher).tell((holding, release))
+        _Busy.start(dispatcher=parts(swarm).dispatcher).tell((holding, release))
         assert holding.wait(10)  # trackers wait from now on
         advanced.start()  # the old tracker's deadline falls due; it waits for the worker
         assert clock.fired.wait(10)  # its CheckDeadline is in its mailbox, before any stop

@@ -140,7 +140,7 @@ def make_system(clock: ManualClock, tmp_path: Any) -> Iterator[Callable[..., Swa
 def sync(swarm: SwarmSystem) -> dict[str, Any]:
     """Wait until every transition so far reached the router; return its counters."""
     swarm.snapshot()
-    swarm._ask_service("reporter", GetRecentAlerts())
+    swarm.reporter.ask(GetRecentAlerts())
     return swarm.alerting_stats()
 
 

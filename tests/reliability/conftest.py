@@ -23,6 +23,7 @@ import pytest
 
 from actors import SwarmSystem
 from actors.protocol import GetRecentAlerts, ReadAgents, StorageRead
+from actors.testing import parts
 from messages import HealthChanged
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def writer_connection(system: SwarmSystem) -> sqlite3.Connection:
     scheduled on a ManualClock that the test alone advances (Wake is ignored
     then) and the test sends no Flush or read: both times the writer is idle.
     """
-    conn = getattr(system.storage, "_conn", None)
+    conn = getattr(parts(system).storage, "_conn", None)
     assert isinstance(conn, sqlite3.Connection), "storage keeps its connection in _conn"
     return conn
 

@@ -52,6 +52,7 @@ from actors.protocol import (
     Verified,
     Wake,
 )
+from actors.testing import parts, service_ref
 from messages import HealthChanged, HealthState, InvalidMessage, TaskResult
 from tests.reliability.conftest import WAIT, read
 
@@ -224,12 +225,12 @@ def _sql_schema(db_path: str) -> list[tuple[str, str]]:
 
 def _no_restarts(system: SwarmSystem) -> None:
     snapshot = system.snapshot()
-    assert system.services.restarts == 0
+    assert parts(system).services.restarts == 0
     assert snapshot.tracker_restarts == 0
     assert snapshot.failed_services == []
     assert system.coordinator.is_alive()
     for kind in ("writer", "aggregator", "reporter"):
-        assert system.services.get(kind).is_alive()
+        assert service_ref(system, kind).is_alive()
 
 
 @pytest.fixture
@@ -519,7 +520,7 @@ def test_hostile_mailbox_messages_are_counted_not_fatal(
     alerts: collections.Counter[tuple[Any, ...]] = collections.Counter()
 
     def actor() -> pykka.ActorRef[Any]:
-        return system.coordinator if target == "coordinator" else system.services.get(target)
+        return system.coordinator if target == "coordinator" else service_ref(system, target)
 
     def unknown() -> int:
         value: int = actor().proxy().unknown_messages.get(timeout=WAIT)  # also a barrier

@@ -16,6 +16,7 @@ import pytest
 
 import messages
 from actors import ManualClock, PooledActor, SwarmSystem, SystemClock, start_system
+from actors.testing import parts
 from messages import HealthState
 from tests.reliability.conftest import WAIT, Child, Transitions, settle
 
@@ -76,6 +77,7 @@ STOPS = 3
 CHILD = """
 import json, sys, threading, time
 from actors import SystemClock, start_system
+from actors.testing import parts
 from messages import HealthState, Heartbeat
 from actors.protocol import GetRecentAlerts
 
@@ -128,7 +130,7 @@ stop.set()
 beating.join()
 stats = system.get_monitoring_stats()
 alerts = system.reporter.ask(GetRecentAlerts(limit=200))
-emit(kind="done", stalls=stats["heartbeat_monitor"]["stalls"], grace=system.ledger.total,
+emit(kind="done", stalls=stats["heartbeat_monitor"]["stalls"], grace=parts(system).ledger.total,
      distribution=stats["heartbeat_monitor"]["health_distribution"],
      swarm_alerts=[[a.severity.value, a.message] for a in alerts if a.agent_id == "*"])
 system.shutdown()
@@ -244,7 +246,7 @@ def test_heartbeats_queued_across_a_stall_convict_nobody() -> None:
         system.configure_alerts(callbacks={state: transitions for state in HealthState})
         system.register_agent("a")
         system.update_agent_heartbeat("a")
-        _Busy.start(dispatcher=system.dispatcher).tell(worker_free)  # trackers wait now
+        _Busy.start(dispatcher=parts(system).dispatcher).tell(worker_free)  # trackers wait now
         system.coordinator.tell(messages.Heartbeat(agent_id="a", timestamp=clock.time()))
         system.snapshot()  # the beat is stamped and queued for the tracker
         held = threading.Event()

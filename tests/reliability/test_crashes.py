@@ -16,6 +16,7 @@ import pytest
 
 from actors import HeartbeatTracker, ManualClock, SwarmSystem, start_system
 from actors.protocol import GetRecentAlerts, ReadAlerts, ReadHealthEvents
+from actors.testing import parts, wait_for_given_up, wait_for_restarts
 from messages import HealthState, Heartbeat
 from tests.reliability.conftest import (
     FAILED,
@@ -132,7 +133,7 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
             clock.advance(STEP)
             if step % 4 == 3:  # a clock tick drains; a flush while crashing must also work
                 system.flush()
-        assert system.services.wait_for_restarts(injected, timeout=WAIT)
+        assert wait_for_restarts(system, injected, timeout=WAIT)
         system.update_agent_heartbeat("steady")
     recorded = sum(traffic.recorded)
     system.flush()
@@ -154,7 +155,7 @@ def test_crashes_amid_traffic_restart_everything_and_lose_nothing(
     assert supervision["tracker_restarts"] == 6
     assert supervision["service_restarts"] == {"writer": 3, "aggregator": 3, "reporter": 3, "analyst": 0}
     assert supervision["failed_services"] == []
-    assert system.services.restarts == injected
+    assert parts(system).services.restarts == injected
     # every message the restarts sent around (ServiceStarted, redeliveries) was understood
     assert set(system.get_monitoring_stats()["unknown_messages"].values()) == {0}
     print(f"crashes: {injected} faults injected and restarted amid traffic; {recorded} metrics, "
@@ -174,14 +175,14 @@ def test_a_writer_crash_during_an_outage_loses_nothing(db_path: str) -> None:
         system.get_task_stats()  # drained into the pending writes; the write fails
         log.wait_for(FAILED)
         writer_barrier(system)
-        assert len(system.pending) == len(recorded)
+        assert len(parts(system).backlog) == len(recorded)
         assert system.inject_fault("writer", "crash with 5,000 pending")
-        assert system.services.wait_for_restarts(1, timeout=WAIT)
+        assert wait_for_restarts(system, 1, timeout=WAIT)
         log.wait_for(FAILED, count=2)  # the new writer tried them as it started
         writer_barrier(system)
-        assert len(system.pending) == len(recorded)
+        assert len(parts(system).backlog) == len(recorded)
         writable(writer_connection(system))  # idle: its retry waits for our clock
-        clock.advance(system.writer_stats.backoff)
+        clock.advance(parts(system).writer_stats.backoff)
         system.flush()
         assert stored_task_ids(db_path) == recorded
     clock.close()
@@ -201,7 +202,7 @@ def test_a_tracker_crash_loop_ends_in_failed_with_a_critical_alert(
     system.register_agent("bystander")
     for restart in range(1, 4):
         assert system.inject_fault("looping", f"loop {restart}")
-        assert system.services.wait_for_restarts(restart, timeout=WAIT)
+        assert wait_for_restarts(system, restart, timeout=WAIT)
         clock.advance(0.5)
         system.update_agent_heartbeat("looping")
         system.update_agent_heartbeat("bystander")
@@ -218,7 +219,7 @@ def test_a_tracker_crash_loop_ends_in_failed_with_a_critical_alert(
     assert system.check_agent_health("looping") is HealthState.FAILED
     system.update_agent_heartbeat("bystander")
     assert system.check_agent_health("bystander") is HealthState.HEALTHY
-    assert system.services.restarts == 3
+    assert parts(system).services.restarts == 3
     assert len(_live_trackers()) == 1  # the bystander's
     critical = [a for a in _alerts(system) if a[0] == "looping" and a[1] == "critical"]
     assert any("crashed more than 3 times" in a[2] for a in critical)
@@ -233,18 +234,15 @@ def test_a_service_crash_loop_is_given_up_with_a_critical_alert(
     system, clock, transitions = swarm
     for restart in range(1, 4):
         assert system.inject_fault(service, f"loop {restart}")
-        assert system.services.wait_for_restarts(restart, timeout=WAIT)
+        assert wait_for_restarts(system, restart, timeout=WAIT)
     assert system.inject_fault(service, "loop 4")
-    with system.services.changed:
-        assert system.services.changed.wait_for(
-            lambda: service in system.services.failed, timeout=WAIT
-        )
+    assert wait_for_given_up(system, service, timeout=WAIT)
     snapshot = system.snapshot()  # the coordinator has finished handling the failure
     assert snapshot.failed_services == [service]
     assert snapshot.service_restarts[service] == 3
     assert system.inject_fault(service, "loop 5")  # told to no one: still no restart
     system.snapshot()
-    assert system.services.restarts == 3
+    assert parts(system).services.restarts == 3
     message = f"the {service} crashed more than 3 times"
     if service != "reporter":
         assert [a for a in _alerts(system) if a[1] == "critical" and message in a[2]]
@@ -269,7 +267,7 @@ def test_batches_sent_to_a_crashing_writer_are_redelivered_and_stored_once(db_pa
             for task_id in recorded[k * 1000 : (k + 1) * 1000]:
                 system.record_task_metric(task_id, "agent", 1.0, "success")
             system.get_task_stats()  # a drain: one WriteBatch to the writer, dead or alive
-        assert system.services.wait_for_restarts(1, timeout=WAIT)
+        assert wait_for_restarts(system, 1, timeout=WAIT)
         system.flush()
         assert stored_task_ids(db_path) == recorded
         collector = system.get_monitoring_stats()["metrics_collector"]

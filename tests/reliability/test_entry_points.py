@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 import messages
 from actors import ManualClock, SwarmSystem, start_system
 from actors.protocol import ReadAgentMetrics, ReadAgents, ReadSwarmMetrics
+from actors.testing import parts
 from messages import (
     MAX_TIMESTAMP,
     MIN_TIMESTAMP,
@@ -190,7 +191,7 @@ def test_a_time_that_would_overflow_storage_is_refused_and_storage_keeps_working
     ]
     for build in builders:
         with pytest.raises(InvalidMessage) as caught:
-            system.telemetry.send(build())  # type: ignore[arg-type]
+            system.send(build())  # type: ignore[arg-type]
         assert caught.value.field == "timestamp"
         assert "out of range" in str(caught.value)
         if timestamp == NOW_MS:
@@ -208,7 +209,7 @@ ENTRY_POINTS_WITH_METADATA: dict[str, Callable[[SwarmSystem, dict[str, Any]], ob
     "update_agent_heartbeat": lambda s, m: s.update_agent_heartbeat("a", m),
     "register_agent": lambda s, m: s.register_agent("new", m),
     "register_agents": lambda s, m: s.register_agents(["n1", "n2"], m),
-    "send": lambda s, m: s.telemetry.send(
+    "send": lambda s, m: s.send(
         AgentMetric(agent_id="a", metric_type="m", value=1.0, timestamp=s.clock.time(), metadata=m)),
     "decode": lambda s, m: messages.decode(
         b'{"type":"heartbeat","agent_id":"a","timestamp":1700000000,"metadata":'
@@ -266,7 +267,7 @@ def test_ids_and_results_that_only_look_like_strings_are_refused_on_the_hot_path
     for i in range(999):
         if i % 100 == 0:
             for field, args in bad:
-                for record in (system.record_task_metric, system.telemetry.record_task):
+                for record in (system.record_task_metric, parts(system).telemetry.record_task):
                     with pytest.raises(InvalidMessage) as caught:
                         record(*args)
                     assert caught.value.field == field
@@ -441,9 +442,9 @@ def test_any_message_sent_into_the_channel_is_refused_or_stored(
         chosen = {k: v for k, v in fields.items() if k in FIELDS_OF[cls]}
         if chosen["metadata"] is None:
             del chosen["metadata"]
-        if door(lambda: system.telemetry.send(cls(**chosen))) and cls is TaskMetric:
+        if door(lambda: system.send(cls(**chosen))) and cls is TaskMetric:
             tasks[0] += 1
-        assert not door(lambda: system.telemetry.send(other))
+        assert not door(lambda: system.send(other))
 
     any_message()
     assert door.taken and len(door.refused) >= 5, door.refused
@@ -488,7 +489,7 @@ def test_any_bytes_decoded_and_delivered_are_refused_or_stored(
             return
         message = decoded[0]
         if isinstance(message, TaskMetric | AgentMetric | SwarmMetric):
-            system.telemetry.send(message)
+            system.send(message)
             tasks[0] += isinstance(message, TaskMetric)
         elif isinstance(message, UnregisterAgent) and message.agent_id == "agent-0":
             pass  # keep the one agent the other examples beat for

@@ -29,6 +29,7 @@ KILL_AFTER = 3_000  # recorded metrics before the kill (about 3 s)
 CHILD = """
 import json, sys, threading, time
 from actors import start_system
+from actors.testing import parts
 
 system = start_system(sys.argv[1], flush_interval=float(sys.argv[2]))
 rate = int(sys.argv[3])
@@ -43,7 +44,7 @@ while True:
     now = time.monotonic()
     if now - last >= 0.02:
         # "committed": what the writer has committed to SQLite so far
-        print(json.dumps({"t": now, "recorded": n, "committed": system.pending.committed}),
+        print(json.dumps({"t": now, "recorded": n, "committed": parts(system).backlog.committed}),
               flush=True)
         last = now
     next_tick += 0.01

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from actors import SwarmSystem, start_system
+from actors.testing import parts, service_ref
 from messages import HealthChanged, HealthState, Heartbeat
 from tests.reliability.conftest import WAIT, rss_mb, stored_tasks
 
@@ -60,10 +61,10 @@ class Samples:
         self.at.append(time.monotonic() - since)
         self.inbox.append(system.coordinator.actor_inbox.qsize())  # type: ignore[attr-defined]
         self.services.append(sum(
-            system.services.get(kind).actor_inbox.qsize()  # type: ignore[attr-defined]
+            service_ref(system, kind).actor_inbox.qsize()  # type: ignore[attr-defined]
             for kind in ("writer", "aggregator", "reporter")
         ))
-        self.queued.append(len(system.telemetry) + len(system.pending))
+        self.queued.append(len(parts(system).telemetry) + len(parts(system).backlog))
 
     def window(self, values: list[int], low: float, high: float) -> int:
         """The largest value sampled between ``low`` and ``high`` of the run (fractions)."""
@@ -173,7 +174,7 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
             if "middle" not in rss and elapsed >= (WARM_UP + seconds) / 2:
                 rss["middle"] = rss_mb()
         rss["end"] = rss_mb()
-        backlog_growth = (len(system.telemetry) + len(system.pending)) / (
+        backlog_growth = (len(parts(system).telemetry) + len(parts(system).backlog)) / (
             time.monotonic() - backlog_since
         )
         live["end"], rss["quiet end"] = recorder.quiet_sample()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
+from actors.testing import parts
 from tests.reliability.conftest import (
     FAILED,
     WAIT,
@@ -144,12 +145,12 @@ def _manual_outage(
     delays: list[float] = []
     for attempt in range(1, retries + 1):
         writer_barrier(system)  # the failed attempt has scheduled its retry
-        assert system.writer_stats.retry is not None
-        assert system.writer_stats.failures == attempt
-        delays.append(system.writer_stats.backoff)
+        assert parts(system).writer_stats.retry is not None
+        assert parts(system).writer_stats.failures == attempt
+        delays.append(parts(system).writer_stats.backoff)
         if attempt == retries:
             end(writer_connection(system))  # idle: only our advance can make it retry
-        clock.advance(system.writer_stats.backoff)
+        clock.advance(parts(system).writer_stats.backoff)
         if attempt < retries:
             log.wait_for(FAILED, count=attempt + 1)
     return delays

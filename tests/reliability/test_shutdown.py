@@ -12,6 +12,7 @@ import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
 from actors.errors import ShutdownIncomplete, SystemStopped
+from actors.testing import parts
 from messages import HealthState, TaskMetric, TaskResult
 from tests.reliability.conftest import WAIT, Child, stored_tasks
 
@@ -42,7 +43,7 @@ class _Agent(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Work):
-            telemetry = self.system.telemetry
+            telemetry = parts(self.system).telemetry
             now = self.system.clock.time()
             for n in range(message.first, message.first + message.count):
                 if self.as_messages:
@@ -98,7 +99,7 @@ def test_clean_shutdown_stores_every_metric_exactly_once(db_path: str) -> None:
     system.get_task_stats()  # the aggregator has taken everything so far
     for n in range(TAIL):
         system.record_task_metric(f"tail-{n}", "tail", 1.0, "success")
-    assert len(system.telemetry) == TAIL
+    assert len(parts(system).telemetry) == TAIL
     system.shutdown()  # nothing was flushed before
     clock.close()
 
@@ -176,7 +177,7 @@ def test_every_call_after_shutdown_raises_system_stopped(db_path: str) -> None:
     system = start_system(db_path, clock=clock)
     system.register_agent("a")
     record = system.record_task_metric  # kept from before, as a hot loop would
-    send = system.telemetry.send
+    send = system.send
     system.shutdown()
     clock.close()
     calls: dict[str, Callable[[], object]] = {

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from actors import ManualClock, SwarmSystem
+from actors.testing import wait_for_given_up, wait_for_restarts
 from server import Limits
 
 WAIT = 10.0
@@ -36,11 +37,9 @@ def test_a_service_given_up_is_503_naming_it(http: httpx.Client, system: SwarmSy
     """A reporter crash-looping past its restart intensity makes /healthz 503, naming it."""
     for restart in range(1, 4):
         assert system.inject_fault("reporter", f"loop {restart}")
-        assert system.services.wait_for_restarts(restart, timeout=WAIT)
+        assert wait_for_restarts(system, restart, timeout=WAIT)
     assert system.inject_fault("reporter", "loop 4")
-    with system.services.changed:
-        assert system.services.changed.wait_for(lambda: "reporter" in system.services.failed,
-                                                timeout=WAIT)
+    assert wait_for_given_up(system, "reporter", timeout=WAIT)
     reply = http.get("/healthz")
     assert reply.status_code == 503
     assert reply.json()["failed_services"] == ["reporter"]
