@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 
 from demo.errors import CommandError, UnknownAgentId
-from messages import MAX_TIMESTAMP, MIN_TIMESTAMP, AgentReport, Gauge, HealthReport, HealthState, TaskMetric
+from messages import (
+    MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
+    REPORT_ALERTS,
+    REPORT_SLICES,
+    AgentReport,
+    HealthReport,
+    HealthState,
+    agent_report,
+    gauges_by_agent,
+    gauges_of,
+)
 from storage import AgentRecord, MetricsStorage, NeverTracked
 
 __all__ = ["check_agent", "open_database", "stored_metrics", "stored_report"]
-
-_SLICES = 20  # as many as the in-process report (actors.system.REPORT_SLICES)
-_ALERTS = 50
 
 
 def open_database(path: str) -> MetricsStorage:
@@ -119,10 +127,8 @@ def stored_report(
     # older version stored): the sparklines span only the times that are valid
     low = min(max(low, MIN_TIMESTAMP), MAX_TIMESTAMP)
     high = min(max(high, low), MAX_TIMESTAMP)
-    gauges: dict[str, list[Gauge]] = {}
-    for metric in storage.latest_agent_metrics(start_time=start, end_time=end, agent_id=agent_id):
-        gauges.setdefault(metric.agent_id, []).append(
-            Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp))
+    gauges = gauges_by_agent(
+        storage.latest_agent_metrics(start_time=start, end_time=end, agent_id=agent_id))
     agents: list[AgentReport] = []
     for record in storage.agents():
         if agent_id is not None and record.agent_id != agent_id:
@@ -135,33 +141,19 @@ def stored_report(
         events = storage.query_health_events(start_time=record.registered_at, end_time=end,
                                              agent_id=record.agent_id)
         state = events[-1].current if events else HealthState.HEALTHY
-        durations, counts = storage.task_series(low, high, agent_id=record.agent_id,
-                                                slices=_SLICES)
-        agents.append(
-            AgentReport(
-                agent_id=record.agent_id,
-                health_state=state.value,
-                heartbeat_age_ms=None,
-                uptime_pct=_uptime(storage, record.agent_id, start, end, now),
-                tasks_completed=stats["total_tasks"],
-                success_rate=stats["success_rate"],
-                avg_duration_ms=stats["avg_duration_ms"],
-                p95_duration_ms=stats["p95_duration_ms"],
-                total_tokens=stats["total_tokens"],
-                duration_series=durations,
-                throughput_series=counts,
-                gauges=gauges.get(record.agent_id, []),
-            )
-        )
+        series = storage.task_series(low, high, agent_id=record.agent_id, slices=REPORT_SLICES)
+        agents.append(agent_report(
+            record.agent_id, health_state=state.value, heartbeat_age_ms=None,
+            uptime_pct=_uptime(storage, record.agent_id, start, end, now), stats=stats,
+            series=series, gauges=gauges.get(record.agent_id, []),
+        ))
     distribution = {state.value: 0 for state in HealthState}
     for agent in agents:
         distribution[agent.health_state] += 1
     swarm_id, topology = _swarm_identity(storage, storage.path)
     alerts = storage.query_alerts(start_time=start, end_time=end, agent_id=agent_id)
-    swarm_gauges = [] if agent_id is not None else [
-        Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
-        for m in storage.latest_swarm_metrics(start_time=start, end_time=end)
-    ]
+    swarm_gauges = [] if agent_id is not None else gauges_of(
+        storage.latest_swarm_metrics(start_time=start, end_time=end))
     return HealthReport(
         swarm_id=swarm_id,
         timestamp=end if end is not None else now,
@@ -170,6 +162,6 @@ def stored_report(
         health_distribution=distribution,
         agents=agents,
         task_stats=dict(storage.task_stats(start_time=start, end_time=end, agent_id=agent_id)),
-        alerts=alerts[-_ALERTS:],
+        alerts=alerts[-REPORT_ALERTS:],
         swarm_gauges=swarm_gauges,
     )

@@ -21,7 +21,16 @@ from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
 from messages.render import render_json, render_markdown, sparkline
-from messages.report import AgentReport, Gauge, HealthReport
+from messages.report import (
+    REPORT_ALERTS,
+    REPORT_SLICES,
+    AgentReport,
+    Gauge,
+    HealthReport,
+    agent_report,
+    gauges_by_agent,
+    gauges_of,
+)
 from messages.tasks import DEFAULT_KIND, TaskStarted
 from messages.telemetry import (
     AgentMetric,
@@ -41,9 +50,11 @@ __all__ = [
     "MAX_METADATA_KEYS",
     "MAX_TIMESTAMP",
     "MIN_TIMESTAMP",
+    "REPORT_ALERTS",
+    "REPORT_SLICES",
     "AgentMetric",
-    "AgentReport",
     "AgentRegistered",
+    "AgentReport",
     "AgentUnregistered",
     "Alert",
     "AlertSeverity",
@@ -68,6 +79,7 @@ __all__ = [
     "TaskStarted",
     "Telemetry",
     "UnregisterAgent",
+    "agent_report",
     "check_count",
     "check_finite",
     "check_id",
@@ -79,6 +91,8 @@ __all__ = [
     "escape_markdown",
     "for_terminal",
     "format_utc",
+    "gauges_by_agent",
+    "gauges_of",
     "render_json",
     "render_markdown",
     "sparkline",

@@ -1,15 +1,35 @@
-"""The health report's data: what the JSON report contains, under stable keys."""
+"""The health report's data: what the JSON report contains, under stable keys.
+
+Also the one builder of its parts, used by both reports (the running system's
+and the command line's of a stored file), so a figure is made the same way in each.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 import msgspec
 
 from messages.base import Message
 from messages.events import Alert
+from messages.telemetry import AgentMetric, SwarmMetric
 
-__all__ = ["AgentReport", "Gauge", "HealthReport"]
+__all__ = [
+    "REPORT_ALERTS",
+    "REPORT_SLICES",
+    "AgentReport",
+    "Gauge",
+    "HealthReport",
+    "agent_report",
+    "gauges_by_agent",
+    "gauges_of",
+]
+
+REPORT_SLICES: Final = 20
+"""Slices of a report's sparklines."""
+REPORT_ALERTS: Final = 50
+"""The most recent alerts a report lists."""
 
 
 class Gauge(Message, tag="gauge", kw_only=True, frozen=True):
@@ -61,3 +81,56 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)
     findings: list[str] = msgspec.field(default_factory=list)
     """The analyst's plain-language findings (bottlenecks, slow peers, cost), one sentence each."""
+
+
+def gauges_of(metrics: Iterable[AgentMetric | SwarmMetric]) -> list[Gauge]:
+    """The report's :class:`Gauge` of each stored latest value, in order."""
+    return [Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp) for m in metrics]
+
+
+def gauges_by_agent(metrics: Iterable[AgentMetric]) -> dict[str, list[Gauge]]:
+    """The latest agent gauges grouped by agent, each agent's in the order given."""
+    grouped: dict[str, list[Gauge]] = {}
+    for m in metrics:
+        grouped.setdefault(m.agent_id, []).append(
+            Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp))
+    return grouped
+
+
+def agent_report(
+    agent_id: str,
+    *,
+    health_state: str,
+    heartbeat_age_ms: float | None,
+    uptime_pct: float | None,
+    stats: Mapping[str, Any],
+    series: tuple[list[float], list[int]],
+    gauges: Sequence[Gauge] = (),
+) -> AgentReport:
+    """One agent's line of a report, from its task statistics and sparkline series.
+
+    Args:
+        agent_id: the agent.
+        health_state: its state's value (``"healthy"``...).
+        heartbeat_age_ms: the age of its last heartbeat; None where it is unknown
+            (a stored file keeps no heartbeats).
+        uptime_pct: its uptime; None for an agent never registered.
+        stats: its task statistics as storage's ``task_stats`` gives them.
+        series: (mean duration, task count) per slice, as storage's ``task_series``.
+        gauges: the latest value of each of its gauges.
+    """
+    durations, counts = series
+    return AgentReport(
+        agent_id=agent_id,
+        health_state=health_state,
+        heartbeat_age_ms=heartbeat_age_ms,
+        uptime_pct=uptime_pct,
+        tasks_completed=stats["total_tasks"],
+        success_rate=stats["success_rate"],
+        avg_duration_ms=stats["avg_duration_ms"],
+        p95_duration_ms=stats["p95_duration_ms"],
+        total_tokens=stats["total_tokens"],
+        duration_series=durations,
+        throughput_series=counts,
+        gauges=list(gauges),
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from actors.protocol import (
     GetRecentAlerts,
     ReadAgentUptime,
@@ -15,10 +13,15 @@ from actors.protocol import (
     RenderReport,
 )
 from actors.system.stats import StatsViews
-from messages import AgentReport, Gauge, HealthReport, InvalidMessage
-
-REPORT_SLICES: Final = 20
-"""Slices of a report's sparklines (the command line's stored report draws as many)."""
+from messages import (
+    REPORT_ALERTS,
+    REPORT_SLICES,
+    HealthReport,
+    InvalidMessage,
+    agent_report,
+    gauges_by_agent,
+    gauges_of,
+)
 
 
 class ReportViews(StatsViews):
@@ -33,41 +36,23 @@ class ReportViews(StatsViews):
         """
         self.flush()
         snapshot = self._live_snapshot()
-        gauges: dict[str, list[Gauge]] = {}
-        for metric in self._read(ReadLatestAgentMetrics()):
-            gauges.setdefault(metric.agent_id, []).append(
-                Gauge(metric_type=metric.metric_type, value=metric.value, timestamp=metric.timestamp)
-            )
+        gauges = gauges_by_agent(self._read(ReadLatestAgentMetrics()))
         span = self._read(ReadTaskSpan())
         low, high = span if span is not None else (snapshot.at, snapshot.at)
         agents = []
         for a in snapshot.agents:
-            durations, counts = self._read(
+            series = self._read(
                 ReadTaskSeries(low=low, high=high, agent_id=a.agent_id, slices=REPORT_SLICES)
             )
             stats = self._read(ReadTaskStats(agent_id=a.agent_id))
             uptime = self._read(ReadAgentUptime(agent_id=a.agent_id, now=snapshot.at))
-            agents.append(
-                AgentReport(
-                    agent_id=a.agent_id,
-                    health_state=a.health_state.value,
-                    heartbeat_age_ms=a.heartbeat_age_ms,
-                    uptime_pct=float(uptime),
-                    tasks_completed=stats["total_tasks"],
-                    success_rate=stats["success_rate"],
-                    avg_duration_ms=stats["avg_duration_ms"],
-                    p95_duration_ms=stats["p95_duration_ms"],
-                    total_tokens=stats["total_tokens"],
-                    duration_series=durations,
-                    throughput_series=counts,
-                    gauges=gauges.get(a.agent_id, []),
-                )
-            )
-        alerts = self._ask_service("reporter", GetRecentAlerts(limit=50))
-        swarm_gauges = [
-            Gauge(metric_type=m.metric_type, value=m.value, timestamp=m.timestamp)
-            for m in self._read(ReadLatestSwarmMetrics())
-        ]
+            agents.append(agent_report(
+                a.agent_id, health_state=a.health_state.value, heartbeat_age_ms=a.heartbeat_age_ms,
+                uptime_pct=float(uptime), stats=stats, series=series,
+                gauges=gauges.get(a.agent_id, []),
+            ))
+        alerts = self._ask_service("reporter", GetRecentAlerts(limit=REPORT_ALERTS))
+        swarm_gauges = gauges_of(self._read(ReadLatestSwarmMetrics()))
         return HealthReport(
             swarm_id=self._config.swarm_id,
             timestamp=snapshot.at,
