@@ -14,7 +14,12 @@ from actors.analytics.state import AnalystState
 from actors.callbacks import CallbackRunner
 from actors.channel import TelemetryChannel
 from actors.coordinator import Services, SystemConfig
-from actors.errors import AgentNotTracked, MonitoringDisabled, SystemStopped, UnknownAgent
+from actors.errors import (
+    AgentNotTracked,
+    MonitoringDisabled,
+    SystemStopped,
+    UnknownAgent,
+)
 from actors.kernel.clock import Clock, TimerHandle
 from actors.kernel.runtime import Dispatcher
 from actors.pending import Backlog, CountUnacked

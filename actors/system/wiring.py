@@ -10,7 +10,15 @@ from actors.alerting.config import AlertingSettings
 from actors.alerting.protocol import TaskOutcomes
 from actors.alerting.router import AlertRouter
 from actors.alerting.state import decode_state
-from actors.protocol import AgentSnapshot, Beat, Drain, ReadAlertState, Redeliver, StallDetected, Wake
+from actors.protocol import (
+    AgentSnapshot,
+    Beat,
+    Drain,
+    ReadAlertState,
+    Redeliver,
+    StallDetected,
+    Wake,
+)
 from actors.system.plumbing import Plumbing
 from messages import Alert, AlertSeverity, HealthState, TaskStarted
 from storage import AgentRecord, MetricsStorage
