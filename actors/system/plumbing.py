@@ -247,6 +247,23 @@ def _copy(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         raise InvalidMessage("metadata", metadata, f"must be a dict that can be copied ({exc})") from None
 
 
+MAX_LIMIT: Final = 10_000_000
+"""The largest ``limit`` a stored-rows query takes."""
+
+
+def _limit(value: Any, field: str = "limit") -> int | None:
+    """A row limit: None (no limit) or an integer from 0 to :data:`MAX_LIMIT`.
+
+    Raises:
+        InvalidMessage: anything else (a bool, a float, a string), named by field.
+    """
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_LIMIT:
+        raise InvalidMessage(field, value, f"must be None or an integer from 0 to {MAX_LIMIT}")
+    return value
+
+
 def _time(value: Any, field: str) -> float | None:
     """A time argument as epoch seconds (None stays None: that end of a range is open).
 

@@ -24,7 +24,7 @@ from actors.protocol import (
 )
 from actors.system.alerts import AlertsFacade
 from actors.system.health import HealthViews
-from actors.system.plumbing import _time
+from actors.system.plumbing import _limit, _time
 from messages import (
     AgentMetric,
     Alert,
@@ -205,7 +205,7 @@ class StatsViews(HealthViews, AlertsFacade):
             check_id("agent_id", agent_id)
         request = ReadTaskMetrics(
             start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
-            agent_id=agent_id, limit=limit,
+            agent_id=agent_id, limit=_limit(limit),
         )
         self.flush()
         result: list[TaskMetric] = self._read(request)
@@ -249,7 +249,7 @@ class StatsViews(HealthViews, AlertsFacade):
         self.flush()
         result: list[HealthChanged] = self._read(ReadHealthEvents(
             start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
-            agent_id=agent_id, limit=limit,
+            agent_id=agent_id, limit=_limit(limit),
         ))
         return result
 
@@ -263,7 +263,7 @@ class StatsViews(HealthViews, AlertsFacade):
         self.flush()
         result: list[Alert] = self._read(ReadAlerts(
             start_time=_time(start_time, "start_time"), end_time=_time(end_time, "end_time"),
-            agent_id=agent_id, severity=severity, limit=limit,
+            agent_id=agent_id, severity=severity, limit=_limit(limit),
         ))
         return result
 

@@ -340,3 +340,15 @@ def test_stored_rollups_equal_a_rebuild_from_the_rows(
         rebuilt = every_stat(storage)
     assert written == rebuilt
     assert written[0]["total_tasks"] == 3 * agents * per_agent  # type: ignore[index]
+
+
+@pytest.mark.parametrize("limit", ["\ud800", "10", 1.5, True, -1, 10**12])
+@pytest.mark.parametrize("read", ["query_task_metrics", "query_health_events", "query_alerts"])
+def test_a_query_limit_that_is_not_a_row_count_is_refused_by_name(
+    system: SwarmSystem, read: str, limit: object
+) -> None:
+    """Found by Hypothesis: a string limit reached SQLite and raised UnicodeEncodeError."""
+    with pytest.raises(InvalidMessage) as caught:
+        getattr(system, read)(limit=limit)
+    assert caught.value.field == "limit"
+    assert getattr(system, read)(limit=0) == []
