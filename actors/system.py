@@ -1390,6 +1390,7 @@ class SwarmSystem:
             )
         span = self._read(ReadTaskSpan())
         low, high = span if span is not None else (snapshot.at, snapshot.at)
+        phi = self._phi_values()
         agents = []
         for a in snapshot.agents:
             durations, counts = self._read(
@@ -1411,6 +1412,7 @@ class SwarmSystem:
                     duration_series=durations,
                     throughput_series=counts,
                     gauges=gauges.get(a.agent_id, []),
+                    phi=phi.get(a.agent_id),
                 )
             )
         alerts = self._ask_service("reporter", GetRecentAlerts(limit=50))

@@ -94,10 +94,15 @@ def _unhealthy(report: HealthReport) -> list[str]:
     unhealthy = [a for a in report.agents if a.health_state != HealthState.HEALTHY.value]
     if not unhealthy:
         return [*lines, f"None: all {len(report.agents)} agents are healthy.", ""]
-    lines += ["| Agent | State | Heartbeat age |", "|---|---|---|"]
+    phi = any(a.phi is not None for a in unhealthy)  # a column only where phi judges someone
+    lines += ["| Agent | State | Heartbeat age |" + (" Phi |" if phi else ""),
+              "|---|---|---|" + ("---|" if phi else "")]
     for agent in sorted(unhealthy, key=lambda a: -HealthState(a.health_state).severity):
         age = "n/a" if agent.heartbeat_age_ms is None else f"{agent.heartbeat_age_ms / 1000:.1f} s"
-        lines.append(f"| {e(agent.agent_id)} | {agent.health_state} | {age} |")
+        row = f"| {e(agent.agent_id)} | {agent.health_state} | {age} |"
+        if phi:
+            row += " - |" if agent.phi is None else f" {agent.phi:.1f} |"
+        lines.append(row)
     return [*lines, ""]
 
 

@@ -42,6 +42,9 @@ class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
     duration_series: list[float] = msgspec.field(default_factory=list)
     throughput_series: list[int] = msgspec.field(default_factory=list)
     gauges: list[Gauge] = msgspec.field(default_factory=list)
+    phi: float | None = None
+    """The phi accrual detector's suspicion of the agent when the report was made (None:
+    the agent is judged by the fixed thresholds, or the report was read from a file)."""
 
 
 class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
