@@ -71,6 +71,8 @@ def test_findings_and_cost_endpoints(
     texts = [f["text"] for f in found["findings"]]
     assert any(t.startswith("a spends 90% of the swarm's task time") for t in texts), texts
     assert set(found["profiles"]) == {"a", "b"}
+    bare = client.get("/v1/findings", params={"profiles": "0"}).json()
+    assert bare == {"findings": found["findings"]}
 
 
 def test_metrics_export_phi_and_cost_and_the_report_has_findings(
@@ -94,3 +96,37 @@ def test_metrics_export_phi_and_cost_and_the_report_has_findings(
     report = swarm.generate_report("markdown")
     assert "## Findings" in report
     assert "- a spends 90% of the swarm's task time" in report
+
+
+def test_tasks_in_flight_endpoint_counts_and_lists_them_with_the_token(
+    swarm: SwarmSystem, clock: ManualClock
+) -> None:
+    """GET /v1/tasks/in-flight: counts, each agent's tasks, stuck=1 for the stuck ones; token needed."""
+    swarm.register_agents(["a", "b", "idle"])
+    swarm.task_started("a", "t-1", kind="code")
+    clock.advance(30.0)
+    swarm.task_started("a", "t-2", kind="review")
+    swarm.task_started("b", "<t-3>", kind="test")
+    clock.advance(31.0)  # t-1 has run 61 s, past the 60 s limit; the others 31 s
+    swarm.flush()
+    handle = serve(swarm, token="tok")
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10.0) as http:
+            assert http.get("/v1/tasks/in-flight").status_code == 401
+            auth = {"Authorization": "Bearer tok"}
+            body = http.get("/v1/tasks/in-flight", headers=auth).json()
+            assert (body["tasks"], body["stuck"]) == (3, 1)
+            assert set(body["in_flight"]) == {"a", "b"}  # no empty list for an idle agent
+            assert [(t["task_id"], t["kind"], t["stuck"]) for t in body["in_flight"]["a"]] == [
+                ("t-1", "code", True), ("t-2", "review", False)]
+            assert body["in_flight"]["a"][0]["running_s"] == pytest.approx(61.0)
+            stuck = http.get("/v1/tasks/in-flight", params={"stuck": "1"}, headers=auth).json()
+            assert (stuck["tasks"], stuck["stuck"]) == (3, 1)
+            assert {a: [t["task_id"] for t in ts] for a, ts in stuck["in_flight"].items()} == {
+                "a": ["t-1"]}
+            one = http.get("/v1/tasks/in-flight", params={"agent_id": "b"}, headers=auth).json()
+            assert one["tasks"] == 1 and one["in_flight"]["b"][0]["task_id"] == "<t-3>"
+            bad = http.get("/v1/tasks/in-flight", params={"stuck": "yes"}, headers=auth)
+            assert bad.status_code == 400 and bad.json()["field"] == "stuck"
+    finally:
+        handle.stop()
