@@ -24,6 +24,7 @@ from actors.analytics.requests import (
     GetCost,
     GetFindings,
     GetInFlight,
+    GetInFlightCounts,
     GetProfiles,
     Observed,
 )
@@ -74,7 +75,8 @@ class Analyst(SupervisedActor):
     Accepts :class:`TaskStarted`, :class:`TaskMetric` (one, or :class:`Observed` batches),
     :class:`AgentMetric` (``queue_depth`` is kept), :class:`AgentJoined`,
     :class:`AgentLeft`, its own :class:`CheckStuck` and :class:`Evaluate`, and answers
-    :class:`GetFindings`, :class:`GetProfiles`, :class:`GetInFlight` and :class:`GetCost`.
+    :class:`GetFindings`, :class:`GetProfiles`, :class:`GetInFlight`, :class:`GetInFlightCounts`
+    and :class:`GetCost`.
     Sends :class:`Alert` to ``alerts`` (the reporter's ref, or a callable giving it).
     """
 
@@ -152,6 +154,9 @@ class Analyst(SupervisedActor):
                 return self._profiles()
             case GetInFlight(agent_id=agent_id):
                 return self._in_flight(agent_id)
+            case GetInFlightCounts():
+                return {a.agent_id: (len(a.in_flight), sum(t.stuck for t in a.in_flight.values()))
+                        for a in self.state.agents.values() if a.in_flight}
             case GetCost():
                 return self._cost()
             case Crash(reason=reason):

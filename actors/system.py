@@ -31,6 +31,7 @@ from actors.analytics.requests import (
     GetCost,
     GetFindings,
     GetInFlight,
+    GetInFlightCounts,
     GetProfiles,
     role_of,
 )
@@ -56,6 +57,7 @@ from actors.protocol import (
     Drain,
     Flush,
     GetAgentPerformances,
+    GetAlertNames,
     GetCounters,
     GetHistory,
     GetRecentAlerts,
@@ -793,6 +795,7 @@ class SwarmSystem:
                 "heartbeats": 0,
                 "tracked": False,
                 "phi": None,
+                "at_risk": False,
             }
         if status is None:
             return None
@@ -806,6 +809,7 @@ class SwarmSystem:
             "heartbeats": status.heartbeats,
             "tracked": True,
             "phi": status.phi,
+            "at_risk": status.at_risk,
         }
 
     def snapshot(self) -> SwarmSnapshot:
@@ -855,6 +859,8 @@ class SwarmSystem:
             quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
             phi=self._phi_values(),
             cost=self.get_cost()["by_agent"],
+            in_flight=self._ask_service("analyst", GetInFlightCounts()),
+            alert_names=self._ask_service("reporter", GetAlertNames()),
         )
 
     def _phi_values(self) -> dict[str, float]:
@@ -1431,6 +1437,10 @@ class SwarmSystem:
             alerts=alerts,
             swarm_gauges=swarm_gauges,
             findings=[finding["text"] for finding in self.get_findings()],
+            cost=self.get_cost(),
+            stuck_tasks=[{"agent_id": agent_id, **task}
+                         for agent_id, tasks in self.get_tasks_in_flight().items()
+                         for task in tasks if task["stuck"]],
         )
 
     def generate_report(self, format: str = "markdown") -> str:

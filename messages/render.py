@@ -153,6 +153,30 @@ def _gauges(report: HealthReport) -> list[str]:
     return [*lines, ""]
 
 
+def _stuck(report: HealthReport) -> list[str]:
+    """The stuck tasks as a table; no section when none is stuck."""
+    if not report.stuck_tasks:
+        return []
+    e = escape_markdown
+    lines = ["## Stuck tasks", "", "| Agent | Task | Kind | Running | Limit |", "|---|---|---|---|---|"]
+    for task in report.stuck_tasks:
+        limit = task.get("limit_s")
+        lines.append(f"| {e(str(task.get('agent_id', '')))} | {e(str(task.get('task_id', '')))} "
+                     f"| {e(str(task.get('kind', '')))} | {float(task.get('running_s', 0.0)):.1f} s "
+                     f"| {'-' if limit is None else f'{float(limit):.1f} s'} |")
+    return [*lines, ""]
+
+
+def _cost_line(report: HealthReport) -> list[str]:
+    """The swarm's cost, where tasks were priced."""
+    cost = report.cost
+    priced = int(cost.get("priced_tasks", 0) or 0)
+    if not priced:
+        return []
+    return [f"- Cost: {float(cost.get('total', 0.0)):.4f} {escape_markdown(str(cost.get('currency', '')))} "
+            f"({priced} priced tasks, {int(cost.get('unpriced_tasks', 0) or 0)} without a price)"]
+
+
 def _findings(report: HealthReport) -> list[str]:
     """The analyst's findings as a list; no section when it has found nothing."""
     if not report.findings:
@@ -191,10 +215,12 @@ def render_markdown(report: HealthReport) -> str:
         f"- Generated: {format_utc(report.timestamp)} UTC",
         f"- Topology: {e(report.topology_type)}",
         f"- Agents: {report.agent_count}",
+        *_cost_line(report),
         "",
         *_health(report),
         *_unhealthy(report),
         *_alerts(report),
+        *_stuck(report),
         *_agents(report),
         *_gauges(report),
         *_findings(report),

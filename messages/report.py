@@ -64,3 +64,9 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)
     findings: list[str] = msgspec.field(default_factory=list)
     """The analyst's plain-language findings (bottlenecks, slow peers, cost), one sentence each."""
+    cost: dict[str, Any] = msgspec.field(default_factory=dict)
+    """``get_cost()``: ``total``, ``by_agent``, ``currency``, ``priced_tasks``, ``unpriced_tasks``
+    (empty in a report read from a file: prices are not stored)."""
+    stuck_tasks: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """The tasks in flight past their stuck limit: ``agent_id``, ``task_id``, ``kind``,
+    ``started``, ``running_s``, ``limit_s`` (empty in a report read from a file)."""

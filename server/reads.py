@@ -99,6 +99,7 @@ def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
         "interval_ms": status["interval_ms"],
         "failure_threshold": status["failure_threshold"],
         "phi": status["phi"],
+        "at_risk": status["at_risk"],
         "in_flight": system.get_tasks_in_flight(agent_id).get(agent_id, []),
         "heartbeats": system.get_heartbeat_history(agent_id),
         "transitions": system.query_health_events(agent_id=agent_id),

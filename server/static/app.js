@@ -727,6 +727,7 @@ function renderAgent(main) {
     card("p50 / p95", n ? `${fmtInt(stats.median_duration_ms)} / ${fmtInt(stats.p95_duration_ms)} ms` : "–"),
     card("Interval", fmtInt(d.interval_ms) + " ms", "FAILED after " + d.failure_threshold),
     d.phi == null ? null : card("Phi", d.phi.toFixed(1), "phi accrual: FAILED at its threshold"),
+    d.at_risk ? card("At risk", "yes", "its heartbeat gaps drift later or grow jittery", "at-risk-card") : null,
     costCard(app.cost, d.agent_id)));
 
   const flying = (d.in_flight || []).map((t) => [d.agent_id, t]);
