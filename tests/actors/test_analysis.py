@@ -156,7 +156,6 @@ def test_a_big_batch_is_counted_and_priced_task_by_task(
 
 def test_the_peer_median_of_the_findings_is_the_median_of_the_other_agents_of_the_role() -> None:
     """The sorted-once lookup gives what statistics.median of the other agents' p95s gives."""
-    import random
     import statistics
 
     from actors.analyst import _PeerP95
