@@ -7,6 +7,7 @@ alerts like any other). It never blocks anyone: it is told, and its timers tell 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import statistics
@@ -24,6 +25,7 @@ from actors.analytics.requests import (
     GetCost,
     GetFindings,
     GetInFlight,
+    GetInFlightCounts,
     GetProfiles,
     Observed,
 )
@@ -63,6 +65,36 @@ class _Finish(NamedTuple):
     metadata: dict[str, Any]
 
 
+class _PeerP95:
+    """Each role's recent p95s, sorted once, so that every agent's peer median is a lookup.
+
+    (Asking for it agent by agent over every profile made the findings quadratic in the
+    number of agents: seconds at 10,000, on the analyst's thread.)
+    """
+
+    def __init__(self, profiles: Mapping[str, Mapping[str, Any]]) -> None:
+        by_role: dict[str, list[float]] = {}
+        for profile in profiles.values():
+            if profile["role"] is not None and profile["p95_recent_ms"]:
+                by_role.setdefault(profile["role"], []).append(profile["p95_recent_ms"])
+        self._sorted = {role: sorted(values) for role, values in by_role.items()}
+
+    def median_of_others(self, role: str, mine: float, min_peers: int) -> float | None:
+        """The median of the role's p95s without one of ``mine`` (None: fewer than ``min_peers``)."""
+        values = self._sorted.get(role, [])
+        i = bisect.bisect_left(values, mine)
+        present = i < len(values) and values[i] == mine
+        n = len(values) - (1 if present else 0)
+        if n < min_peers or n == 0:
+            return None
+
+        def at(j: int) -> float:  # the j-th of the others, in order
+            return values[j + 1] if present and j >= i else values[j]
+
+        mid = n // 2
+        return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0
+
+
 def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
     """A plain-language finding with the numbers behind it."""
     return {"text": text, "numbers": numbers}
@@ -74,7 +106,8 @@ class Analyst(SupervisedActor):
     Accepts :class:`TaskStarted`, :class:`TaskMetric` (one, or :class:`Observed` batches),
     :class:`AgentMetric` (``queue_depth`` is kept), :class:`AgentJoined`,
     :class:`AgentLeft`, its own :class:`CheckStuck` and :class:`Evaluate`, and answers
-    :class:`GetFindings`, :class:`GetProfiles`, :class:`GetInFlight` and :class:`GetCost`.
+    :class:`GetFindings`, :class:`GetProfiles`, :class:`GetInFlight`, :class:`GetInFlightCounts`
+    and :class:`GetCost`.
     Sends :class:`Alert` to ``alerts`` (the reporter's ref, or a callable giving it).
     """
 
@@ -152,6 +185,9 @@ class Analyst(SupervisedActor):
                 return self._profiles()
             case GetInFlight(agent_id=agent_id):
                 return self._in_flight(agent_id)
+            case GetInFlightCounts():
+                return {a.agent_id: (len(a.in_flight), sum(t.stuck for t in a.in_flight.values()))
+                        for a in self.state.agents.values() if a.in_flight}
             case GetCost():
                 return self._cost()
             case Crash(reason=reason):
@@ -422,6 +458,7 @@ class Analyst(SupervisedActor):
 
     def _findings(self) -> list[dict[str, Any]]:
         profiles = self._profiles()
+        peers = _PeerP95(profiles)
         findings: list[dict[str, Any]] = []
         total_busy = sum(p["busy_ms"] for p in profiles.values())
         if len(profiles) >= 2 and total_busy > 0:
@@ -429,13 +466,13 @@ class Analyst(SupervisedActor):
             share = profiles[top_id]["busy_ms"] / total_busy
             if share >= min(0.5, 2.0 / len(profiles)):
                 text = f"{top_id} spends {share:.0%} of the swarm's task time"
-                ratio = self._peer_ratio(top_id, profiles)
+                ratio = self._peer_ratio(top_id, profiles, peers)
                 if ratio is not None and ratio >= 1.5:
                     text += f"; its p95 is {ratio:.1f}x its peers'"
                 findings.append(Finding(text, agent_id=top_id, share=round(share, 4),
                                         **({"p95_vs_peers": round(ratio, 2)} if ratio else {})))
         for agent_id, profile in sorted(profiles.items()):
-            ratio = self._peer_ratio(agent_id, profiles)
+            ratio = self._peer_ratio(agent_id, profiles, peers)
             if ratio is not None and ratio >= 2.0 and not any(
                     f["numbers"].get("agent_id") == agent_id for f in findings):
                 findings.append(Finding(f"{agent_id} is the slowest of its {profile['role']} peers: "
@@ -462,16 +499,14 @@ class Analyst(SupervisedActor):
                 total=round(cost["total"], 6), agent_id=top))
         return findings
 
-    def _peer_ratio(self, agent_id: str, profiles: dict[str, dict[str, Any]]) -> float | None:
+    def _peer_ratio(self, agent_id: str, profiles: dict[str, dict[str, Any]],
+                    peers: _PeerP95) -> float | None:
         me = profiles[agent_id]
         if me["role"] is None or me["p95_recent_ms"] is None:
             return None
-        peers = [p["p95_recent_ms"] for a, p in profiles.items()
-                 if a != agent_id and p["role"] == me["role"] and p["p95_recent_ms"]]
-        if len(peers) < self.state.settings.outlier_min_peers:
-            return None
-        median = statistics.median(peers)
-        return me["p95_recent_ms"] / median if median > 0 else None
+        median = peers.median_of_others(me["role"], me["p95_recent_ms"],
+                                        self.state.settings.outlier_min_peers)
+        return me["p95_recent_ms"] / median if median is not None and median > 0 else None
 
     def _in_flight(self, agent_id: str | None) -> dict[str, list[dict[str, Any]]]:
         now = self.clock.time()

@@ -28,6 +28,7 @@ __all__ = [
     "ApplyRetention",
     "Beat",
     "GetAgentPerformances",
+    "GetAlertNames",
     "GetCounters",
     "GetGauges",
     "GetTotals",
@@ -136,6 +137,7 @@ class HealthStatus(Message, tag="health_status", kw_only=True, frozen=True):
     failure_threshold: int
     heartbeats: int
     phi: float | None = None  # the phi detector's suspicion now; None for fixed thresholds
+    at_risk: bool = False  # its gaps drift later or grow jittery (it raised AgentAtRisk)
 
 
 class StallDetected(Message, tag="stall_detected", kw_only=True, frozen=True):
@@ -480,6 +482,10 @@ class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True
     quarantined: int
     phi: dict[str, float] = msgspec.field(default_factory=dict)  # agents with the phi detector
     cost: dict[str, float] = msgspec.field(default_factory=dict)  # priced agents' cost so far
+    in_flight: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
+    """Agents with a task in flight: (tasks in flight, of which stuck)."""
+    alert_names: dict[str, int] = msgspec.field(default_factory=dict)
+    """Alerts raised since start by their ``alertname`` (the detectors' findings among them)."""
 
 
 class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):
@@ -488,3 +494,7 @@ class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):
 
 class GetCounters(Message, tag="get_counters", kw_only=True, frozen=True):
     """Reporter: transitions by the state entered and alerts by severity, counted since start."""
+
+
+class GetAlertNames(Message, tag="get_alert_names", kw_only=True, frozen=True):
+    """Reporter: alerts that name themselves (metadata ``alertname``) by name, counted since start."""

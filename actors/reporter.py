@@ -13,7 +13,7 @@ import pykka
 from actors.callbacks import CallbackRunner
 from actors.kernel.supervision import SupervisedActor, failed
 from actors.pending import ServiceStarted, WriteBatch
-from actors.protocol import ConfigureAlerts, GetCounters, GetRecentAlerts, RenderReport
+from actors.protocol import ConfigureAlerts, GetAlertNames, GetCounters, GetRecentAlerts, RenderReport
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthReport, HealthState
 from messages.render import render_json, render_markdown
 from storage import Batch
@@ -42,6 +42,7 @@ class ReporterState:
     alerts: int = 0
     unknown_messages: int = 0
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    alerts_by_name: dict[str, int] = field(default_factory=dict)  # metadata "alertname", if a string
     transitions: dict[str, int] = field(default_factory=dict)
     forward: Callable[[HealthChanged | Alert], object] | None = None  # the alert router's tell
 
@@ -122,6 +123,8 @@ class HealthReporter(SupervisedActor):
                 pass  # it sends through its supervisor: nothing to readdress
             case GetCounters():
                 return dict(self.state.transitions), dict(self.state.alerts_by_severity)
+            case GetAlertNames():
+                return dict(self.state.alerts_by_name)
             case Crash(reason=reason):
                 raise RuntimeError(f"reporter: {reason}")
             case _:
@@ -138,6 +141,10 @@ class HealthReporter(SupervisedActor):
         self.state.alerts += 1
         by_severity = self.state.alerts_by_severity
         by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
+        name = alert.metadata.get("alertname")
+        if isinstance(name, str) and name:
+            by_name = self.state.alerts_by_name
+            by_name[name] = by_name.get(name, 0) + 1
         if self.supervisor is not None:
             self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
 

@@ -301,6 +301,7 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
             failure_threshold=state.threshold,
             heartbeats=state.heartbeats,
             phi=self._phi(),
+            at_risk=state.trend.at_risk,
         )
 
     def _phi(self) -> float | None:

@@ -302,6 +302,15 @@ def _summary(result: RunResult) -> list[str]:
             continue
         if step.kind == "silence":
             faults.append(f"{step.agent_id} went silent (now {states.get(step.agent_id)})")
+        elif step.kind == "phi":
+            how = ("" if result.phi_silent_s is None else
+                   f", convicted by phi accrual after {result.phi_silent_s:.2f} s of silence, "
+                   f"phi {result.phi_value:.1f}")
+            faults.append(f"{step.agent_id} went silent (now {states.get(step.agent_id)}{how})")
+        elif step.kind == "stuck":
+            faults.append(f"a task of {step.agent_id} hung past the stuck limit")
+        elif step.kind == "slow":
+            faults.append(f"{step.agent_id} slowed down")
         elif step.kind == "stall":
             faults.append(f"{step.agent_id} stalled (now {states.get(step.agent_id)})")
         elif result.crash_heartbeats_counted is not None:

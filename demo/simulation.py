@@ -13,20 +13,26 @@ from types import FrameType
 from typing import Final
 
 from actors import SwarmSystem, start_system
-from demo.faults import FaultPlan, FaultStep
+from demo.agent import DEMO_PRICES
+from demo.faults import STUCK_LIMIT_S, FaultPlan, FaultStep
 from demo.frame import capture
 from demo.live import QuietView, RunInfo, View, relay_logs
 from demo.stored import stored_metrics
 from demo.serve import start_demo_server
 from demo.swarm import Swarm
 from demo.tasks import Tally, TaskQueue, agent_roster
-from messages import HealthReport, HealthState, render_json, render_markdown
+from messages import Alert, HealthChanged, HealthReport, HealthState, render_json, render_markdown
 from storage import MetricsStorage
 
 __all__ = ["RunOptions", "RunResult", "count_tasks", "run"]
 
 _FRAME_EVERY: Final = 0.25
 _METRICS_EVERY: Final = 1.0
+_ANALYSIS: Final = {  # the analyst's (and the trackers' early-warning) alerts, as the run shows them
+    "TaskStuck": "STUCK", "TaskStillStuck": "STUCK", "TaskStuckFinished": "UNSTUCK",
+    "SlowTasks": "SLOW", "SlowTasksEnded": "SLOW", "OutlierAgent": "OUTLIER",
+    "DurationRegression": "SHIFT", "FailureRegression": "SHIFT", "AgentAtRisk": "AT RISK",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,9 @@ class RunResult:
         crash_heartbeats_counted: heartbeats its (restarted) tracker counted in all.
         db_path: the database, absolute.
         report_path: the JSON report, absolute.
+        signal: the number of the signal that stopped it, or None.
+        phi_silent_s: how long the phi agent had been silent when phi accrual convicted it.
+        phi_value: its phi just after (at least the threshold).
     """
 
     seed: int
@@ -92,6 +101,8 @@ class RunResult:
     db_path: str
     report_path: str
     signal: int | None = None
+    phi_silent_s: float | None = None
+    phi_value: float | None = None
 
 
 class _Stop:
@@ -189,6 +200,7 @@ def run(options: RunOptions, view: View | None = None,
     with _signals(halt), start_system(
         options.db_path, swarm_id=options.swarm_id, topology_type=options.topology,
         heartbeat_interval_ms=options.interval_ms, failure_threshold=options.failure_threshold,
+        stuck_limit_s=STUCK_LIMIT_S, prices=DEMO_PRICES,
     ) as system, MetricsStorage(options.db_path, readonly=True, create=False) as reader:
         started_at = system.clock.time()
         server = None if options.serve_port is None else start_demo_server(system, options.serve_port)
@@ -215,7 +227,7 @@ def run(options: RunOptions, view: View | None = None,
         crash_heartbeats_before=outcome.crash_before, crash_heartbeats_sent=outcome.crash_sent,
         crash_heartbeats_counted=outcome.crash_counted,
         db_path=os.path.abspath(options.db_path), report_path=os.path.abspath(options.report_path),
-        signal=halt.signum,
+        signal=halt.signum, phi_silent_s=outcome.phi_silent_s, phi_value=outcome.phi_value,
     )
 
 
@@ -228,6 +240,51 @@ class _Outcome:
     crash_before: int | None
     crash_sent: int | None
     crash_counted: int | None
+    phi_silent_s: float | None = None
+    phi_value: float | None = None
+
+
+class _Watch:
+    """Shows the analyst's alerts as notes, and catches the moment phi convicts its agent.
+
+    ``listener`` is a :meth:`SwarmSystem.subscribe` listener (it runs on the callback
+    thread: it only notes and keeps); the run's loop reads phi afterwards.
+    """
+
+    def __init__(self, view: View, started_at: float, phi_agent: str | None) -> None:
+        self.view = view
+        self.started_at = started_at
+        self.phi_agent = phi_agent
+        self.phi_failed: HealthChanged | None = None
+        self.phi_noted = False
+
+    def listener(self, event: HealthChanged | Alert) -> None:
+        if isinstance(event, HealthChanged):
+            if (event.agent_id == self.phi_agent and event.current is HealthState.FAILED
+                    and self.phi_failed is None):
+                self.phi_failed = event
+            return
+        kind = _ANALYSIS.get(str(event.metadata.get("alertname", "")))
+        if kind is not None:
+            self.view.note(max(0.0, event.at - self.started_at), kind, event.message)
+
+    def note_phi(self, system: SwarmSystem, interval: float, threshold: int) -> tuple[float, float] | None:
+        """Once phi has convicted its agent, say so with its phi (once); the figures, or None."""
+        event = self.phi_failed
+        if event is None or self.phi_agent is None:
+            return None
+        status = system.get_agent_health_status(self.phi_agent)
+        phi = None if status is None else status.get("phi")
+        if phi is None:
+            return None
+        silent = event.heartbeat_age_ms / 1000.0
+        if not self.phi_noted:
+            self.phi_noted = True
+            self.view.note(max(0.0, event.at - self.started_at), "PHI",
+                           f"{self.phi_agent} FAILED by phi accrual after {silent:.2f} s of silence, "
+                           f"as phi reached {system.config.phi.threshold:g} (phi {phi:.1f} when "
+                           f"read); the fixed thresholds would wait {threshold * interval:.2f} s")
+        return silent, float(phi)
 
 
 def _swarm_run(
@@ -243,15 +300,20 @@ def _swarm_run(
 ) -> _Outcome:
     """Start the agents, drive faults, frames and swarm gauges; then stop and report."""
     system.configure_alerts(callbacks={state: view.health_changed for state in HealthState})
+    watch = _Watch(view, started_at, plan.agent("phi"))
+    unsubscribe = system.subscribe(watch.listener)
     clock = system.clock
     interval = options.interval_ms / 1000.0
     if plan.complete_by > options.duration:
         view.note(0.0, "NOTE", f"a run of {options.duration:g} s is too short to see every "
                                f"fault; {plan.complete_by:.1f} s is enough")
     start = clock.monotonic()
-    swarm = Swarm(system, agent_roster(options.agents), queue, tally)
+    phi_agent = plan.agent("phi")
+    swarm = Swarm(system, agent_roster(options.agents), queue, tally,
+                  phi_agents=frozenset() if phi_agent is None else frozenset({phi_agent}))
     crashed = plan.agent("crash")
     crash_before: int | None = None
+    phi: tuple[float, float] | None = None
     restarts_seen = 0
     try:
         pending: list[FaultStep] = list(plan.steps)
@@ -268,6 +330,8 @@ def _swarm_run(
                     crash_before = None if status is None else int(status["heartbeats"])
                 view.note(elapsed, "FAULT", step.describe(interval))
                 step.apply(system, swarm)
+            if not watch.phi_noted:
+                phi = watch.note_phi(system, interval, options.failure_threshold) or phi
             if crashed is not None and crash_before is not None and not restarts_seen:
                 restarts_seen = system.snapshot().tracker_restarts
                 if restarts_seen:
@@ -288,11 +352,16 @@ def _swarm_run(
         queue.close()
         swarm.stop_work()
         system.flush()  # the last frame shows everything, as the summary does
+        if not watch.phi_noted:
+            phi = watch.note_phi(system, interval, options.failure_threshold) or phi
         view.frame(capture(system, elapsed, options.duration, reader, started_at))
+        for finding in system.get_findings():
+            view.note(elapsed, "FINDING", finding["text"])
         report = system.report_data()
         markdown = render_markdown(report)
         _write_atomically(options.report_path, render_json(report))
     finally:
+        unsubscribe()
         swarm.stop()
     counted = sent = None
     if crashed is not None:
@@ -301,7 +370,9 @@ def _swarm_run(
         sent = swarm.heartbeats_sent(crashed)
     restarts = system.snapshot().tracker_restarts
     return _Outcome(report=report, markdown=markdown, elapsed=elapsed, tracker_restarts=restarts,
-                    crash_before=crash_before, crash_sent=sent, crash_counted=counted)
+                    crash_before=crash_before, crash_sent=sent, crash_counted=counted,
+                    phi_silent_s=None if phi is None else phi[0],
+                    phi_value=None if phi is None else phi[1])
 
 
 def _note_restart(

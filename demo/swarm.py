@@ -8,13 +8,14 @@ from typing import Any
 import pykka
 
 from actors import SwarmSystem
-from demo.agent import Halt, SimulatedAgent
+from demo.agent import Halt, Hang, SimulatedAgent, SlowDown
 from demo.pulse import Pulse
 from demo.tasks import Tally, TaskSource
 
 __all__ = ["Member", "Swarm"]
 
 _STOP_TIMEOUT = 10.0
+PEER_TYPE = "llm-agent"
 
 
 @dataclass(slots=True)
@@ -35,6 +36,11 @@ class Swarm:
         roster: (agent_id, role) of each agent.
         source: the shared task queue.
         tally: counts what the agents record.
+        phi_agents: agents registered with ``detector="phi"`` (the others: the fixed thresholds).
+
+    Every agent registers as ``{"type": "llm-agent", "specialty": role}``: they all take
+    their work from one queue, so they are one another's peers (the analyst compares
+    an agent with the others of its ``role``, else its ``type``).
     """
 
     def __init__(
@@ -43,13 +49,15 @@ class Swarm:
         roster: list[tuple[str, str]],
         source: TaskSource,
         tally: Tally,
+        phi_agents: frozenset[str] = frozenset(),
     ) -> None:
         self.system = system
         self.members: dict[str, Member] = {}
         period = system.config.heartbeat_interval_ms / 2000.0
         try:
             for agent_id, role in roster:
-                system.register_agent(agent_id, {"role": role})
+                system.register_agent(agent_id, {"type": PEER_TYPE, "specialty": role},
+                                      detector="phi" if agent_id in phi_agents else None)
                 pulse = Pulse(agent_id, system.coordinator, system.clock, period)
                 try:
                     ref = SimulatedAgent.start(
@@ -70,6 +78,20 @@ class Swarm:
         member.pulse.stop()
         try:
             member.ref.tell(Halt())
+        except pykka.ActorDeadError:
+            pass
+
+    def hang(self, agent_id: str, seconds: float) -> None:
+        """The agent's task in hand runs ``seconds`` from its start; it keeps beating meanwhile."""
+        self._tell(agent_id, Hang(seconds=seconds))
+
+    def slow_down(self, agent_id: str, factor: float, bounds: tuple[float, float]) -> None:
+        """The agent's tasks take ``factor`` times as long from its next one on."""
+        self._tell(agent_id, SlowDown(factor=factor, bounds=bounds))
+
+    def _tell(self, agent_id: str, message: object) -> None:
+        try:
+            self.members[agent_id].ref.tell(message)
         except pykka.ActorDeadError:
             pass
 

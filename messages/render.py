@@ -94,10 +94,15 @@ def _unhealthy(report: HealthReport) -> list[str]:
     unhealthy = [a for a in report.agents if a.health_state != HealthState.HEALTHY.value]
     if not unhealthy:
         return [*lines, f"None: all {len(report.agents)} agents are healthy.", ""]
-    lines += ["| Agent | State | Heartbeat age |", "|---|---|---|"]
+    phi = any(a.phi is not None for a in unhealthy)  # a column only where phi judges someone
+    lines += ["| Agent | State | Heartbeat age |" + (" Phi |" if phi else ""),
+              "|---|---|---|" + ("---|" if phi else "")]
     for agent in sorted(unhealthy, key=lambda a: -HealthState(a.health_state).severity):
         age = "n/a" if agent.heartbeat_age_ms is None else f"{agent.heartbeat_age_ms / 1000:.1f} s"
-        lines.append(f"| {e(agent.agent_id)} | {agent.health_state} | {age} |")
+        row = f"| {e(agent.agent_id)} | {agent.health_state} | {age} |"
+        if phi:
+            row += " - |" if agent.phi is None else f" {agent.phi:.1f} |"
+        lines.append(row)
     return [*lines, ""]
 
 
@@ -148,6 +153,30 @@ def _gauges(report: HealthReport) -> list[str]:
     return [*lines, ""]
 
 
+def _stuck(report: HealthReport) -> list[str]:
+    """The stuck tasks as a table; no section when none is stuck."""
+    if not report.stuck_tasks:
+        return []
+    e = escape_markdown
+    lines = ["## Stuck tasks", "", "| Agent | Task | Kind | Running | Limit |", "|---|---|---|---|---|"]
+    for task in report.stuck_tasks:
+        limit = task.get("limit_s")
+        lines.append(f"| {e(str(task.get('agent_id', '')))} | {e(str(task.get('task_id', '')))} "
+                     f"| {e(str(task.get('kind', '')))} | {float(task.get('running_s', 0.0)):.1f} s "
+                     f"| {'-' if limit is None else f'{float(limit):.1f} s'} |")
+    return [*lines, ""]
+
+
+def _cost_line(report: HealthReport) -> list[str]:
+    """The swarm's cost, where tasks were priced."""
+    cost = report.cost
+    priced = int(cost.get("priced_tasks", 0) or 0)
+    if not priced:
+        return []
+    return [f"- Cost: {float(cost.get('total', 0.0)):.4f} {escape_markdown(str(cost.get('currency', '')))} "
+            f"({priced} priced tasks, {int(cost.get('unpriced_tasks', 0) or 0)} without a price)"]
+
+
 def _findings(report: HealthReport) -> list[str]:
     """The analyst's findings as a list; no section when it has found nothing."""
     if not report.findings:
@@ -186,10 +215,12 @@ def render_markdown(report: HealthReport) -> str:
         f"- Generated: {format_utc(report.timestamp)} UTC",
         f"- Topology: {e(report.topology_type)}",
         f"- Agents: {report.agent_count}",
+        *_cost_line(report),
         "",
         *_health(report),
         *_unhealthy(report),
         *_alerts(report),
+        *_stuck(report),
         *_agents(report),
         *_gauges(report),
         *_findings(report),

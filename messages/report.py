@@ -62,6 +62,9 @@ class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
     duration_series: list[float] = msgspec.field(default_factory=list)
     throughput_series: list[int] = msgspec.field(default_factory=list)
     gauges: list[Gauge] = msgspec.field(default_factory=list)
+    phi: float | None = None
+    """The phi accrual detector's suspicion of the agent when the report was made (None:
+    the agent is judged by the fixed thresholds, or the report was read from a file)."""
 
 
 class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
@@ -81,6 +84,12 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)
     findings: list[str] = msgspec.field(default_factory=list)
     """The analyst's plain-language findings (bottlenecks, slow peers, cost), one sentence each."""
+    cost: dict[str, Any] = msgspec.field(default_factory=dict)
+    """``get_cost()``: ``total``, ``by_agent``, ``currency``, ``priced_tasks``, ``unpriced_tasks``
+    (empty in a report read from a file: prices are not stored)."""
+    stuck_tasks: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """The tasks in flight past their stuck limit: ``agent_id``, ``task_id``, ``kind``,
+    ``started``, ``running_s``, ``limit_s`` (empty in a report read from a file)."""
 
 
 def gauges_of(metrics: Iterable[AgentMetric | SwarmMetric]) -> list[Gauge]:
@@ -106,6 +115,7 @@ def agent_report(
     stats: Mapping[str, Any],
     series: tuple[list[float], list[int]],
     gauges: Sequence[Gauge] = (),
+    phi: float | None = None,
 ) -> AgentReport:
     """One agent's line of a report, from its task statistics and sparkline series.
 
@@ -118,6 +128,8 @@ def agent_report(
         stats: its task statistics as storage's ``task_stats`` gives them.
         series: (mean duration, task count) per slice, as storage's ``task_series``.
         gauges: the latest value of each of its gauges.
+        phi: its phi, for an agent on the phi detector (None otherwise, and in a
+            report read from a file).
     """
     durations, counts = series
     return AgentReport(
@@ -133,4 +145,5 @@ def agent_report(
         duration_series=durations,
         throughput_series=counts,
         gauges=list(gauges),
+        phi=phi,
     )

@@ -23,6 +23,11 @@ series                                                     type       series cou
 ``swarmpulse_dropped_total``                               counter    1
 ``swarmpulse_quarantined_total``                           counter    1
 ``swarmpulse_agent_metric{agent_id,metric_type}``          gauge      G
+``swarmpulse_agent_phi{agent_id}`` (phi detector agents)   gauge      at most A
+``swarmpulse_cost_total{agent_id}`` (priced agents)        counter    at most A
+``swarmpulse_tasks_in_flight{agent_id}`` (agents with one) gauge      at most A
+``swarmpulse_tasks_stuck{agent_id}`` (agents with one)     gauge      at most A
+``swarmpulse_findings_total{alertname}``                   counter    one per alert name
 =========================================================  =========  ==================
 
 The task counters and tokens are the agents' tasks since the system started
@@ -205,6 +210,31 @@ def _analysis_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     for agent_id, value in snapshot.cost.items():
         cost.add_metric((agent_id,), value)
     yield cost
+    flying = GaugeMetricFamily(
+        "swarmpulse_tasks_in_flight",
+        "Tasks started and not finished, per agent that has one.",
+        labels=("agent_id",),
+    )
+    stuck = GaugeMetricFamily(
+        "swarmpulse_tasks_stuck",
+        "Tasks in flight past their stuck limit, per agent that has one.",
+        labels=("agent_id",),
+    )
+    for agent_id, (tasks, stuck_tasks) in snapshot.in_flight.items():
+        flying.add_metric((agent_id,), tasks)
+        if stuck_tasks:
+            stuck.add_metric((agent_id,), stuck_tasks)
+    yield flying
+    yield stuck
+    findings = CounterMetricFamily(
+        "swarmpulse_findings",
+        "Alerts raised since start by their alertname: the detectors' findings (TaskStuck, "
+        "SlowTasks, OutlierAgent, DurationRegression, AgentAtRisk, ...) and the others named so.",
+        labels=("alertname",),
+    )
+    for name, count in sorted(snapshot.alert_names.items()):
+        findings.add_metric((name,), count)
+    yield findings
 
 
 def _system_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:

@@ -25,6 +25,7 @@ __all__ = [
     "get_cost",
     "get_findings",
     "get_health_events",
+    "get_in_flight",
     "get_report",
     "get_stats",
     "list_agents",
@@ -98,6 +99,7 @@ def _agent_detail(system: SwarmSystem, agent_id: str) -> dict[str, Any] | None:
         "interval_ms": status["interval_ms"],
         "failure_threshold": status["failure_threshold"],
         "phi": status["phi"],
+        "at_risk": status["at_risk"],
         "in_flight": system.get_tasks_in_flight(agent_id).get(agent_id, []),
         "heartbeats": system.get_heartbeat_history(agent_id),
         "transitions": system.query_health_events(agent_id=agent_id),
@@ -172,9 +174,15 @@ async def get_report(request: Request) -> Response:
 
 
 async def get_findings(request: Request) -> Response:
-    """``GET /v1/findings``: the analyst's findings, and each agent's profile."""
+    """``GET /v1/findings[?profiles=0]``: the analyst's findings, and each agent's profile.
+
+    ``profiles=0`` leaves the profiles out (one per agent: the dashboard needs only the findings).
+    """
     system = edge_of(request).system
+    with_profiles = _choice(request, "profiles", "0, 1") != "0"
     findings = await run_in_threadpool(system.get_findings)
+    if not with_profiles:
+        return json_response({"findings": findings})
     profiles = await run_in_threadpool(system.get_agent_profiles)
     return json_response({"findings": findings, "profiles": profiles})
 
@@ -183,3 +191,24 @@ async def get_cost(request: Request) -> Response:
     """``GET /v1/cost``: the cost of the swarm's tasks, in total and per agent."""
     cost = await run_in_threadpool(edge_of(request).system.get_cost)
     return json_response(cost)
+
+
+def _in_flight(system: SwarmSystem, agent_id: str | None, stuck_only: bool) -> dict[str, Any]:
+    by_agent = system.get_tasks_in_flight(agent_id)
+    tasks = sum(len(t) for t in by_agent.values())
+    stuck = sum(1 for t in by_agent.values() for task in t if task["stuck"])
+    shown = {a: [t for t in ts if t["stuck"] or not stuck_only] for a, ts in by_agent.items()}
+    return {"tasks": tasks, "stuck": stuck, "in_flight": {a: ts for a, ts in shown.items() if ts}}
+
+
+async def get_in_flight(request: Request) -> Response:
+    """``GET /v1/tasks/in-flight?agent_id=&stuck=1``: tasks started and not finished, per agent.
+
+    ``tasks`` and ``stuck`` count them; ``in_flight`` lists each agent's (only the
+    agents with one; with ``stuck=1`` only the stuck ones), as ``get_tasks_in_flight``.
+    """
+    system = edge_of(request).system
+    agent_id = _agent_param(request)
+    stuck_only = _choice(request, "stuck", "0, 1") == "1"
+    answer = await run_in_threadpool(_in_flight, system, agent_id, stuck_only)
+    return json_response(answer)

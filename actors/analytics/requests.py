@@ -17,6 +17,7 @@ __all__ = [
     "GetCost",
     "GetFindings",
     "GetInFlight",
+    "GetInFlightCounts",
     "GetProfiles",
     "Observed",
 ]
@@ -72,6 +73,10 @@ class GetInFlight(msgspec.Struct, frozen=True):
     """Reply: the tasks in flight, per agent (``agent_id=None``: every agent)."""
 
     agent_id: str | None = None
+
+
+class GetInFlightCounts(msgspec.Struct, frozen=True):
+    """Reply: per agent with a task in flight, (tasks in flight, of which stuck); for exporters."""
 
 
 class GetCost(msgspec.Struct, frozen=True):

@@ -72,6 +72,7 @@ class HealthViews(Plumbing):
                 "heartbeats": 0,
                 "tracked": False,
                 "phi": None,
+                "at_risk": False,
             }
         if status is None:
             return None
@@ -85,6 +86,7 @@ class HealthViews(Plumbing):
             "heartbeats": status.heartbeats,
             "tracked": True,
             "phi": status.phi,
+            "at_risk": status.at_risk,
         }
 
     def snapshot(self) -> SwarmSnapshot:
@@ -239,3 +241,17 @@ class HealthViews(Plumbing):
                 "unhealthy_details": unhealthy,
             },
         }
+
+    def _phi_values(self) -> dict[str, float]:
+        """The phi of every agent with the phi detector (one ask each: phi is opt-in)."""
+        values: dict[str, float] = {}
+        with self._known_lock:
+            agent_ids = sorted(self._phi_agents)
+        for agent_id in agent_ids:
+            try:
+                status = self._status(agent_id)
+            except UnknownAgent:
+                continue
+            if status is not None and status.phi is not None:
+                values[agent_id] = status.phi
+        return values

@@ -6,8 +6,8 @@ from typing import Any
 
 import pykka
 
-from actors.errors import UnknownAgent
-from actors.protocol import Drain, GetCounters, GetTotals, MetricsSnapshot
+from actors.analytics.requests import GetInFlightCounts
+from actors.protocol import Drain, GetAlertNames, GetCounters, GetTotals, MetricsSnapshot
 from actors.system.plumbing import ASK_TIMEOUT
 from actors.system.stats import StatsViews
 from messages import HealthState
@@ -41,21 +41,9 @@ class MonitoringViews(StatsViews):
             quarantined=self._writer_stats.quarantined + self._aggregate.quarantined,
             phi=self._phi_values(),
             cost=self.get_cost()["by_agent"],
+            in_flight=self._ask_service("analyst", GetInFlightCounts()),
+            alert_names=self._ask_service("reporter", GetAlertNames()),
         )
-
-    def _phi_values(self) -> dict[str, float]:
-        """The phi of every agent with the phi detector (one ask each: phi is opt-in)."""
-        values: dict[str, float] = {}
-        with self._known_lock:
-            agent_ids = sorted(self._phi_agents)
-        for agent_id in agent_ids:
-            try:
-                status = self._status(agent_id)
-            except UnknownAgent:
-                continue
-            if status is not None and status.phi is not None:
-                values[agent_id] = status.phi
-        return values
 
     def get_write_status(self) -> dict[str, Any]:
         """Where the accepted metrics are on their way to SQLite, from counters only.

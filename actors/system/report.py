@@ -39,6 +39,7 @@ class ReportViews(StatsViews):
         gauges = gauges_by_agent(self._read(ReadLatestAgentMetrics()))
         span = self._read(ReadTaskSpan())
         low, high = span if span is not None else (snapshot.at, snapshot.at)
+        phi = self._phi_values()
         agents = []
         for a in snapshot.agents:
             series = self._read(
@@ -49,7 +50,7 @@ class ReportViews(StatsViews):
             agents.append(agent_report(
                 a.agent_id, health_state=a.health_state.value, heartbeat_age_ms=a.heartbeat_age_ms,
                 uptime_pct=float(uptime), stats=stats, series=series,
-                gauges=gauges.get(a.agent_id, []),
+                gauges=gauges.get(a.agent_id, []), phi=phi.get(a.agent_id),
             ))
         alerts = self._ask_service("reporter", GetRecentAlerts(limit=REPORT_ALERTS))
         swarm_gauges = gauges_of(self._read(ReadLatestSwarmMetrics()))
@@ -64,6 +65,10 @@ class ReportViews(StatsViews):
             alerts=alerts,
             swarm_gauges=swarm_gauges,
             findings=[finding["text"] for finding in self.get_findings()],
+            cost=self.get_cost(),
+            stuck_tasks=[{"agent_id": agent_id, **task}
+                         for agent_id, tasks in self.get_tasks_in_flight().items()
+                         for task in tasks if task["stuck"]],
         )
 
     def generate_report(self, format: str = "markdown") -> str:

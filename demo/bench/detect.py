@@ -76,6 +76,8 @@ def simulate_failures(
             t += rng.uniform(120.0, 300.0)
     false_failed = 0
     beats = 0
+    longest = 0.0
+    over_8s = 0  # gaps longer than 8 s: what a detector convicting within 8 s mistakes for a death
     detect: list[float] = []
     for _ in range(agents):
         detector = make()
@@ -99,6 +101,8 @@ def simulate_failures(
                 continue
             silence = seen - last - _overlap(last, seen, stalls)
             beats += 1
+            longest = max(longest, silence)
+            over_8s += silence > 8.0
             if silence >= detector.boundary(_FAILED):
                 false_failed += 1
             detector.add_gap(silence)
@@ -115,6 +119,8 @@ def simulate_failures(
     return {
         "false_failed": false_failed,
         "beats": beats,
+        "gap_s_max": longest,
+        "gaps_over_8s": over_8s,
         "detect_s_p50": detect[len(detect) // 2],
         "detect_s_p99": detect[min(len(detect) - 1, math.ceil(0.99 * len(detect)) - 1)],
         "detect_s_max": detect[-1],

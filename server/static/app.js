@@ -284,11 +284,16 @@ async function loadAgents() {
 }
 
 async function loadOverview() {
-  const [, stats, monitoring] = await Promise.all([
+  const [, stats, monitoring, cost, flying, findings] = await Promise.all([
     loadAgents(), api("/v1/stats?" + rangeQuery()), api("/v1/monitoring"),
+    api("/v1/cost"), api("/v1/tasks/in-flight?stuck=1"), api("/v1/findings?profiles=0"),
   ]);
   app.stats = stats;
   app.monitoring = monitoring;
+  app.cost = cost;
+  app.inFlight = flying;
+  app.inFlightAt = performance.now();
+  app.findings = findings.findings || [];
 }
 
 async function loadTrends(ids) {
@@ -300,13 +305,16 @@ async function loadTrends(ids) {
 
 async function loadAgentPage(id) {
   const enc = encodeURIComponent(id);
-  const [detail, trend, alerts, stats] = await Promise.all([
+  const [detail, trend, alerts, stats, cost] = await Promise.all([
     api("/v1/agents/" + enc),
     api(`/v1/trends?agent_id=${enc}&${rangeQuery()}&slices=60`),
     api(`/v1/alerts?agent_id=${enc}&${rangeQuery()}&limit=200`),
     api(`/v1/stats?agent_id=${enc}&${rangeQuery()}`),
+    api("/v1/cost"),
   ]);
   app.detail = detail;
+  app.detailAt = performance.now();
+  app.cost = cost;
   app.transitions = detail.transitions || [];
   app.agentTrend = { start: trend.start, end: trend.end, points: trend.trends[id] || [] };
   app.alerts = alerts.alerts;
@@ -483,8 +491,8 @@ function distribution() {
   return counts;
 }
 
-function card(label, value, hint) {
-  return el("div", { class: "card" }, el("div", { class: "card-label" }, label),
+function card(label, value, hint, id) {
+  return el("div", { class: "card", id: id || null }, el("div", { class: "card-label" }, label),
             el("div", { class: "card-value" }, value), hint ? el("div", { class: "card-hint" }, hint) : null);
 }
 
@@ -520,10 +528,69 @@ function renderOverview(main) {
       `${fmtInt(collector.quarantined ?? 0)} quarantined`),
     card("Monitor stalls", fmtInt(summary.stalls ?? beats.stalls)),
     card("Failed services", failedServices.length ? failedServices.join(", ") : "none",
-         null));
+         null),
+    costCard(app.cost, null),
+    inFlightCard(app.inFlight));
 
   main.append(el("h1", {}, "Swarm overview"), el("section", { class: "overview" }, bars, cards));
+  main.append(renderAnalysis());
   main.append(renderTable());
+}
+
+// ---- what the analyst finds: cost, tasks in flight, stuck tasks, findings ------------------
+
+function fmtCost(value, currency) {
+  return (Math.round(value * 10000) / 10000).toFixed(4) + " " + (currency || "");
+}
+
+function costCard(cost, agentId) {
+  if (!cost) return null;
+  if (agentId !== null) {
+    const mine = (cost.by_agent || {})[agentId];
+    return card("Cost", mine == null ? "–" : fmtCost(mine, cost.currency),
+      mine == null ? "no priced task" : "its priced tasks, since the start", "cost-card");
+  }
+  const priced = cost.priced_tasks || 0;
+  return card("Cost", priced ? fmtCost(cost.total, cost.currency) : "–",
+    priced ? `${fmtInt(priced)} priced task(s), ${fmtInt(cost.unpriced_tasks)} without a price`
+           : "no priced task: start_system(prices=...)", "cost-card");
+}
+
+function inFlightCard(flying) {
+  if (!flying) return null;
+  return card("Tasks in flight", fmtInt(flying.tasks),
+    flying.stuck ? `${fmtInt(flying.stuck)} stuck` : "none stuck", "in-flight-card");
+}
+
+function runningCell(task, at) {
+  // counts up between loads, like the heartbeat ages
+  return el("td", { class: "num running", "data-running": String(task.running_s), "data-at": String(at) },
+            fmtAge(task.running_s * 1000));
+}
+
+function inFlightTable(tasks, at, withAgent, id) {
+  return el("div", { class: "scroll" }, el("table", { id },
+    el("thead", {}, el("tr", {}, withAgent ? el("th", {}, "Agent") : null, el("th", {}, "Task"),
+      el("th", {}, "Kind"), el("th", { class: "num" }, "Running for"), el("th", { class: "num" }, "Stuck after"),
+      el("th", {}, "State"))),
+    el("tbody", {}, tasks.map(([agentId, t]) => el("tr", { "data-task": t.task_id, "data-stuck": String(!!t.stuck) },
+      withAgent ? el("td", {}, el("a", { href: "/agents/" + encodeURIComponent(agentId) }, agentId)) : null,
+      el("td", {}, t.task_id), el("td", {}, t.kind), runningCell(t, at),
+      el("td", { class: "num" }, t.limit_s == null ? "no limit" : fmtAge(t.limit_s * 1000)),
+      el("td", {}, t.stuck ? el("span", { class: "sev sev-warning" }, "▲ stuck") : "running"))))));
+}
+
+function renderAnalysis() {
+  const flying = app.inFlight || { in_flight: {} };
+  const stuck = Object.entries(flying.in_flight || {}).flatMap(([a, ts]) => ts.map((t) => [a, t]));
+  const findings = app.findings || [];
+  return el("section", { class: "panel", id: "analysis" },
+    el("h2", {}, "Findings"),
+    findings.length ? el("ul", { id: "findings" }, findings.map((f) => el("li", {}, f.text)))
+                    : el("p", { class: "empty" }, "Nothing found yet."),
+    el("h2", {}, "Stuck tasks"),
+    stuck.length ? inFlightTable(stuck, app.inFlightAt, true, "stuck-tasks")
+                 : el("p", { class: "empty" }, "No task is stuck."));
 }
 
 function renderTable() {
@@ -658,7 +725,15 @@ function renderAgent(main) {
     card("Tasks", n ? fmtInt(n) : "none yet", "in the last " + app.range),
     card("Success rate", fmtPct(stats.success_rate, n)),
     card("p50 / p95", n ? `${fmtInt(stats.median_duration_ms)} / ${fmtInt(stats.p95_duration_ms)} ms` : "–"),
-    card("Interval", fmtInt(d.interval_ms) + " ms", "FAILED after " + d.failure_threshold)));
+    card("Interval", fmtInt(d.interval_ms) + " ms", "FAILED after " + d.failure_threshold),
+    d.phi == null ? null : card("Phi", d.phi.toFixed(1), "phi accrual: FAILED at its threshold"),
+    d.at_risk ? card("At risk", "yes", "its heartbeat gaps drift later or grow jittery", "at-risk-card") : null,
+    costCard(app.cost, d.agent_id)));
+
+  const flying = (d.in_flight || []).map((t) => [d.agent_id, t]);
+  main.append(el("section", { class: "panel" }, el("h2", {}, "Tasks in flight"),
+    flying.length ? inFlightTable(flying, app.detailAt, false, "in-flight")
+                  : el("p", { class: "empty" }, "No task in flight.")));
 
   const transitions = app.transitions || [];
   const bands = bandsOf(transitions, start, now, state, firstKnown(d, transitions));
@@ -775,10 +850,14 @@ function render() {
 }
 
 function tickAges() {
-  // heartbeat ages count up between updates, without redrawing the table
+  // heartbeat ages and tasks' running times count up between updates, without redrawing
   for (const cell of document.querySelectorAll("td.age")) {
     const agent = app.agents.get(cell.dataset.age);
     if (agent) cell.textContent = fmtAge(liveAge(agent));
+  }
+  for (const cell of document.querySelectorAll("td.running")) {
+    const base = Number(cell.dataset.running), at = Number(cell.dataset.at);
+    if (Number.isFinite(base) && Number.isFinite(at)) cell.textContent = fmtAge(base * 1000 + performance.now() - at);
   }
 }
 

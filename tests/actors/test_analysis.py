@@ -152,3 +152,24 @@ def test_a_big_batch_is_counted_and_priced_task_by_task(
     cost = swarm.get_cost()
     assert cost["by_agent"] == {"b": pytest.approx(2500 * 1000 * 2.0 / 1e6)}
     assert (cost["priced_tasks"], cost["unpriced_tasks"]) == (2500, 2500)
+
+
+def test_the_peer_median_of_the_findings_is_the_median_of_the_other_agents_of_the_role() -> None:
+    """The sorted-once lookup gives what statistics.median of the other agents' p95s gives."""
+    import statistics
+
+    from actors.analyst import _PeerP95
+
+    rng = random.Random(5)
+    for _ in range(500):
+        values = [rng.choice([None, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]) for _ in range(rng.randint(1, 9))]
+        profiles = {f"a{i}": {"role": rng.choice(["r", "s"]), "p95_recent_ms": v}
+                    for i, v in enumerate(values)}
+        peers = _PeerP95(profiles)
+        for agent_id, me in profiles.items():
+            if me["p95_recent_ms"] is None:
+                continue
+            others = [p["p95_recent_ms"] for a, p in profiles.items()
+                      if a != agent_id and p["role"] == me["role"] and p["p95_recent_ms"]]
+            expected = statistics.median(others) if len(others) >= 3 else None
+            assert peers.median_of_others(me["role"], me["p95_recent_ms"], 3) == expected

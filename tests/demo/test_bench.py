@@ -18,6 +18,9 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# every group runs, each in a fresh process: about 40 s alone, past 90 s on a loaded machine;
+# the limit catches a hang, it is no speed assertion
+@pytest.mark.timeout(300)
 def test_smoke_run_writes_every_figure_and_the_machine_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from demo.faults import STALL_INTERVALS, FaultPlan
+from demo.faults import SLOW_SECONDS, STALL_INTERVALS, STUCK_LIMIT_S, FaultPlan
+from demo.tasks import TIMEOUT_SECONDS
 from demo.tasks import agent_roster
 
 IDS = [agent_id for agent_id, _ in agent_roster(12)]
@@ -15,17 +16,23 @@ def _plan(seed: int, ids: list[str] = IDS, duration: float = 20.0) -> FaultPlan:
                             failure_threshold=3)
 
 
-def test_three_different_agents_die_stall_and_crash_in_that_order() -> None:
-    """One agent goes silent, another stalls, a third has its tracker crash, in time order."""
+def test_six_different_agents_get_the_six_faults_in_time_order() -> None:
+    """Slow, hung task, silence, phi death, stall, tracker crash: distinct agents, in that order."""
     plan = _plan(1)
-    assert [s.kind for s in plan.steps] == ["silence", "stall", "crash"]
-    assert len({s.agent_id for s in plan.steps}) == 3
+    assert [s.kind for s in plan.steps] == ["slow", "stuck", "silence", "phi", "stall", "crash"]
+    assert len({s.agent_id for s in plan.steps}) == 6
     assert [s.at for s in plan.steps] == sorted(s.at for s in plan.steps)
 
 
 def test_every_fault_shows_within_the_default_run() -> None:
     """With 500 ms heartbeats, everything has happened well before 20 s."""
     assert _plan(1).complete_by < 20.0 * 0.8
+
+
+def test_the_slow_and_stuck_tasks_are_told_apart() -> None:
+    """A slow task stays short of the stuck limit; it is at least twice the longest normal task."""
+    assert SLOW_SECONDS[1] < STUCK_LIMIT_S
+    assert SLOW_SECONDS[0] >= 1.8 * TIMEOUT_SECONDS
 
 
 def test_a_stall_outlasts_critical_but_not_failed() -> None:
@@ -40,10 +47,10 @@ def test_the_same_seed_chooses_the_same_plan() -> None:
 
 
 def test_fewer_agents_get_fewer_faults() -> None:
-    """Two agents: one dies, one stalls, no tracker crash."""
+    """Two agents: one dies, one stalls; no tracker crash, no phi death, no hang, no slow agent."""
     plan = _plan(1, IDS[:2])
-    assert [s.kind for s in plan.steps] == ["silence", "stall"]
-    assert plan.agent("crash") is None
+    assert sorted(s.kind for s in plan.steps) == ["silence", "stall"]
+    assert plan.agent("crash") is None and plan.agent("phi") is None
 
 
 def test_faults_wait_a_few_intervals_in_a_short_run() -> None:

@@ -54,14 +54,16 @@ class RecordingView:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RecordingView, Path]:
-    """One 5 s run of 4 agents with the default 500 ms heartbeats, shared by this module's tests.
+    """The default run, 20 s of 12 agents with 500 ms heartbeats, shared by this module's tests.
 
-    Every fault has shown by 4 s (see FaultPlan.complete_by); 500 ms leaves a
-    busy CI machine 250 ms of scheduling slack per beat before a false DEGRADED.
+    Every fault has shown by 13 s (see FaultPlan.complete_by); the slow agent's first
+    slow task (at most 9 s, begun by 5.3 s) and the hung task (15 s, begun by 2.3 s)
+    have finished by 17.3 s; 500 ms leaves a busy CI machine 250 ms of scheduling
+    slack per beat before a false DEGRADED.
     """
     folder = tmp_path_factory.mktemp("run")
     view = RecordingView()
-    options = RunOptions(agents=4, duration=5.0, interval_ms=500, seed=7,
+    options = RunOptions(agents=12, duration=20.0, interval_ms=500, seed=7,
                          db_path=str(folder / "metrics.db"),
                          report_path=str(folder / "report.json"))
     return run(options, view), view, folder
@@ -96,7 +98,7 @@ def test_every_health_state_appears_in_a_default_shaped_run(
 ) -> None:
     """The silent agent goes DEGRADED, CRITICAL, FAILED and stays so; the stalled one recovers."""
     result, view, _ = finished
-    assert result.plan.complete_by <= 5.0
+    assert result.plan.complete_by <= 20.0
     stored = _stored_transitions(result)
     silent, stalled = result.plan.agent("silence"), result.plan.agent("stall")
     assert silent is not None and stalled is not None
@@ -148,9 +150,10 @@ def test_the_reports_name_the_failed_agent(finished: tuple[RunResult, RecordingV
     assert "## Health distribution" in result.markdown
     report = msgspec.json.decode(Path(result.report_path).read_bytes(), type=HealthReport)
     states = {a.agent_id: a.health_state for a in report.agents}
-    assert states[silent] == "failed"
-    assert sorted(s for a, s in states.items() if a != silent) == ["healthy"] * 3
-    assert report.health_distribution == {"healthy": 3, "degraded": 0, "critical": 0, "failed": 1}
+    phi = result.plan.agent("phi")
+    assert states[silent] == states[phi] == "failed"
+    assert sorted(s for a, s in states.items() if a not in (silent, phi)) == ["healthy"] * 10
+    assert report.health_distribution == {"healthy": 10, "degraded": 0, "critical": 0, "failed": 2}
     assert Path(result.report_path).parent == folder
     assert json.loads(Path(result.report_path).read_text())["swarm_id"] == "demo-swarm"
 
@@ -181,3 +184,54 @@ def test_the_live_view_and_the_summary_count_the_same_metrics_stored(
     assert {r.agent_id: (r.tasks, r.success_rate, r.p95_ms) for r in view.last.agents} == {
         a.agent_id: (a.tasks_completed, a.success_rate, a.p95_duration_ms)
         for a in result.report.agents}
+
+
+def _alerts_named(result: RunResult, name: str) -> list[str]:
+    return [a.agent_id for a in result.report.alerts if a.metadata.get("alertname") == name]
+
+
+def test_the_hung_task_is_reported_stuck_then_finished(
+    finished: tuple[RunResult, RecordingView, Path],
+) -> None:
+    """Past the stuck limit the hung task raises TaskStuck, then TaskStuckFinished; its agent stays healthy."""
+    result, view, _ = finished
+    hung = result.plan.agent("stuck")
+    assert hung is not None
+    assert hung in _alerts_named(result, "TaskStuck")
+    assert hung in _alerts_named(result, "TaskStuckFinished")
+    assert any(kind == "STUCK" and f"of {hung} has run" in text for kind, text in view.notes)
+    assert any(kind == "UNSTUCK" and hung in text for kind, text in view.notes)
+    assert "past its limit of 10.0 s" in result.markdown
+    assert _without_blips(_stored_transitions(result).get(hung, [])) == []  # busy is not dead
+
+
+def test_the_slow_agent_is_found_slowest_of_its_peers(
+    finished: tuple[RunResult, RecordingView, Path],
+) -> None:
+    """The analyst's finding names the slowed agent, with its p95 against its peers', in the report."""
+    result, view, _ = finished
+    slow = result.plan.agent("slow")
+    assert slow is not None
+    found = [f for f in result.report.findings if f.startswith(f"{slow} is the slowest of its")]
+    assert len(found) == 1 and "its p95 is" in found[0]
+    assert f"- {found[0]}" in result.markdown.split("## Findings", 1)[1]
+    assert ("FINDING", found[0]) in view.notes
+
+
+def test_the_phi_agent_is_convicted_by_phi_sooner_than_the_fixed_thresholds(
+    finished: tuple[RunResult, RecordingView, Path],
+) -> None:
+    """Phi accrual FAILS the phi agent before 3 intervals of silence; its phi is shown and reported."""
+    result, view, _ = finished
+    phi_agent = result.plan.agent("phi")
+    assert phi_agent is not None
+    assert _stored_transitions(result)[phi_agent][-1] == ("critical", "failed")
+    assert result.phi_silent_s is not None and result.phi_silent_s < 3 * 0.5
+    assert result.phi_value is not None and result.phi_value >= 8.0
+    assert any(kind == "PHI" and text.startswith(f"{phi_agent} FAILED by phi accrual")
+               for kind, text in view.notes)
+    reported = {a.agent_id: a.phi for a in result.report.agents}
+    assert reported[phi_agent] is not None and reported[phi_agent] >= 8.0
+    assert reported[result.plan.agent("silence")] is None  # the fixed thresholds: no phi
+    assert f"| {phi_agent} | failed | " in result.markdown
+    assert "| Agent | State | Heartbeat age | Phi |" in result.markdown
