@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -86,9 +87,7 @@ def test_a_failed_first_attempt_is_not_remembered() -> None:
     assert len(cache) == 0
 
 
-def test_a_key_outlives_a_server_restart_on_the_same_system(
-    system: SwarmSystem, db_path: str
-) -> None:
+def test_a_key_outlives_a_server_restart_on_the_same_system(system: SwarmSystem) -> None:
     """Post under a key, stop the server, serve the same system again, retry: same answer, once."""
     batch = [{"type": "task_metric", "task_id": f"t{i}", "agent_id": "w", "duration_ms": 5.0,
               "result": "success"} for i in range(3)]
@@ -128,3 +127,33 @@ def test_a_later_server_s_bounds_apply_to_the_shared_keys() -> None:
 
 class Owner:
     """Something a cache can belong to (a system, in the server)."""
+
+
+def test_a_retry_on_another_server_s_loop_waits_for_the_first_answer() -> None:
+    """Two servers of one system (two event loops): the retry on the second waits, runs nothing."""
+    cache = IdempotencyCache(window=600.0, max_keys=10)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    async def slow() -> StoredAnswer:
+        calls.append(1)
+        started.set()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        return StoredAnswer(202, b"once")
+
+    answers: list[bytes] = []
+    first = threading.Thread(target=lambda: answers.append(
+        asyncio.run(cache.answer("/p", "k", b"x", slow)).body))
+    first.start()
+    assert started.wait(10)
+
+    async def retry() -> bytes:
+        waiting = asyncio.ensure_future(cache.answer("/p", "k", b"x", slow))
+        await asyncio.sleep(0)
+        assert not waiting.done()  # held until the first server answers
+        release.set()
+        return (await asyncio.wait_for(waiting, 10)).body
+
+    assert asyncio.run(retry()) == b"once"
+    first.join(10)
+    assert answers == [b"once"] and len(calls) == 1 and cache.replays == 1
