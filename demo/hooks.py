@@ -118,6 +118,8 @@ def command_record(args: argparse.Namespace) -> int:
                                   f"{refusal.get('error', '?')}")
     if not delivered or remote.dropped:
         return _refused("record", f"not delivered: {remote.last_error or 'no answer in time'}")
+    for note in remote.last_notes[:1]:  # taken, but worth a word (an unregistered agent)
+        print(f"swarmpulse record: note: {note.get('note', '?')}", file=sys.stderr)
     return 0
 
 

@@ -31,7 +31,7 @@ from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
 from server.health import healthz
-from server.idempotency import IdempotencyCache
+from server.idempotency import cache_for
 from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
 from server.responses import error_response, json_response
 from server.limits import Limits
@@ -67,7 +67,7 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
     limits = limits if limits is not None else Limits()
     hub = EventHub(limits)
     edge = Edge(system=system, limits=limits, hub=hub,
-                idempotency=IdempotencyCache(limits.idempotency_seconds, limits.idempotency_keys))
+                idempotency=cache_for(system, limits.idempotency_seconds, limits.idempotency_keys))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

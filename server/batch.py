@@ -15,7 +15,7 @@ from messages import InvalidMessage, decode
 from server.errors import RequestRefused
 from server.limits import BodyFormat
 
-__all__ = ["BatchAnswer", "Refusal", "decode_batch", "decode_body", "parse_batch"]
+__all__ = ["BatchAnswer", "Note", "Refusal", "decode_batch", "decode_body", "parse_batch"]
 
 _GENERIC: Final[dict[str, msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]]] = {
     "json": msgspec.json.Decoder(),
@@ -34,11 +34,21 @@ class Refusal(msgspec.Struct, frozen=True):
     error: str
 
 
+class Note(msgspec.Struct, frozen=True):
+    """Something to know about one item that was taken (e.g. its agent is not registered)."""
+
+    index: int
+    field: str
+    note: str
+
+
 class BatchAnswer(msgspec.Struct, frozen=True):
-    """The answer to a batch: how many items were taken, and why the others were not."""
+    """The answer to a batch: how many items were taken, why the others were not, and notes
+    on taken items (an unregistered agent's metric stored under the policy ``store``)."""
 
     accepted: int
     refused: list[Refusal]
+    notes: list[Note] = msgspec.field(default_factory=list)
 
 
 def decode_body(data: bytes, format: BodyFormat) -> Any:

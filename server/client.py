@@ -130,12 +130,16 @@ class RemoteSwarm:
         self.sent = 0
         #: metrics the server refused one by one (see :attr:`last_refusals`)
         self.refused = 0
+        #: metrics the server took with a note, e.g. of an agent that is not registered,
+        #: stored under the policy ``store`` (see :attr:`last_notes`)
+        self.noted = 0
         #: failed attempts to send a batch (each one retried)
         self.send_failures = 0
         #: heartbeats from :meth:`beating` that failed (the next one is tried on time)
         self.beat_failures = 0
         self.last_error: str | None = None
         self.last_refusals: list[dict[str, Any]] = []
+        self.last_notes: list[dict[str, Any]] = []
         self._sender = threading.Thread(target=self._run, name="swarmpulse-client", daemon=True)
         self._sender.start()
 
@@ -376,11 +380,15 @@ class RemoteSwarm:
                 if response.status_code < 300:
                     answer = _json(response)
                     refusals = list(answer.get("refused") or [])
+                    notes = list(answer.get("notes") or [])
                     with self._cond:
                         self.sent += int(answer.get("accepted", 0))
                         self.refused += len(refusals)
                         if refusals:
                             self.last_refusals = refusals[:20]
+                        self.noted += len(notes)
+                        if notes:
+                            self.last_notes = notes[:20]
                     if refusals:
                         logger.warning("server refused %d of %d metrics: %s", len(refusals),
                                        len(batch), refusals[:3])

@@ -269,5 +269,6 @@ async def stream_events(request: Request) -> Response:
     return StreamingResponse(
         _frames(hub, client),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # a stream that ends (the server closed it) ends its connection: nothing follows it
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "close"},
     )

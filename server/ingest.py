@@ -8,6 +8,7 @@ accepted and, per refused item, its index, field and reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
@@ -27,7 +28,7 @@ from messages import (
     check_id,
     decode,
 )
-from server.batch import BatchAnswer, Refusal, decode_batch, decode_body, explain
+from server.batch import BatchAnswer, Note, Refusal, decode_batch, decode_body, explain
 from server.edge import Edge, edge_of
 from server.errors import RequestRefused
 from server.idempotency import StoredAnswer, check_key
@@ -54,9 +55,9 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
     async def handle() -> StoredAnswer:
         messages, refused = decode_batch(body, format, types, edge.system.clock.time(),
                                          edge.limits.max_batch_items, default_type)
-        accepted, more = await take(edge, messages)
+        accepted, more, notes = await take(edge, messages)
         refused = sorted(refused + more, key=lambda r: r.index) if more else refused
-        return StoredAnswer(202, encode_json(BatchAnswer(accepted, refused)))
+        return StoredAnswer(202, encode_json(BatchAnswer(accepted, refused, notes)))
 
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -66,10 +67,12 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
     return Response(answer.body, answer.status, media_type="application/json")
 
 
-async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
+async def _take_heartbeats(
+    edge: Edge, beats: list[tuple[int, Heartbeat]]
+) -> tuple[int, list[Refusal], list[Note]]:
     """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
     if not beats:
-        return 0, []
+        return 0, [], []
     if not edge.system.coordinator.is_alive():
         raise RequestRefused(503, "the system is shutting down")
     assert edge.bridge is not None, "the server's lifespan has not started"
@@ -78,14 +81,28 @@ async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tu
         Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
         for (index, _), known in zip(beats, answers) if not known
     ]
-    return len(beats) - len(refused), refused
+    return len(beats) - len(refused), refused, []
 
 
-async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int, list[Refusal]]:
-    """Into the telemetry channel: an append each, never blocking."""
+STORED_UNREGISTERED: Final = "agent not registered; stored (policy store)"
+"""The note on a metric of an agent that is not registered, stored as the core's policy says."""
+TAKEN_UNREGISTERED: Final = "agent not registered; tracked (policy store)"
+"""The same for a ``task_started``, which is tracked in flight, not stored."""
+
+
+async def _take_metrics(
+    edge: Edge, metrics: list[tuple[int, Any]]
+) -> tuple[int, list[Refusal], list[Note]]:
+    """Into the telemetry channel: an append each, never blocking.
+
+    Under the policy ``refuse`` a metric of an unregistered agent is refused;
+    under ``store`` it is taken, and noted.
+    """
     if not edge.system.config.enable_monitoring:
-        return len(metrics), []  # as the facade: accepted, not recorded
-    send = edge.system.send
+        return len(metrics), [], []  # as the facade: accepted, not recorded
+    system = edge.system
+    send = system.send
+    unregistered = system.get_write_status()["unregistered_agent_metrics"]
     refused = []
     for index, metric in metrics:
         try:
@@ -94,7 +111,21 @@ async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int
             refused.append(Refusal(index, exc.field, exc.reason))
         except SwarmPulseError as exc:
             refused.append(Refusal(index, "agent_id", str(exc)))
-    return len(metrics) - len(refused), refused
+    notes: list[Note] = []
+    if system.get_write_status()["unregistered_agent_metrics"] != unregistered:
+        # some agent was not registered: which items
+        notes = _unregistered(system.is_registered, metrics, {r.index for r in refused})
+    return len(metrics) - len(refused), refused, notes
+
+
+def _unregistered(is_known: Callable[[str], bool], metrics: list[tuple[int, Any]], refused: set[int]) -> list[Note]:
+    """A note for each taken item that names an agent that is not registered."""
+    return [
+        Note(index, "agent_id",
+             TAKEN_UNREGISTERED if type(metric) is TaskStarted else STORED_UNREGISTERED)
+        for index, metric in metrics
+        if type(metric) is not SwarmMetric and index not in refused and not is_known(metric.agent_id)
+    ]
 
 
 async def post_heartbeats(request: Request) -> Response:

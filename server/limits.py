@@ -41,6 +41,11 @@ class Limits:
         idempotency_keys: the most keys remembered (the oldest go first).
         max_write_backlog: metrics waiting to be written past which
             ``/healthz`` answers 503.
+        max_unsent_bytes: bytes the kernel holds for one connection that it
+            could not send yet (``TCP_NOTSENT_LOWAT``, set by :func:`server.serve`
+            where the platform has it); past it a write waits, so an event
+            stream that is not read fills its queue and is closed, instead of
+            the kernel absorbing megabytes for it unseen.
     """
 
     max_body_bytes: int = 8 * MiB
@@ -54,10 +59,11 @@ class Limits:
     idempotency_seconds: float = 600.0
     idempotency_keys: int = 100_000
     max_write_backlog: int = 1_000_000
+    max_unsent_bytes: int = 128 * 1024
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_batch_items", "max_sse_clients", "sse_client_queue",
-                     "sse_replay", "idempotency_keys", "max_write_backlog"):
+                     "sse_replay", "idempotency_keys", "max_write_backlog", "max_unsent_bytes"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")

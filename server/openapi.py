@@ -114,11 +114,17 @@ def document() -> dict[str, Any]:
     components["Error"] = {"type": "object", "required": ["error"],
                            "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
     components["BatchAnswer"] = {
-        "type": "object", "required": ["accepted", "refused"],
+        "type": "object", "required": ["accepted", "refused", "notes"],
         "properties": {"accepted": {"type": "integer"}, "refused": {"type": "array", "items": {
             "type": "object", "required": ["index", "field", "error"],
             "properties": {"index": {"type": "integer"}, "field": {"type": "string"},
-                           "error": {"type": "string"}}}}}}
+                           "error": {"type": "string"}}}},
+            "notes": {"type": "array", "description": "taken items worth a word, e.g. a metric "
+                      "of an agent that is not registered, stored under the policy store",
+                      "items": {"type": "object", "required": ["index", "field", "note"],
+                                "properties": {"index": {"type": "integer"},
+                                               "field": {"type": "string"},
+                                               "note": {"type": "string"}}}}}}
     ranged = ("agent_id", "since", "start", "end")
     paths = {
         "/healthz": {"get": _operation("liveness: 200 while the actors and the writer keep up", {

@@ -111,6 +111,13 @@ class AgentsFacade(Plumbing):
             pass  # between aggregator incarnations: the state stays in memory, still right
         return True
 
+    def is_registered(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` is registered now: a set lookup, asking no actor.
+
+        The same test the telemetry path applies to the ``unknown_agents`` policy.
+        """
+        return self._telemetry.is_known(agent_id)
+
     def update_agent_heartbeat(self, agent_id: str, metadata: Mapping[str, Any] | None = None) -> bool:
         """Record a heartbeat.
 

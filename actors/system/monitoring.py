@@ -56,7 +56,9 @@ class MonitoringViews(StatsViews):
         ``dropped``: lost to a full backlog; ``quarantined``: refused by storage
         for their data and kept apart; ``write_failures`` and ``last_write_error``:
         failed commits (each retried); ``write_batches`` and ``written_rows``: what
-        the writer committed. The same figures as ``get_monitoring_stats()``.
+        the writer committed; ``unregistered_agent_metrics``: metrics taken for
+        agents that were not registered (policy ``store``). The same figures as
+        ``get_monitoring_stats()``.
 
         Raises:
             SystemStopped: the system has been shut down.
@@ -75,6 +77,7 @@ class MonitoringViews(StatsViews):
             "last_write_error": writer.last_error,
             "write_batches": writer.batches,
             "written_rows": writer.rows,
+            "unregistered_agent_metrics": self._telemetry.unregistered,
         }
 
     def get_monitoring_stats(self) -> dict[str, Any]:

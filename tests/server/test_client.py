@@ -117,6 +117,20 @@ def test_client_mirrors_the_facade_through_the_real_server(
     assert not client.unregister_agent("remote-1")
 
 
+def test_metrics_of_an_unregistered_agent_are_counted_as_noted(
+    client: RemoteSwarm, system: SwarmSystem
+) -> None:
+    """Policy store: the server's per-item notes surface as .noted and .last_notes."""
+    client.register_agent("known")
+    client.record_task_metric("t1", "known", 10.0, "success")
+    client.record_task_metric("t2", "stranger", 10.0, "success")
+    client.record_agent_metric("stranger", "queue_depth", 1.0)
+    assert client.flush(timeout=10)
+    assert (client.sent, client.refused, client.noted) == (3, 0, 2)
+    assert {n["note"] for n in client.last_notes} == {"agent not registered; stored (policy store)"}
+    assert sorted(m.task_id for m in system.query_task_metrics()) == ["t1", "t2"]
+
+
 def test_bad_metrics_raise_in_the_caller_and_nothing_is_sent(client: RemoteSwarm, wire: Wire) -> None:
     """A metric that breaks the protocol raises InvalidMessage naming the field, before any send."""
     with pytest.raises(InvalidMessage) as error:

@@ -22,7 +22,7 @@ def test_a_heartbeat_without_timestamp_keeps_an_agent_healthy(
     clock.advance(0.9)
     reply = http.post("/v1/heartbeats", json={"agent_id": "remote-1"})
     assert reply.status_code == 202
-    assert reply.json() == {"accepted": 1, "refused": []}
+    assert reply.json() == {"accepted": 1, "refused": [], "notes": []}
     clock.advance(0.9)  # 1.8 s after registration, 0.9 s after the beat
     assert system.check_agent_health("remote-1") is HealthState.HEALTHY
     history = system.get_heartbeat_history("remote-1")
@@ -56,5 +56,5 @@ def test_msgpack_heartbeats_as_the_protocol_encodes_them(
     body = msgspec.msgpack.encode([msgspec.msgpack.decode(encode(b)) for b in beats])
     reply = http.post("/v1/heartbeats", content=body,
                       headers={"content-type": "application/msgpack"})
-    assert reply.json() == {"accepted": 3, "refused": []}
+    assert reply.json() == {"accepted": 3, "refused": [], "notes": []}
     assert system.get_heartbeat_history("m")[-1]["sent_at"] == pytest.approx(clock.time() - 5.0)

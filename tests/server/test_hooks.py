@@ -51,13 +51,18 @@ def test_beat_sends_one_heartbeat(server: ServerHandle, system: SwarmSystem) -> 
 
 
 def test_record_stores_one_task_with_tokens_and_files(server: ServerHandle, system: SwarmSystem) -> None:
-    """`swarmpulse record` exits 0 once the task is stored (token taken from the environment)."""
+    """`swarmpulse record` exits 0 once the task is stored (token taken from the environment);
+    of an agent that is not registered, it says so on stderr."""
     done = swarmpulse("record", "--url", server.url, "--tokens", "812", "--files", "3",
                       "coder-1", "task-7", "1520.5", "success", env={"SWARMPULSE_TOKEN": TOKEN})
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ("swarmpulse record: note: agent not registered; stored (policy store)\n")
     [stored] = system.query_task_metrics(agent_id="coder-1")
     assert (stored.task_id, stored.duration_ms, stored.result.value, stored.tokens_used,
             stored.files_changed) == ("task-7", 1520.5, "success", 812, 3)
+    system.register_agent("coder-2")
+    quiet = swarmpulse("record", "--url", server.url, "--token", TOKEN, "coder-2", "t", "5", "success")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
 
 
 def test_hooks_say_in_one_line_when_refused_or_mistaken(server: ServerHandle) -> None:

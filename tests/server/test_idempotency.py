@@ -1,13 +1,17 @@
-"""The idempotency cache alone, on a fake clock: its window and its bound on keys."""
+"""The idempotency cache: its window and bound on keys (alone, on a fake clock), and its owner."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
+import httpx
 import pytest
 
+from actors import SwarmSystem
+from server import serve
 from server.errors import RequestRefused
-from server.idempotency import IdempotencyCache, StoredAnswer
+from server.idempotency import IdempotencyCache, StoredAnswer, cache_for
 
 
 class Counter:
@@ -81,3 +85,75 @@ def test_a_failed_first_attempt_is_not_remembered() -> None:
     with pytest.raises(RequestRefused):
         asyncio.run(cache.answer("/p", "k", b"x", refuse))
     assert len(cache) == 0
+
+
+def test_a_key_outlives_a_server_restart_on_the_same_system(system: SwarmSystem) -> None:
+    """Post under a key, stop the server, serve the same system again, retry: same answer, once."""
+    batch = [{"type": "task_metric", "task_id": f"t{i}", "agent_id": "w", "duration_ms": 5.0,
+              "result": "success"} for i in range(3)]
+    headers = {"Idempotency-Key": "before-the-restart"}
+    with serve(system) as first:
+        answer = httpx.post(f"{first.url}/v1/metrics", json=batch, headers=headers)
+    assert answer.status_code == 202 and answer.json()["accepted"] == 3
+    with serve(system) as second:
+        retried = httpx.post(f"{second.url}/v1/metrics", json=batch, headers=headers)
+        other = httpx.post(f"{second.url}/v1/metrics", json=batch,
+                           headers={"Idempotency-Key": "another-batch"})
+    assert (retried.status_code, retried.content) == (202, answer.content)
+    assert other.json()["accepted"] == 3  # a new key is still a new batch
+    assert sorted(m.task_id for m in system.query_task_metrics()) == ["t0", "t0", "t1", "t1",
+                                                                     "t2", "t2"]
+
+
+def test_each_system_has_its_own_keys() -> None:
+    """The same key on two systems is two batches: the cache is the system's, not the process's."""
+    one, two = Owner(), Owner()
+    assert cache_for(one, 600.0, 10) is cache_for(one, 600.0, 10)
+    assert cache_for(one, 600.0, 10) is not cache_for(two, 600.0, 10)
+    handler = Counter()
+    assert _ask(cache_for(one, 600.0, 10), "k", handler) == b"1"
+    assert _ask(cache_for(two, 600.0, 10), "k", handler) == b"2"
+
+
+def test_a_later_server_s_bounds_apply_to_the_shared_keys() -> None:
+    """A server started with idempotency_keys=1 trims what an earlier one remembered."""
+    owner = Owner()
+    handler = Counter()
+    cache = cache_for(owner, 600.0, 10)
+    _ask(cache, "a", handler), _ask(cache, "b", handler)
+    assert len(cache_for(owner, 600.0, 1)) == 1
+    assert _ask(cache, "b", handler) == b"2" and _ask(cache, "a", handler) == b"3"
+
+
+class Owner:
+    """Something a cache can belong to (a system, in the server)."""
+
+
+def test_a_retry_on_another_server_s_loop_waits_for_the_first_answer() -> None:
+    """Two servers of one system (two event loops): the retry on the second waits, runs nothing."""
+    cache = IdempotencyCache(window=600.0, max_keys=10)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    async def slow() -> StoredAnswer:
+        calls.append(1)
+        started.set()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        return StoredAnswer(202, b"once")
+
+    answers: list[bytes] = []
+    first = threading.Thread(target=lambda: answers.append(
+        asyncio.run(cache.answer("/p", "k", b"x", slow)).body))
+    first.start()
+    assert started.wait(10)
+
+    async def retry() -> bytes:
+        waiting = asyncio.ensure_future(cache.answer("/p", "k", b"x", slow))
+        await asyncio.sleep(0)
+        assert not waiting.done()  # held until the first server answers
+        release.set()
+        return (await asyncio.wait_for(waiting, 10)).body
+
+    assert asyncio.run(retry()) == b"once"
+    first.join(10)
+    assert answers == [b"once"] and len(calls) == 1 and cache.replays == 1

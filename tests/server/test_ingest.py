@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import msgspec
 import pytest
 
-from actors import ManualClock, SwarmSystem
+from actors import ManualClock, SwarmSystem, start_system
+from server import serve
 from messages import AgentMetric, RegisterAgent, SwarmMetric, TaskMetric, encode
 
 
@@ -106,13 +110,15 @@ def test_msgpack_metrics_as_messages_encode_writes_them(
     ]
     body = msgspec.msgpack.encode([msgspec.msgpack.decode(encode(m)) for m in items])
     reply = http.post("/v1/metrics", content=body, headers={"content-type": "application/msgpack"})
-    assert reply.json() == {"accepted": 3, "refused": []}
+    unregistered = {"field": "agent_id", "note": "agent not registered; stored (policy store)"}
+    assert reply.json() == {"accepted": 3, "refused": [],  # "w" is not registered: noted
+                            "notes": [{"index": 0, **unregistered}, {"index": 1, **unregistered}]}
     assert system.get_task_stats()["results_breakdown"]["failure"] == 1
 
 
 def test_one_metric_object_is_a_batch_of_one(http: httpx.Client, system: SwarmSystem) -> None:
     """A single object (not a list) is taken as one item."""
-    assert http.post("/v1/metrics", json=_task(9)).json() == {"accepted": 1, "refused": []}
+    assert http.post("/v1/metrics", json=_task(9)).json()["accepted"] == 1
     assert len(system.query_task_metrics()) == 1
 
 
@@ -122,6 +128,58 @@ def test_metrics_of_an_unknown_agent_follow_the_core_policy(
     """The core stores metrics of agents it does not watch: so does the edge."""
     assert http.post("/v1/metrics", json=_task(1, agent_id="stranger")).json()["accepted"] == 1
     assert [m.agent_id for m in system.query_task_metrics()] == ["stranger"]
+
+
+def test_the_answer_notes_each_item_of_an_unregistered_agent_under_the_policy_store(
+    http: httpx.Client, system: SwarmSystem
+) -> None:
+    """Policy store: each taken item of an unregistered agent has its note; the others none."""
+    http.post("/v1/agents", json={"agent_id": "known"})
+    batch = [
+        _task(0, agent_id="known"),
+        _task(1, agent_id="stranger"),
+        {"type": "swarm_metric", "swarm_id": "edge", "metric_type": "load", "value": 1.0},
+        {"type": "agent_metric", "agent_id": "stranger", "metric_type": "mem", "value": 2.0},
+        _task(4, agent_id="stranger", duration_ms=-1),
+        {"type": "task_started", "task_id": "t5", "agent_id": "other"},
+    ]
+    answer = http.post("/v1/metrics", json=batch).json()
+    assert answer["accepted"] == 5
+    assert [r["index"] for r in answer["refused"]] == [4]
+    assert answer["notes"] == [
+        {"index": 1, "field": "agent_id", "note": "agent not registered; stored (policy store)"},
+        {"index": 3, "field": "agent_id", "note": "agent not registered; stored (policy store)"},
+        {"index": 5, "field": "agent_id", "note": "agent not registered; tracked (policy store)"},
+    ]
+    assert sorted(m.task_id for m in system.query_task_metrics()) == ["t0", "t1"]
+    only_known = http.post("/v1/metrics", json=[_task(6, agent_id="known")]).json()
+    assert only_known == {"accepted": 1, "refused": [], "notes": []}
+
+
+@pytest.fixture
+def refusing(clock: ManualClock, tmp_path: Path) -> Iterator[httpx.Client]:
+    """A server of a system started with unknown_agents="refuse"."""
+    swarm = start_system(str(tmp_path / "refuse.db"), swarm_id="edge", clock=clock,
+                         unknown_agents="refuse")
+    try:
+        with serve(swarm) as handle, httpx.Client(base_url=handle.url, timeout=10.0) as client:
+            yield client
+    finally:
+        swarm.shutdown()
+
+
+def test_under_the_policy_refuse_an_unregistered_agent_s_items_are_refused(
+    refusing: httpx.Client,
+) -> None:
+    """Policy refuse: each item of an unregistered agent is refused by index; no note."""
+    refusing.post("/v1/agents", json={"agent_id": "known"})
+    batch = [_task(0, agent_id="stranger"), _task(1, agent_id="known"),
+             {"type": "agent_metric", "agent_id": "stranger", "metric_type": "mem", "value": 2.0}]
+    answer = refusing.post("/v1/metrics", json=batch).json()
+    assert answer["accepted"] == 1 and answer["notes"] == []
+    assert [(r["index"], r["field"]) for r in answer["refused"]] == [(0, "agent_id"),
+                                                                     (2, "agent_id")]
+    assert all("unknown agent" in r["error"] for r in answer["refused"])
 
 
 @pytest.mark.parametrize(("content", "headers", "status", "field"), [
@@ -148,7 +206,7 @@ def test_a_body_that_is_not_the_protocol_is_one_line_without_traceback(
 
 def test_an_empty_list_is_an_empty_batch(http: httpx.Client) -> None:
     """[] is valid and takes nothing."""
-    assert http.post("/v1/metrics", json=[]).json() == {"accepted": 0, "refused": []}
+    assert http.post("/v1/metrics", json=[]).json() == {"accepted": 0, "refused": [], "notes": []}
 
 
 def test_a_retried_batch_with_the_same_key_is_stored_once_and_answered_the_same(

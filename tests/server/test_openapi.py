@@ -42,3 +42,20 @@ def test_no_input_makes_a_server_error(case: schemathesis.Case, running: ServerH
     assert response.status_code < 500 or response.status_code == 503, (
         f"{case.method} {case.path}: {response.status_code} {response.text[:200]}")
     assert "Traceback" not in response.text
+
+
+def test_a_batch_answer_with_refusals_and_notes_is_as_described(http: httpx.Client) -> None:
+    """A 202 with a refused item and a noted one validates against BatchAnswer, every key described."""
+    from jsonschema import Draft202012Validator
+
+    described = http.get("/openapi.json").json()["components"]["schemas"]["BatchAnswer"]
+    batch = [{"type": "task_metric", "task_id": "t", "agent_id": "unregistered",
+              "duration_ms": 5.0, "result": "success"},
+             {"type": "task_metric", "task_id": "u", "agent_id": "a", "duration_ms": -1,
+              "result": "success"}]
+    answer = http.post("/v1/metrics", json=batch).json()
+    assert answer["refused"] and answer["notes"]
+    Draft202012Validator(described).validate(answer)
+    assert set(answer) == set(described["properties"]) == set(described["required"])
+    for part, item in (("refused", answer["refused"][0]), ("notes", answer["notes"][0])):
+        assert set(item) == set(described["properties"][part]["items"]["required"])

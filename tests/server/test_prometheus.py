@@ -86,8 +86,8 @@ def poll(prometheus: str, query: str) -> list[dict[str, Any]]:
         while time.monotonic() < deadline:
             try:
                 answer = http.get("/api/v1/query", params={"query": query}).json()
-            except httpx.HTTPError as exc:  # not listening yet
-                last = exc
+            except (httpx.HTTPError, ValueError) as exc:
+                last = exc  # not listening yet, or not ready: a plain-text 503, not JSON
             else:
                 last = answer
                 result: list[dict[str, Any]] = answer.get("data", {}).get("result", [])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 import httpx
 import pytest
 
 from actors import SwarmSystem
-from server import BadToken, InsecureBind, ServerHandle, serve
+from server import BadToken, InsecureBind, Limits, ServerHandle, serve
 
 
 def test_serve_binds_a_free_loopback_port_and_answers(running: ServerHandle) -> None:
@@ -60,3 +63,40 @@ def test_a_token_that_cannot_work_is_refused_without_showing_it(
         serve(system, token=token)
     if token.strip():
         assert token.strip() not in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_NOTSENT_LOWAT"), reason="no TCP_NOTSENT_LOWAT here")
+@pytest.mark.parametrize("unsent", [16 * 1024, 128 * 1024])
+def test_a_connection_holds_about_max_unsent_bytes_for_a_peer_that_does_not_read(
+    unsent: int,
+) -> None:
+    """Set on the listener, the bound is inherited: a non-reading peer takes about that much."""
+    from server.serving import _bound_unsent
+
+    listener = socket.socket()
+    _bound_unsent(listener, unsent)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        peer.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT) == unsent
+            accepted.setblocking(False)
+            taken = 0
+            with contextlib.suppress(BlockingIOError):
+                while taken < 64 * unsent:
+                    taken += accepted.send(b"x" * 256)
+    finally:
+        peer.close()
+        listener.close()
+    # the limit plus what the peer's small buffer and one segment hold; unbounded, megabytes
+    assert unsent <= taken < unsent + 128 * 1024
+
+
+def test_max_unsent_bytes_must_be_a_positive_integer() -> None:
+    """Limits(max_unsent_bytes=0) is refused like every other bound."""
+    with pytest.raises(ValueError, match="max_unsent_bytes"):
+        Limits(max_unsent_bytes=0)
