@@ -30,6 +30,7 @@ from server.dashboard import dashboard_routes
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
+from server.heartbeats import HeartbeatSender
 from server.health import healthz
 from server.idempotency import IdempotencyCache
 from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
@@ -73,6 +74,7 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
         loop = asyncio.get_running_loop()
         hub.attach(loop)
         edge.bridge = AskBridge(system.coordinator, loop)
+        edge.beats = HeartbeatSender(system.coordinator, edge.bridge, system.telemetry.is_known)
         unsubscribe = system.subscribe(hub.publish_threadsafe)
         summaries = asyncio.create_task(_summaries(edge))
         try:

@@ -67,13 +67,13 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
 
 
 async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
-    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
+    """Every heartbeat to the coordinator at once (see :mod:`server.heartbeats`); False: unknown."""
     if not beats:
         return 0, []
     if not edge.system.coordinator.is_alive():
         raise RequestRefused(503, "the system is shutting down")
-    assert edge.bridge is not None, "the server's lifespan has not started"
-    answers = await edge.bridge.ask([beat for _, beat in beats])
+    assert edge.beats is not None, "the server's lifespan has not started"
+    answers = await edge.beats.send([beat for _, beat in beats])
     refused = [
         Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
         for (index, _), known in zip(beats, answers) if not known
