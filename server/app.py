@@ -177,12 +177,13 @@ async def _internal(request: Request, exc: Exception) -> Response:
 
 
 routes = [
+    # first: the hot path (a request tries the routes in order)
+    Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/v1/agents", list_agents, methods=["GET"]),
     Route("/v1/agents", post_agent, methods=["POST"]),
     Route("/v1/agents/{agent_id:path}", get_agent, methods=["GET"]),
     Route("/v1/agents/{agent_id:path}", delete_agent, methods=["DELETE"]),
-    Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
     Route("/v1/metrics", post_metrics, methods=["POST"]),
     Route("/v1/stats", get_stats, methods=["GET"]),
     Route("/v1/alerts", get_alerts, methods=["GET"]),

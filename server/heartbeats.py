@@ -1,4 +1,10 @@
-"""Heartbeats from the loop to the coordinator, most of them without waiting for an answer.
+"""``POST /v1/heartbeats``: the hot path, as a plain ASGI app, and the heartbeats' way to the coordinator.
+
+The endpoint reads, decodes and checks a body as every batch endpoint does
+(:mod:`server.batch`, :mod:`server.limits`, the ``Idempotency-Key`` cache),
+but it is a plain ASGI callable behind its ``Route``: no request/response
+objects of its own, and the common answer is encoded once. Errors are raised
+as everywhere else and answered by the app's handlers.
 
 A heartbeat of a registered agent needs no answer: the coordinator takes it
 (:meth:`actors.SwarmSystem.update_agent_heartbeat` says the same), so the
@@ -18,14 +24,24 @@ waits: the clients are slowed to the coordinator's pace.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pykka
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 
 from messages import Heartbeat
+from server.batch import BatchAnswer, Refusal, decode_batch
 from server.bridge import AskBridge
+from server.errors import RequestRefused
+from server.idempotency import StoredAnswer, check_key
+from server.limits import BodyFormat, body_format, read_body
+from server.responses import encode_json
 
-__all__ = ["HeartbeatSender"]
+if TYPE_CHECKING:
+    from server.edge import Edge
+
+__all__ = ["HeartbeatEndpoint", "HeartbeatSender", "post_heartbeats", "take_heartbeats"]
 
 SYNC_EVERY: Final = 256
 """Tells between two confirming asks."""
@@ -93,3 +109,59 @@ class HeartbeatSender:
         if mark > self.confirmed:
             self.confirmed = mark
         return answers
+
+
+HEARTBEAT_TYPES: Final[dict[str, type[Any]]] = {"heartbeat": Heartbeat}
+_UNKNOWN: Final = "unknown agent: register it first (POST /v1/agents)"
+_ONE_TAKEN: Final = StoredAnswer(202, encode_json(BatchAnswer(1, [])))
+
+
+async def take_heartbeats(edge: Edge, body: bytes, format: BodyFormat) -> StoredAnswer:
+    """Decode a body of heartbeats, send the valid ones, and the answer naming each refusal."""
+    beats, refused = decode_batch(body, format, HEARTBEAT_TYPES, edge.system.clock.time(),
+                                  edge.limits.max_batch_items, "heartbeat")
+    if not beats:
+        return StoredAnswer(202, encode_json(BatchAnswer(0, refused)))
+    if not edge.system.coordinator.is_alive():
+        raise RequestRefused(503, "the system is shutting down")
+    assert edge.beats is not None, "the server's lifespan has not started"
+    answers = await edge.beats.send([beat for _, beat in beats])
+    unknown = [Refusal(index, "agent_id", _UNKNOWN)
+               for (index, _), known in zip(beats, answers) if not known]
+    if not refused and not unknown and len(beats) == 1:
+        return _ONE_TAKEN
+    if unknown:
+        refused = sorted(refused + unknown, key=lambda r: r.index)
+    return StoredAnswer(202, encode_json(BatchAnswer(len(beats) - len(unknown), refused)))
+
+
+class HeartbeatEndpoint:
+    """``POST /v1/heartbeats``: one heartbeat or a list; ``type`` and ``timestamp`` optional.
+
+    A plain ASGI app: an instance (not a function) is what Starlette's
+    ``Route`` calls with the request as it came.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request: 202 with what was taken and each refusal."""
+        request = Request(scope, receive)
+        edge: Edge = scope["app"].state.edge
+        format = body_format(request)
+        body = await read_body(request, edge.limits.max_body_bytes)
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            answer = await take_heartbeats(edge, body, format)
+        else:
+            answer = await edge.idempotency.answer(
+                request.url.path, check_key(key), body, lambda: take_heartbeats(edge, body, format))
+        await send({
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(answer.body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": answer.body})
+
+
+post_heartbeats: Final = HeartbeatEndpoint()
+"""The endpoint's one instance, as the routes name it."""

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from messages import (
     AgentMetric,
-    Heartbeat,
     InvalidMessage,
     RegisterAgent,
     SwarmMetric,
@@ -30,13 +29,13 @@ from messages import (
 from server.batch import BatchAnswer, Refusal, decode_batch, decode_body, explain
 from server.edge import Edge, edge_of
 from server.errors import RequestRefused
+from server.heartbeats import post_heartbeats
 from server.idempotency import StoredAnswer, check_key
 from server.limits import body_format, read_body
 from server.responses import encode_json, json_response
 
 __all__ = ["delete_agent", "json_response", "post_agent", "post_heartbeats", "post_metrics"]
 
-HEARTBEAT_TYPES: Final[dict[str, type[Any]]] = {"heartbeat": Heartbeat}
 METRIC_TYPES: Final[dict[str, type[Any]]] = {
     "task_metric": TaskMetric,
     "agent_metric": AgentMetric,
@@ -66,21 +65,6 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
     return Response(answer.body, answer.status, media_type="application/json")
 
 
-async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tuple[int, list[Refusal]]:
-    """Every heartbeat to the coordinator at once (see :mod:`server.heartbeats`); False: unknown."""
-    if not beats:
-        return 0, []
-    if not edge.system.coordinator.is_alive():
-        raise RequestRefused(503, "the system is shutting down")
-    assert edge.beats is not None, "the server's lifespan has not started"
-    answers = await edge.beats.send([beat for _, beat in beats])
-    refused = [
-        Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
-        for (index, _), known in zip(beats, answers) if not known
-    ]
-    return len(beats) - len(refused), refused
-
-
 async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int, list[Refusal]]:
     """Into the telemetry channel: an append each, never blocking."""
     if not edge.system.config.enable_monitoring:
@@ -95,11 +79,6 @@ async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int
         except SwarmPulseError as exc:
             refused.append(Refusal(index, "agent_id", str(exc)))
     return len(metrics) - len(refused), refused
-
-
-async def post_heartbeats(request: Request) -> Response:
-    """``POST /v1/heartbeats``: one heartbeat or a list; ``type`` and ``timestamp`` optional."""
-    return await _batch(request, HEARTBEAT_TYPES, "heartbeat", _take_heartbeats)
 
 
 async def post_metrics(request: Request) -> Response:
