@@ -26,11 +26,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 import pykka
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from messages import Heartbeat
+from messages import Heartbeat, InvalidMessage
+from messages.constraints import AgentId, Metadata, Timestamp
 from server.batch import BatchAnswer, Refusal, decode_batch
 from server.bridge import AskBridge
 from server.errors import RequestRefused
@@ -116,10 +118,45 @@ _UNKNOWN: Final = "unknown agent: register it first (POST /v1/agents)"
 _ONE_TAKEN: Final = StoredAnswer(202, encode_json(BatchAnswer(1, [])))
 
 
+class _OneBeat(msgspec.Struct, frozen=True, kw_only=True, tag="heartbeat",
+               forbid_unknown_fields=True):
+    """The commonest body: one heartbeat object, ``type`` and ``timestamp`` optional.
+
+    The fields and their rules are :class:`messages.Heartbeat`'s; a timestamp
+    left out (not null) is the server's clock, as for an item of a batch.
+    """
+
+    agent_id: AgentId
+    timestamp: Timestamp | msgspec.UnsetType = msgspec.UNSET
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+
+_ONE: Final[dict[str, msgspec.json.Decoder[_OneBeat] | msgspec.msgpack.Decoder[_OneBeat]]] = {
+    "json": msgspec.json.Decoder(_OneBeat),
+    "msgpack": msgspec.msgpack.Decoder(_OneBeat),
+}
+
+
+def _one_beat(body: bytes, format: BodyFormat, now: float) -> Heartbeat | None:
+    """A body of one valid heartbeat as the message, in one decode; None for any other body."""
+    try:
+        one = _ONE[format].decode(body)
+        return Heartbeat(agent_id=one.agent_id, metadata=one.metadata,
+                         timestamp=now if one.timestamp is msgspec.UNSET else one.timestamp)
+    except (msgspec.ValidationError, msgspec.DecodeError, InvalidMessage, RecursionError):
+        return None  # the batch path decodes it again and names what is wrong
+
+
 async def take_heartbeats(edge: Edge, body: bytes, format: BodyFormat) -> StoredAnswer:
     """Decode a body of heartbeats, send the valid ones, and the answer naming each refusal."""
-    beats, refused = decode_batch(body, format, HEARTBEAT_TYPES, edge.system.clock.time(),
-                                  edge.limits.max_batch_items, "heartbeat")
+    now = edge.system.clock.time()
+    one = _one_beat(body, format, now)
+    if one is not None:
+        beats: list[tuple[int, Heartbeat]] = [(0, one)]
+        refused: list[Refusal] = []
+    else:
+        beats, refused = decode_batch(body, format, HEARTBEAT_TYPES, now,
+                                      edge.limits.max_batch_items, "heartbeat")
     if not beats:
         return StoredAnswer(202, encode_json(BatchAnswer(0, refused)))
     if not edge.system.coordinator.is_alive():

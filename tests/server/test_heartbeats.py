@@ -200,3 +200,20 @@ def test_the_sender_makes_clients_wait_past_max_unconfirmed() -> None:
         assert sender.unconfirmed == 0
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"agent_id": "a", "timestamp": None}, "timestamp"),  # null is no "left out"
+    ({"agent_id": "a", "timestamp": 12.0}, "timestamp"),  # before 2000
+    ({"agent_id": "a\u0001"}, "agent_id"),
+    ({"agent_id": "a", "metadata": [1]}, "metadata"),
+    ({"type": "task_metric", "agent_id": "a"}, "type"),
+])
+def test_a_single_invalid_heartbeat_is_refused_by_field(
+    http: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    """One heartbeat object that breaks a rule is refused, naming the field, as a batch item is."""
+    _register(http, "a")
+    answer = http.post("/v1/heartbeats", json=body).json()
+    assert answer["accepted"] == 0
+    assert [(r["index"], r["field"]) for r in answer["refused"]] == [(0, field)]
