@@ -1,9 +1,11 @@
 """``POST /v1/heartbeats``: the hot path, as a plain ASGI app, and the heartbeats' way to the coordinator.
 
-The endpoint reads, decodes and checks a body as every batch endpoint does
-(:mod:`server.batch`, :mod:`server.limits`, the ``Idempotency-Key`` cache),
-but it is a plain ASGI callable behind its ``Route``: no request/response
-objects of its own, and the common answer is encoded once. Errors are raised
+The endpoint reads, decodes and checks a body by the rules every batch
+endpoint follows (:mod:`server.batch`, :mod:`server.limits`, the
+``Idempotency-Key`` cache), but it is a plain ASGI callable behind its
+``Route``: it reads the headers and the body from the ASGI scope and channel
+itself, with no request or response objects, and the common answer is
+encoded once. Errors are raised
 as everywhere else and answered by the app's handlers.
 
 A heartbeat of a registered agent needs no answer: the coordinator takes it
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import pykka
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from messages import Heartbeat, InvalidMessage
@@ -37,7 +39,7 @@ from server.batch import BatchAnswer, Refusal, decode_batch
 from server.bridge import AskBridge
 from server.errors import RequestRefused
 from server.idempotency import StoredAnswer, check_key
-from server.limits import BodyFormat, body_format, read_body
+from server.limits import BodyFormat, check_length, format_of
 from server.responses import encode_json
 
 if TYPE_CHECKING:
@@ -181,16 +183,24 @@ class HeartbeatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request: 202 with what was taken and each refusal."""
-        request = Request(scope, receive)
+        content_type = length = key = None
+        for name, value in scope["headers"]:  # the first of each, as Request.headers.get
+            if name == b"content-type":
+                content_type = value if content_type is None else content_type
+            elif name == b"content-length":
+                length = value if length is None else length
+            elif name == b"idempotency-key":
+                key = value if key is None else key
         edge: Edge = scope["app"].state.edge
-        format = body_format(request)
-        body = await read_body(request, edge.limits.max_body_bytes)
-        key = request.headers.get("idempotency-key")
+        format = format_of(None if content_type is None else content_type.decode("latin-1"))
+        body = await _read_body(receive, None if length is None else length.decode("latin-1"),
+                                edge.limits.max_body_bytes)
         if key is None:
             answer = await take_heartbeats(edge, body, format)
         else:
             answer = await edge.idempotency.answer(
-                request.url.path, check_key(key), body, lambda: take_heartbeats(edge, body, format))
+                Request(scope).url.path, check_key(key.decode("latin-1")), body,
+                lambda: take_heartbeats(edge, body, format))
         await send({
             "type": "http.response.start",
             "status": answer.status,
@@ -198,6 +208,24 @@ class HeartbeatEndpoint:
                         (b"content-length", str(len(answer.body)).encode())],
         })
         await send({"type": "http.response.body", "body": answer.body})
+
+
+async def _read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The body, by :func:`server.limits.read_body`'s rules, read from the ASGI channel itself."""
+    check_length(declared, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 post_heartbeats: Final = HeartbeatEndpoint()

@@ -17,7 +17,7 @@ import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
 from messages import Heartbeat, HealthState, encode
-from server import serve
+from server import Limits, serve
 from server.heartbeats import HeartbeatSender
 
 
@@ -217,3 +217,25 @@ def test_a_single_invalid_heartbeat_is_refused_by_field(
     answer = http.post("/v1/heartbeats", json=body).json()
     assert answer["accepted"] == 0
     assert [(r["index"], r["field"]) for r in answer["refused"]] == [(0, field)]
+
+
+@pytest.mark.parametrize("limits", [Limits(max_body_bytes=1000)], indirect=True)
+def test_a_declared_body_past_the_limit_is_413_before_it_is_read(http: httpx.Client) -> None:
+    """max_body_bytes on POST /v1/heartbeats: 1000 bytes taken, a Content-Length of 1001 refused."""
+    assert http.post("/v1/heartbeats", content=b"[" + b" " * 998 + b"]").status_code == 202
+    reply = http.post("/v1/heartbeats", content=b"[" + b" " * 999 + b"]")
+    assert reply.status_code == 413 and reply.json()["field"] == "body"
+
+
+def test_a_retried_heartbeat_with_its_key_is_answered_again_and_counted_once(
+    http: httpx.Client, system: SwarmSystem
+) -> None:
+    """The same Idempotency-Key and body: the first answer again, one beat; another body: 422."""
+    _register(http, "k")
+    headers = {"Idempotency-Key": "beat-1"}
+    first = http.post("/v1/heartbeats", json={"agent_id": "k"}, headers=headers)
+    again = http.post("/v1/heartbeats", json={"agent_id": "k"}, headers=headers)
+    assert first.status_code == again.status_code == 202 and first.json() == again.json()
+    assert system.get_agent_health_status("k")["heartbeats"] == 1
+    other = http.post("/v1/heartbeats", json=[{"agent_id": "k"}], headers=headers)
+    assert other.status_code == 422 and other.json()["field"] == "idempotency-key"
