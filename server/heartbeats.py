@@ -5,8 +5,8 @@ endpoint follows (:mod:`server.batch`, :mod:`server.limits`, the
 ``Idempotency-Key`` cache), but it is a plain ASGI callable behind its
 ``Route``: it reads the headers and the body from the ASGI scope and channel
 itself, with no request or response objects, and the common answer is
-encoded once. Errors are raised
-as everywhere else and answered by the app's handlers.
+encoded once. Errors are raised as everywhere else and answered by the app's
+handlers.
 
 A heartbeat of a registered agent needs no answer: the coordinator takes it
 (:meth:`actors.SwarmSystem.update_agent_heartbeat` says the same), so the
