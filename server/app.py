@@ -30,10 +30,11 @@ from server.dashboard import dashboard_routes
 from server.edge import Edge
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
+from server.heartbeats import HeartbeatSender
 from server.health import healthz
 from server.idempotency import cache_for
 from server.ingest import delete_agent, post_agent, post_heartbeats, post_metrics
-from server.responses import error_response, json_response
+from server.responses import error_response
 from server.limits import Limits
 from server.metrics import metrics_endpoint
 from server.openapi import openapi_json
@@ -74,6 +75,7 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
         loop = asyncio.get_running_loop()
         hub.attach(loop)
         edge.bridge = AskBridge(system.coordinator, loop)
+        edge.beats = HeartbeatSender(system.coordinator, edge.bridge, system.is_registered)
         unsubscribe = system.subscribe(hub.publish_threadsafe)
         summaries = asyncio.create_task(_summaries(edge))
         try:
@@ -176,12 +178,13 @@ async def _internal(request: Request, exc: Exception) -> Response:
 
 
 routes = [
+    # first: the hot path (a request tries the routes in order)
+    Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/v1/agents", list_agents, methods=["GET"]),
     Route("/v1/agents", post_agent, methods=["POST"]),
     Route("/v1/agents/{agent_id:path}", get_agent, methods=["GET"]),
     Route("/v1/agents/{agent_id:path}", delete_agent, methods=["DELETE"]),
-    Route("/v1/heartbeats", post_heartbeats, methods=["POST"]),
     Route("/v1/metrics", post_metrics, methods=["POST"]),
     Route("/v1/stats", get_stats, methods=["GET"]),
     Route("/v1/alerts", get_alerts, methods=["GET"]),

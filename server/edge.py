@@ -9,6 +9,7 @@ from starlette.requests import Request
 from actors import SwarmSystem
 from server.bridge import AskBridge
 from server.events import EventHub
+from server.heartbeats import HeartbeatSender
 from server.idempotency import IdempotencyCache
 from server.limits import Limits
 
@@ -25,6 +26,7 @@ class Edge:
         hub: the SSE fan-out of the system's events.
         idempotency: answers remembered by ``Idempotency-Key``.
         bridge: asks the coordinator from the loop (set while the server runs).
+        beats: sends heartbeats to the coordinator (set while the server runs).
     """
 
     system: SwarmSystem
@@ -32,6 +34,7 @@ class Edge:
     hub: EventHub
     idempotency: IdempotencyCache
     bridge: AskBridge | None = None
+    beats: HeartbeatSender | None = None
 
 
 def edge_of(request: Request) -> Edge:

@@ -18,7 +18,6 @@ from starlette.responses import Response
 
 from messages import (
     AgentMetric,
-    Heartbeat,
     InvalidMessage,
     RegisterAgent,
     SwarmMetric,
@@ -26,18 +25,17 @@ from messages import (
     TaskMetric,
     TaskStarted,
     check_id,
-    decode,
 )
 from server.batch import BatchAnswer, Note, Refusal, decode_batch, decode_body, explain
 from server.edge import Edge, edge_of
 from server.errors import RequestRefused
+from server.heartbeats import post_heartbeats
 from server.idempotency import StoredAnswer, check_key
 from server.limits import body_format, read_body
 from server.responses import encode_json, json_response
 
 __all__ = ["delete_agent", "json_response", "post_agent", "post_heartbeats", "post_metrics"]
 
-HEARTBEAT_TYPES: Final[dict[str, type[Any]]] = {"heartbeat": Heartbeat}
 METRIC_TYPES: Final[dict[str, type[Any]]] = {
     "task_metric": TaskMetric,
     "agent_metric": AgentMetric,
@@ -65,23 +63,6 @@ async def _batch(request: Request, types: dict[str, type[Any]], default_type: st
     else:
         answer = await edge.idempotency.answer(request.url.path, check_key(key), body, handle)
     return Response(answer.body, answer.status, media_type="application/json")
-
-
-async def _take_heartbeats(
-    edge: Edge, beats: list[tuple[int, Heartbeat]]
-) -> tuple[int, list[Refusal], list[Note]]:
-    """Every heartbeat to the coordinator at once, then their answers (False: unknown)."""
-    if not beats:
-        return 0, [], []
-    if not edge.system.coordinator.is_alive():
-        raise RequestRefused(503, "the system is shutting down")
-    assert edge.bridge is not None, "the server's lifespan has not started"
-    answers = await edge.bridge.ask([beat for _, beat in beats])
-    refused = [
-        Refusal(index, "agent_id", "unknown agent: register it first (POST /v1/agents)")
-        for (index, _), known in zip(beats, answers) if not known
-    ]
-    return len(beats) - len(refused), refused, []
 
 
 STORED_UNREGISTERED: Final = "agent not registered; stored (policy store)"
@@ -126,11 +107,6 @@ def _unregistered(is_known: Callable[[str], bool], metrics: list[tuple[int, Any]
         for index, metric in metrics
         if type(metric) is not SwarmMetric and index not in refused and not is_known(metric.agent_id)
     ]
-
-
-async def post_heartbeats(request: Request) -> Response:
-    """``POST /v1/heartbeats``: one heartbeat or a list; ``type`` and ``timestamp`` optional."""
-    return await _batch(request, HEARTBEAT_TYPES, "heartbeat", _take_heartbeats)
 
 
 async def post_metrics(request: Request) -> Response:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from server.errors import RequestRefused
 
-__all__ = ["Limits", "body_format", "read_body"]
+__all__ = ["Limits", "body_format", "check_length", "format_of", "read_body"]
 
 MiB: Final = 1024 * 1024
 BodyFormat = Literal["json", "msgpack"]
@@ -80,7 +80,15 @@ def body_format(request: Request) -> BodyFormat:
     Raises:
         RequestRefused: 415 for any other media type.
     """
-    header = request.headers.get("content-type")
+    return format_of(request.headers.get("content-type"))
+
+
+def format_of(header: str | None) -> BodyFormat:
+    """The body's encoding from a Content-Type header's value (None: JSON).
+
+    Raises:
+        RequestRefused: 415 for any other media type.
+    """
     if header is None:
         return "json"
     media = header.split(";", 1)[0].strip().lower()
@@ -101,12 +109,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     Raises:
         RequestRefused: 413 past the limit, 400 for a malformed Content-Length.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise RequestRefused(400, "Content-Length must be a whole number", "content-length")
-        if int(declared) > limit:
-            raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")
+    check_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -115,3 +118,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_length(declared: str | None, limit: int) -> None:
+    """Refuse a declared Content-Length past ``limit`` before the body is read.
+
+    Raises:
+        RequestRefused: 413 past the limit, 400 for a value that is not a whole number.
+    """
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestRefused(400, "Content-Length must be a whole number", "content-length")
+        if int(declared) > limit:
+            raise RequestRefused(413, f"the body is larger than {limit} bytes", "body")

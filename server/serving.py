@@ -182,6 +182,7 @@ def serve(
         app,
         log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5,
         server_header=False, date_header=True, loop="auto", http="auto",
+        proxy_headers=False,  # no client address is used: X-Forwarded-* would cost a layer per request
     )
     server = _Server(config)
 

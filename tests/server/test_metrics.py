@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors import ManualClock, SwarmSystem, start_system
 from server import serve
-from server.metrics import DURATION_BUCKETS_SECONDS, metrics_registry, render_metrics
+from server.metrics import DURATION_BUCKETS_SECONDS, MetricsRenderer, metrics_registry, render_metrics
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
@@ -162,3 +162,31 @@ def test_metrics_endpoint_needs_the_token_and_serves_the_text_format(system: Swa
         families = {f.name for f in text_string_to_metric_families(answer.text)}
         assert {"swarmpulse_agent_health", "swarmpulse_tasks", "swarmpulse_task_duration_seconds"} <= families
         assert 'swarmpulse_tasks_total{agent_id="a",result="success"} 1.0' in answer.text
+
+
+def test_the_renderer_reuses_unchanged_families_and_renders_changed_ones(
+    system: SwarmSystem, clock: ManualClock
+) -> None:
+    """Each render is what prometheus_client writes for the system now, unchanged families reused."""
+    for agent_id in ("a", "b"):
+        system.register_agent(agent_id)
+        system.check_agent_health(agent_id)
+    system.record_task_metric("t1", "a", 5.0, "success", tokens_used=7)
+    system.record_agent_metric("a", "queue_depth", 3.0)
+    system.flush(10.0)  # pending_writes stays put between the two renders compared
+    renderer = MetricsRenderer(system.metrics_snapshot)
+    assert renderer.render() == render_metrics(metrics_registry(system))
+    assert renderer.reused == 0
+    assert renderer.render() == render_metrics(metrics_registry(system))
+    assert renderer.reused == 4  # health, up, gauges, task counters
+    system.update_agent_heartbeat("a")
+    clock.advance(1.5)  # b misses its beat: DEGRADED
+    system.record_task_metric("t2", "b", 5.0, "failure", tokens_used=2)
+    system.record_agent_metric("a", "queue_depth", 4.0)
+    system.flush(10.0)
+    text = renderer.render()
+    assert text == render_metrics(metrics_registry(system))
+    assert renderer.reused == 4  # all four changed
+    assert b'swarmpulse_agent_health{agent_id="b",state="degraded"} 1.0' in text
+    assert b'swarmpulse_tasks_total{agent_id="b",result="failure"} 1.0' in text
+    assert b'swarmpulse_agent_metric{agent_id="a",metric_type="queue_depth"} 4.0' in text

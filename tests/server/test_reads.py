@@ -19,6 +19,9 @@ def history(http: httpx.Client, system: SwarmSystem, clock: ManualClock) -> None
     for step in range(8):
         clock.advance(0.5)
         http.post("/v1/heartbeats", json={"agent_id": "busy"})
+        # the 202 does not wait for the coordinator: a question behind the beat makes
+        # sure it is taken before the manual clock moves on (a real clock needs none)
+        system.check_agent_health("busy")
         if step % 2 == 0:
             http.post("/v1/metrics", json={
                 "type": "task_metric", "task_id": f"t{step}", "agent_id": "busy",
