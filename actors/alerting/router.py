@@ -158,9 +158,9 @@ class AlertRouter(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type; every handled message ends in :meth:`_after`.
 
-        A transition or an alert of the reporter that happened within
-        :data:`~actors.alerting.burst.QUIET` of now is held back while its burst
-        lasts, and so is everything after it (:class:`~actors.alerting.burst.BurstHold`);
+        A transition or an alert of the reporter that happened shortly before it
+        arrived is held back while its burst lasts, and so is everything after it
+        (:class:`~actors.alerting.burst.BurstHold`);
         the engine is not stepped meanwhile. Its own timers and helpers leave them
         held while the burst lasts; a request from outside (a query, a silence, an
         alert of a rule or a user) takes them in first, in order.
