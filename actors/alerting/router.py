@@ -16,9 +16,9 @@ from actors.alerting.notifier import Notifier
 from actors.alerting.protocol import (
     AlertStateFailed,
     AlertStateStored,
+    BurstOver,
     Delivered,
     DeliveryError,
-    BurstOver,
     GetAlerting,
     ListAlerts,
     ListSilences,
@@ -55,7 +55,8 @@ class AlertRouter(pykka.ThreadingActor):
     (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
     bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
     :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
-    :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`.
+    :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`,
+    :class:`BurstOver`.
     Sends :class:`Notify` to a :class:`Notifier` per integration and
     :class:`StoreAlertState` to the storage writer. A notice goes out only
     once the writer has committed it to the outbox, so a crash can repeat an
