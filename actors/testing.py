@@ -195,13 +195,18 @@ def wait_for_given_up(swarm: SwarmSystem, service: str, *, timeout: float = DEFA
 
 
 def service_ref(swarm: SwarmSystem, name: str) -> pykka.ActorRef[Any]:
-    """The current ref of ``writer``, ``aggregator``, ``reporter``, ``analyst`` or ``coordinator``.
+    """The current ref of ``writer``, ``aggregator``, ``reporter``, ``analyst``,
+    ``coordinator`` or ``alert_router``.
 
     Raises:
-        KeyError: there is no such service.
+        KeyError: there is no such service (``alert_router``: alert management is off).
     """
     if name == "coordinator":
         return swarm.coordinator
+    if name == "alert_router":
+        if swarm._alert_router is None:
+            raise KeyError(name)
+        return swarm._alert_router
     return swarm._services.get(name)
 
 

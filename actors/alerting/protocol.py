@@ -12,6 +12,7 @@ from actors.alerting.nflog import Notice
 __all__ = [
     "AlertStateFailed",
     "AlertStateStored",
+    "BurstOver",
     "Delivered",
     "DeliveryError",
     "GetAlerting",
@@ -30,6 +31,10 @@ class _Private(msgspec.Struct, frozen=True, kw_only=True):
 
 class Tick(_Private, frozen=True, kw_only=True):
     """Time to look at the engine's deadlines."""
+
+
+class BurstOver(_Private, frozen=True, kw_only=True):
+    """Time to see whether the burst of transitions and alerts held back is over."""
 
 
 class Sample(_Private, frozen=True, kw_only=True):

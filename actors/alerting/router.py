@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors.alerting.burst import QUIET, BurstHold
 from actors.alerting.config import AlertingSettings
 from actors.alerting.duration import parse_duration
 from actors.alerting.engine import AlertEngine
@@ -15,6 +16,7 @@ from actors.alerting.notifier import Notifier
 from actors.alerting.protocol import (
     AlertStateFailed,
     AlertStateStored,
+    BurstOver,
     Delivered,
     DeliveryError,
     GetAlerting,
@@ -53,7 +55,8 @@ class AlertRouter(pykka.ThreadingActor):
     (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
     bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
     :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
-    :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`.
+    :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`,
+    :class:`BurstOver`.
     Sends :class:`Notify` to a :class:`Notifier` per integration and
     :class:`StoreAlertState` to the storage writer. A notice goes out only
     once the writer has committed it to the outbox, so a crash can repeat an
@@ -99,6 +102,9 @@ class AlertRouter(pykka.ThreadingActor):
         self._store_timer: TimerHandle | None = None
         self._flap_timer: TimerHandle | None = None
         self._since_after = 0
+        # transitions and the reporter's alerts held back while their burst lasts
+        self.held: BurstHold[HealthChanged | Alert] = BurstHold()
+        self._burst_timer: TimerHandle | None = None
 
     def on_start(self) -> None:
         """Start a notifier per integration, restore stored state, start the timers."""
@@ -120,8 +126,12 @@ class AlertRouter(pykka.ThreadingActor):
         self._after()
 
     def on_stop(self) -> None:
-        """Cancel the timers and stop the notifiers without waiting on a receiver."""
-        for timer in (self._timer, self._store_timer, self._flap_timer):
+        """Take what is held back, cancel the timers, stop the notifiers without waiting."""
+        if self.held:  # routed and stored, not sent: a notice decided now waits for the next run
+            self._take_held()
+            self.unsaved.extend(self.engine.take_changes())
+            self._store()
+        for timer in (self._timer, self._store_timer, self._flap_timer, self._burst_timer):
             if timer is not None:
                 timer.cancel()
         for ref in self.notifiers.values():
@@ -147,21 +157,43 @@ class AlertRouter(pykka.ThreadingActor):
         ]
 
     def on_receive(self, message: Any) -> Any:
-        """Dispatch on the message type; every handled message ends in :meth:`_after`."""
+        """Dispatch on the message type; every handled message ends in :meth:`_after`.
+
+        A transition or an alert of the reporter that happened shortly before it
+        arrived is held back while its burst lasts, and so is everything after it
+        (:class:`~actors.alerting.burst.BurstHold`);
+        the engine is not stepped meanwhile. Its own timers and helpers leave them
+        held while the burst lasts; a request from outside (a query, a silence, an
+        alert of a rule or a user) takes them in first, in order.
+        """
         now = self.clock.time()
         reply: Any = None
         match message:
-            case HealthChanged(agent_id=agent_id):
-                starts = self.starts.setdefault(agent_id, {})
-                for alert in from_transition(message, self.swarm_id, starts):
-                    self.engine.put(alert, now)
-                if not starts:
-                    del self.starts[agent_id]
-                flap = self.engine.observe_health(agent_id, message.current.value, now)
-                if flap is not None:
-                    self.engine.put(flap, now)
-            case Alert():
-                self.engine.put(from_alert(message, self.swarm_id), now)
+            case HealthChanged(at=at) | Alert(at=at) if self.held.wants(at, now):
+                self.held.add(message, at=at, now=now, mono=self.clock.monotonic())
+                if self._burst_timer is None:
+                    self._arm_burst_check()
+                return None
+            case BurstOver():
+                if self._burst_timer is not None:  # this one, or one a stale BurstOver left
+                    self._burst_timer.cancel()
+                    self._burst_timer = None
+                if self.held:
+                    if not self.held.over(now, self.clock.monotonic()):
+                        self._arm_burst_check()
+                        return None
+                    self._take_held()
+                    self._after()
+                return None
+            case (Tick() | Sample() | TaskOutcomes() | Delivered() | DeliveryError()
+                  | AlertStateStored() | AlertStateFailed()) if self.held and not self.held.over(
+                      now, self.clock.monotonic()):
+                pass  # its own timers and helpers: they do not wait for the burst
+            case _ if self.held:
+                self._take_held()  # a request from outside sees every transition sent before it
+        match message:
+            case HealthChanged() | Alert():
+                self._take(message, now)
             case AlertInstance():
                 self.engine.put(message, now)
             case SilenceSpec():
@@ -233,9 +265,42 @@ class AlertRouter(pykka.ThreadingActor):
             self._after()  # once per burst: a storm of transitions is stored in few batches
         return reply
 
+    # Bursts: held back while they last, taken in as of the time each item arrived
+
+    def _arm_burst_check(self) -> None:
+        ref = self.actor_ref
+        self._burst_timer = self.clock.call_later(QUIET, lambda: _ask(ref, BurstOver()))
+
+    def _take_held(self) -> None:
+        """Route every held item as of its arrival; step the engine every AFTER_EVERY."""
+        held = self.held.take()
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
+        for count, (message, at) in enumerate(held, 1):
+            self._take(message, at)
+            if count % AFTER_EVERY == 0:
+                self._after()
+
+    def _take(self, message: HealthChanged | Alert, now: float) -> None:
+        if isinstance(message, Alert):
+            self.engine.put(from_alert(message, self.swarm_id), now)
+            return
+        agent_id = message.agent_id
+        starts = self.starts.setdefault(agent_id, {})
+        for alert in from_transition(message, self.swarm_id, starts):
+            self.engine.put(alert, now)
+        if not starts:
+            del self.starts[agent_id]
+        flap = self.engine.observe_health(agent_id, message.current.value, now)
+        if flap is not None:
+            self.engine.put(flap, now)
+
     # The loop: step the engine, store what changed, send what is stored
 
     def _after(self) -> None:
+        if self.held:
+            return  # stepped when the burst is in (the BurstOver)
         self._since_after = 0
         now = self.clock.time()
         self.engine.step(now)
@@ -294,7 +359,12 @@ class AlertRouter(pykka.ThreadingActor):
         if self._timer is not None:
             self._timer.cancel()
         ref = self.actor_ref
-        delay = max(0.0, when - self.clock.time())
+        # A deadline still past after the step waits on the writer or a receiver (a notice
+        # not yet stored, or its integration busy), whose answer steps the engine anyway:
+        # look again in a while, not at once (a Tick a microsecond, for as long as it waits).
+        delay = when - self.clock.time()
+        if delay <= 0:
+            delay = QUIET
         self._timer_at = when
         self._timer = self.clock.call_later(delay, lambda: _ask(ref, Tick()))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -69,6 +70,9 @@ class AgentsFacade(Plumbing):
         none); then they register in one message to the coordinator instead
         of a round trip each. ``metadata`` and the settings apply to all.
 
+        With ``start_system(gc_freeze=True)``, what is alive afterwards is frozen
+        (``gc.freeze()``: see :func:`start_system`).
+
         Raises:
             InvalidMessage: an agent id or a setting is invalid (the error names it).
         """
@@ -89,6 +93,12 @@ class AgentsFacade(Plumbing):
         done = [bool(done) for done in self._ask_coordinator(message, timeout)]
         self._tracked([agent.agent_id for agent in message.agents])
         self._joined([agent for agent, new in zip(message.agents, done, strict=True) if new])
+        if self._gc_freeze:
+            # The young generations' garbage is not frozen with the rest; a full
+            # collection first would cost the ~150 ms the freeze saves from now on.
+            gc.collect(1)
+            gc.freeze()
+            self._froze = True
         return done
 
     def unregister_agent(self, agent_id: str) -> bool:

@@ -65,8 +65,11 @@ class SwarmSystem(AgentsFacade, ReportViews, MonitoringViews, Lifecycle):
         unknown_agents: UnknownAgents = "store",
         alerting: AlertingSettings | None = None,
         analysis: AnalystSettings | None = None,
+        gc_freeze: bool = False,
     ) -> None:
         self._config = config
+        self._gc_freeze = gc_freeze
+        self._froze = False  # gc.freeze() called: gc.unfreeze() at shutdown
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._own_clock = clock is None
         self._closed = False

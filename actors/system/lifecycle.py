@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import weakref
 from collections.abc import Callable
@@ -89,6 +90,7 @@ class Lifecycle(Wiring):
             ("dispatcher", lambda t: self._dispatcher.shutdown(timeout=t)),
             ("clock", self._release_clock),
             ("storage", self._close_storage),
+            ("gc", self._unfreeze),
         ]
 
     def _stop_trackers(self, timeout: float) -> None:
@@ -119,6 +121,11 @@ class Lifecycle(Wiring):
         """Stop the alert router (its last state batch goes to the writer before it stops)."""
         if self._alert_router is not None:
             self._alert_router.stop(timeout=timeout)
+
+    def _unfreeze(self, timeout: float) -> None:
+        if self._froze:
+            self._froze = False
+            gc.unfreeze()
 
     def _release_clock(self, timeout: float) -> None:
         self._clock.remove_stall_listener(self._on_stall)

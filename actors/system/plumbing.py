@@ -52,6 +52,8 @@ class Plumbing:
     _clock: Clock
     _own_clock: bool
     _closed: bool
+    _gc_freeze: bool
+    _froze: bool
     _lock: threading.Lock
     _done: set[str]
     _known_lock: threading.Lock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 
@@ -188,6 +189,35 @@ def test_register_agents_registers_each_once_in_one_message(
     assert len(records) == 501
     assert records["bulk-3"].interval_ms == 2000
     assert records["bulk-3"].metadata == {"team": "x"}
+
+
+def test_gc_freeze_freezes_what_register_agents_leaves_alive_until_shutdown(
+    db_path: str, clock: ManualClock
+) -> None:
+    """gc_freeze=True: the agents' state is out of the full collections' way until
+    shutdown; by default nothing is frozen."""
+    gc.unfreeze()  # a clean count for this test
+    with start_system(db_path, clock=clock) as plain:
+        plain.register_agents([f"plain-{i}" for i in range(50)])
+        assert gc.get_freeze_count() == 0
+    system = start_system(db_path, clock=clock, gc_freeze=True)
+    try:
+        system.register_agents([f"frozen-{i}" for i in range(50)])
+        assert gc.get_freeze_count() > 0
+        tracker_states = [o for o in gc.get_objects() if type(o).__name__ == "TrackerState"]
+        assert tracker_states == []  # the frozen are not in the collector's generations
+        status = system.get_agent_health_status("frozen-49")
+        assert status is not None and status["health_state"] == "healthy"
+    finally:
+        system.shutdown()
+    assert gc.get_freeze_count() == 0
+
+
+def test_gc_freeze_must_be_a_bool(db_path: str) -> None:
+    """A gc_freeze that is not True or False is refused by name before anything starts."""
+    with pytest.raises(InvalidMessage) as caught:
+        start_system(db_path, gc_freeze=1)  # type: ignore[arg-type]
+    assert caught.value.field == "gc_freeze"
 
 
 @pytest.mark.parametrize(
