@@ -19,8 +19,9 @@ import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
-from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences, TaskOutcomes
+from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences
 from actors.alerting.router import AlertRouter
+from actors.alerting.rules import task_outcomes
 from actors.alerting.state import decode_state
 from actors.analyst import Analyst
 from actors.analytics.cost import parse_prices
@@ -1067,8 +1068,12 @@ class SwarmSystem:
                 pass
 
         self.reporter_state.forward = forward
-        if settings.failure_rate.enabled:
-            self.aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))
+        p95 = settings.duration_p95
+        durations = p95 is not None and p95.enabled
+        per_kind = durations and p95 is not None and p95.per_kind
+        if settings.failure_rate.enabled or durations:
+            self.aggregate.outcomes = lambda columns, groups: forward(
+                task_outcomes(columns, groups, durations=durations, per_kind=per_kind))
 
     def _ask_router(self, message: Any) -> Any:
         self._check_open()

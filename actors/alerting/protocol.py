@@ -37,9 +37,12 @@ class Sample(_Private, frozen=True, kw_only=True):
 
 
 class TaskOutcomes(_Private, frozen=True, kw_only=True):
-    """From the aggregator: ``{(agent_id, minute_start): (tasks, failures)}`` of one batch."""
+    """From the aggregator, of one batch: ``counts`` ``{(agent_id, minute_start): (tasks, failures)}``
+    and, when the p95 rule is on, ``durations`` ``{(agent_id, kind, minute_start): [ms, ...]}``
+    (kind ``""`` unless the rule is per kind)."""
 
     counts: dict[tuple[str, int], tuple[int, int]]
+    durations: dict[tuple[str, str, int], list[float]] = {}
 
 
 class Notify(_Private, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ from actors.alerting.protocol import (
     TaskOutcomes,
     Tick,
 )
-from actors.alerting.rules import FailureRate
+from actors.alerting.rules import DurationP95, FailureRate
 from actors.alerting.sources import from_alert, from_transition
 from actors.alerting.state import Loaded
 from actors.kernel.clock import Clock, TimerHandle
@@ -78,6 +78,12 @@ class AlertRouter(pykka.ThreadingActor):
         self.failure_rate = FailureRate(
             window=parse_duration(fr.window), threshold=fr.threshold, min_tasks=fr.min_tasks,
             severity=fr.severity, swarm_id=swarm_id, enabled=fr.enabled,
+        )
+        p95 = settings.duration_p95
+        self.duration_p95 = DurationP95(swarm_id=swarm_id) if p95 is None else DurationP95(
+            window=parse_duration(p95.window), threshold_ms=parse_duration(p95.threshold) * 1000.0,
+            min_tasks=p95.min_tasks, per_kind=p95.per_kind, severity=p95.severity,
+            swarm_id=swarm_id, enabled=p95.enabled,
         )
         self.swarm_id = swarm_id
         self.loaded = loaded
@@ -182,14 +188,13 @@ class AlertRouter(pykka.ThreadingActor):
             case Sample():
                 for flap in self.engine.sample_flaps(now):
                     self.engine.put(flap, now)
-                for rule_alert in self.failure_rate.evaluate(now):
-                    self.engine.put(rule_alert, now)
-            case TaskOutcomes(counts=counts) if self.failure_rate.enabled:
-                self.failure_rate.add(counts)
-                for rule_alert in self.failure_rate.evaluate(now):
-                    self.engine.put(rule_alert, now)
-            case TaskOutcomes():
-                pass
+                self._rules(now)
+            case TaskOutcomes(counts=counts, durations=durations):
+                if self.failure_rate.enabled:
+                    self.failure_rate.add(counts)
+                if self.duration_p95.enabled:
+                    self.duration_p95.add(durations)
+                self._rules(now)
             case Tick():
                 self._timer = None
                 self._timer_at = None
@@ -232,6 +237,13 @@ class AlertRouter(pykka.ThreadingActor):
         if not burst or self._since_after >= AFTER_EVERY or self.actor_inbox.empty():
             self._after()  # once per burst: a storm of transitions is stored in few batches
         return reply
+
+    def _rules(self, now: float) -> None:
+        """Evaluate the rules over task metrics; route the alerts they start or stop."""
+        for rule in (self.failure_rate, self.duration_p95):
+            if rule.enabled:
+                for rule_alert in rule.evaluate(now):
+                    self.engine.put(rule_alert, now)
 
     # The loop: step the engine, store what changed, send what is stored
 
