@@ -22,6 +22,7 @@ from actors.kernel.supervision import ChildFailed, Redeliver
 from messages.base import Message
 from messages.enums import HealthState
 from messages.events import HealthChanged
+from messages.report import ReceiverStats
 
 __all__ = [
     "AgentSnapshot",
@@ -480,6 +481,7 @@ class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True
     quarantined: int
     phi: dict[str, float] = msgspec.field(default_factory=dict)  # agents with the phi detector
     cost: dict[str, float] = msgspec.field(default_factory=dict)  # priced agents' cost so far
+    receivers: list[ReceiverStats] = msgspec.field(default_factory=list)  # with alerting on
 
 
 class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):

@@ -19,7 +19,7 @@ import pykka
 
 from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
-from actors.alerting.protocol import GetAlerting, ListAlerts, ListSilences
+from actors.alerting.protocol import GetAlerting, GetReceivers, ListAlerts, ListSilences
 from actors.alerting.router import AlertRouter
 from actors.alerting.rules import task_outcomes
 from actors.alerting.state import decode_state
@@ -108,6 +108,7 @@ from messages import (
     HealthState,
     Heartbeat,
     InvalidMessage,
+    ReceiverStats,
     RegisterAgent,
     RegisterAgents,
     SwarmMetric,
@@ -856,7 +857,14 @@ class SwarmSystem:
             quarantined=self.writer_stats.quarantined + self.aggregate.quarantined,
             phi=self._phi_values(),
             cost=self.get_cost()["by_agent"],
+            receivers=self._receiver_stats(),
         )
+
+    def _receiver_stats(self) -> list[ReceiverStats]:
+        """The alert router's counters per integration; none with alerting off."""
+        if self.alert_router is None:
+            return []
+        return list(self._ask_router(GetReceivers()))
 
     def _phi_values(self) -> dict[str, float]:
         """The phi of every agent with the phi detector (one ask each: phi is opt-in)."""
@@ -1434,6 +1442,7 @@ class SwarmSystem:
             alerts=alerts,
             swarm_gauges=swarm_gauges,
             findings=[finding["text"] for finding in self.get_findings()],
+            receivers=self._receiver_stats(),
         )
 
     def generate_report(self, format: str = "markdown") -> str:

@@ -21,7 +21,7 @@ from messages.enums import AlertSeverity, HealthState, TaskResult
 from messages.errors import InvalidMessage, SwarmPulseError
 from messages.events import AgentRegistered, AgentUnregistered, Alert, Event, HealthChanged
 from messages.render import render_json, render_markdown, sparkline
-from messages.report import AgentReport, Gauge, HealthReport
+from messages.report import AgentReport, Gauge, HealthReport, ReceiverStats
 from messages.tasks import DEFAULT_KIND, TaskStarted
 from messages.telemetry import (
     AgentMetric,
@@ -59,6 +59,7 @@ __all__ = [
     "Heartbeat",
     "InvalidMessage",
     "MetricBatch",
+    "ReceiverStats",
     "RegisterAgent",
     "RegisterAgents",
     "SwarmMetric",

@@ -9,7 +9,7 @@ import msgspec
 from messages.base import Message
 from messages.events import Alert
 
-__all__ = ["AgentReport", "Gauge", "HealthReport"]
+__all__ = ["AgentReport", "Gauge", "HealthReport", "ReceiverStats"]
 
 
 class Gauge(Message, tag="gauge", kw_only=True, frozen=True):
@@ -18,6 +18,28 @@ class Gauge(Message, tag="gauge", kw_only=True, frozen=True):
     metric_type: str
     value: float
     timestamp: float
+
+
+class ReceiverStats(Message, tag="receiver_stats", kw_only=True, frozen=True):
+    """How notifications to one integration of a receiver went, since the system started.
+
+    ``attempts`` counts every try, ``failures`` the tries that did not get
+    through (``timeouts`` of them timed out), ``given_up`` the notices dropped
+    undelivered (their integration left the configuration). ``failing`` holds
+    while the integration's ``ReceiverFailing`` alert fires: from
+    ``failures_before_alert`` failures in a row until it delivers again.
+    """
+
+    integration: str
+    receiver: str
+    kind: str
+    attempts: int = 0
+    delivered: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    given_up: int = 0
+    failing: bool = False
+    last_error: str = ""
 
 
 class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
@@ -61,3 +83,5 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     swarm_gauges: list[Gauge] = msgspec.field(default_factory=list)
     findings: list[str] = msgspec.field(default_factory=list)
     """The analyst's plain-language findings (bottlenecks, slow peers, cost), one sentence each."""
+    receivers: list[ReceiverStats] = msgspec.field(default_factory=list)
+    """Notifications by integration, with alert management on (empty without it)."""

@@ -23,7 +23,14 @@ series                                                     type       series cou
 ``swarmpulse_dropped_total``                               counter    1
 ``swarmpulse_quarantined_total``                           counter    1
 ``swarmpulse_agent_metric{agent_id,metric_type}``          gauge      G
+``swarmpulse_notifications_total{receiver,integration}``   counter    I
+``swarmpulse_notifications_failed_total{receiver,integration,reason}``  counter  2 I
+``swarmpulse_notifications_given_up_total{receiver,integration}``  counter  I
+``swarmpulse_receiver_failing{receiver,integration}``      gauge      I
 =========================================================  =========  ==================
+
+``I`` is the number of integrations of the alerting configuration (none with
+alert management off); ``reason`` is ``timeout`` or ``error`` (any other failure).
 
 The task counters and tokens are the agents' tasks since the system started
 (agents that have recorded a task; counters restart with the process, as
@@ -105,6 +112,7 @@ class SwarmCollector:
         yield from _task_families(snapshot)
         yield from _system_families(snapshot)
         yield from _analysis_families(snapshot)
+        yield from _notification_families(snapshot)
 
 
 def _agent_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
@@ -205,6 +213,33 @@ def _analysis_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     for agent_id, value in snapshot.cost.items():
         cost.add_metric((agent_id,), value)
     yield cost
+
+
+def _notification_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
+    labels = ("receiver", "integration")
+    attempts = CounterMetricFamily(
+        "swarmpulse_notifications", "Notification attempts, by receiver and integration.", labels=labels)
+    failed = CounterMetricFamily(
+        "swarmpulse_notifications_failed",
+        "Notification attempts that did not get through, by reason (timeout or error).",
+        labels=(*labels, "reason"))
+    given_up = CounterMetricFamily(
+        "swarmpulse_notifications_given_up",
+        "Notices dropped undelivered (their integration left the configuration).", labels=labels)
+    failing = GaugeMetricFamily(
+        "swarmpulse_receiver_failing",
+        "1 while the integration's ReceiverFailing alert fires, else 0.", labels=labels)
+    for r in snapshot.receivers:
+        key = (r.receiver, r.integration)
+        attempts.add_metric(key, r.attempts)
+        failed.add_metric((*key, "timeout"), r.timeouts)
+        failed.add_metric((*key, "error"), r.failures - r.timeouts)
+        given_up.add_metric(key, r.given_up)
+        failing.add_metric(key, 1.0 if r.failing else 0.0)
+    yield attempts
+    yield failed
+    yield given_up
+    yield failing
 
 
 def _system_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:

@@ -15,6 +15,7 @@ __all__ = [
     "Delivered",
     "DeliveryError",
     "GetAlerting",
+    "GetReceivers",
     "ListSilences",
     "Notify",
     "Sample",
@@ -60,10 +61,11 @@ class Delivered(_Private, frozen=True, kw_only=True):
 
 
 class DeliveryError(_Private, frozen=True, kw_only=True):
-    """From a Notifier: the attempt failed, and why."""
+    """From a Notifier: the attempt failed, and why (``timed_out``: it ran out of time)."""
 
     notice_id: str
     error: str
+    timed_out: bool = False
 
 
 class StoreAlertState(_Private, frozen=True, kw_only=True):
@@ -93,6 +95,10 @@ class ListSilences(_Private, frozen=True, kw_only=True):
 
 class GetAlerting(_Private, frozen=True, kw_only=True):
     """Reply: a dict of the router's counters and state sizes."""
+
+
+class GetReceivers(_Private, frozen=True, kw_only=True):
+    """Reply: a list of :class:`messages.ReceiverStats`, one per integration."""
 
 
 class ListAlerts(_Private, frozen=True, kw_only=True):

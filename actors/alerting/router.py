@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
 import pykka
 
 from actors.alerting.config import AlertingSettings
@@ -18,6 +19,7 @@ from actors.alerting.protocol import (
     Delivered,
     DeliveryError,
     GetAlerting,
+    GetReceivers,
     ListAlerts,
     ListSilences,
     Notify,
@@ -51,7 +53,7 @@ class AlertRouter(pykka.ThreadingActor):
     Accepts :class:`HealthChanged` and :class:`messages.Alert` (from the
     reporter), :class:`AlertInstance` (rules, users), :class:`SilenceSpec`
     (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
-    bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
+    bool), :class:`ListSilences`, :class:`GetAlerting`, :class:`GetReceivers`, and its own
     :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
     :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`.
     Sends :class:`Notify` to a :class:`Notifier` per integration and
@@ -185,6 +187,8 @@ class AlertRouter(pykka.ThreadingActor):
                 reply = self._alerts(now, limit)
             case GetAlerting():
                 reply = self._stats()
+            case GetReceivers():
+                reply = self.engine.receiver_stats(now)
             case Sample():
                 for flap in self.engine.sample_flaps(now):
                     self.engine.put(flap, now)
@@ -204,11 +208,11 @@ class AlertRouter(pykka.ThreadingActor):
                 if notice is not None:
                     self.logging[notice_id] = notice.integration
                 self.engine.delivered(notice_id, now)
-            case DeliveryError(notice_id=notice_id, error=error):
+            case DeliveryError(notice_id=notice_id, error=error, timed_out=timed_out):
                 notice = self.engine.outbox.get(notice_id)
                 if notice is not None and self.busy.get(notice.integration) == notice_id:
                     del self.busy[notice.integration]
-                failing = self.engine.failed(notice_id, error, now)
+                failing = self.engine.failed(notice_id, error, now, timed_out=timed_out)
                 if failing is not None:
                     logger.error("receiver failing: %s", error)
                     self.engine.put(failing, now)
@@ -257,7 +261,8 @@ class AlertRouter(pykka.ThreadingActor):
             ref = self.notifiers.get(notice.integration)
             integ = self.engine._integrations.get(notice.integration)
             if ref is None or integ is None:  # the receiver left the configuration
-                self.engine.failed(notice.id, "no such integration any more", now)
+                logger.warning("gave up notice %s: %s is no longer configured", notice.id, notice.integration)
+                self.engine.give_up(notice.id, "no such integration any more", now)
                 continue
             self.busy[notice.integration] = notice.id
             ref.tell(Notify(notice=notice, integration=integ, external_url=self.settings.external_url))
@@ -312,6 +317,7 @@ class AlertRouter(pykka.ThreadingActor):
 
     def _stats(self) -> dict[str, Any]:
         s = self.engine.stats
+        receivers = self.engine.receiver_stats(self.clock.time())
         return {
             "alerts_received": s.alerts_received,
             "active_alerts": len(self.engine.alerts),
@@ -322,6 +328,10 @@ class AlertRouter(pykka.ThreadingActor):
             "attempts": s.attempts,
             "failures": s.failures,
             "failures_by_integration": dict(s.failures_by_integration),
+            "timeouts": s.timeouts,
+            "given_up": s.given_up,
+            "receivers": {r.integration: msgspec.structs.asdict(r) for r in receivers},
+            "receivers_failing": [r.integration for r in receivers if r.failing],
             "silences": len(self.engine.silences),
             "escalations": len(self.engine.escalations),
             "flapping_agents": sorted(a for a, d in self.engine.flaps.items() if d.flapping),
