@@ -27,7 +27,6 @@ flap detection; and every change recorded for durable storage
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,7 @@ from actors.alerting.escalation import Escalation, EscalationPolicy, acknowledge
 from actors.alerting.flap import FlapDetector
 from actors.alerting.inhibit import InhibitRule
 from actors.alerting.matcher import matches
-from actors.alerting.nflog import LogEntry, Notice, backoff, needs_update
+from actors.alerting.nflog import LogEntry, Notice, backoff, needs_update, notice_id
 from actors.alerting.route import Route, group_key, group_labels, match_routes
 from actors.alerting.silence import Silence, SilenceState, new_silence
 from actors.alerting.state import Loaded, StateCodec
@@ -480,7 +479,8 @@ class AlertEngine:
                 alerts: tuple[AlertInstance, ...], firing: frozenset[str], resolved: frozenset[str],
                 now: float) -> None:
         notice = Notice(
-            id=str(uuid.uuid4()), integration=integ.id, receiver=integ.receiver, group_key=key,
+            id=notice_id(integ.id, key, firing, resolved, self.nflog.get((integ.id, key))),
+            integration=integ.id, receiver=integ.receiver, group_key=key,
             group_labels=labels, alerts=alerts, firing=firing, resolved=resolved, created_at=now,
             next_attempt=now,
         )

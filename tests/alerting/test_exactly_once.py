@@ -96,3 +96,24 @@ def settle_stats(swarm: SwarmSystem) -> dict[str, object]:
     from tests.alerting.conftest import sync
 
     return sync(swarm)
+
+
+def test_a_notices_id_is_derived_from_its_decision_so_a_decision_made_again_keeps_it() -> None:
+    """Two engines on the same stored log decide the same id for the same group state; a
+    reminder after repeat_interval follows a newer log entry and gets a new id."""
+    from actors.alerting import AlertEngine, load_config
+
+    settings = load_config(webhook_config("http://127.0.0.1:9/hook", group_wait="0s",
+                                          repeat_interval="1h"))
+    ids = []
+    for _ in range(2):
+        engine = AlertEngine(settings, "s")
+        engine.put(alert(agent="a1", at=100.0), 100.0)
+        engine.step(100.0)
+        [notice] = engine.due_notices(100.0)
+        ids.append(notice.id)
+    assert ids[0] == ids[1]
+    engine.delivered(notice.id, 101.0)
+    engine.step(101.0 + 3600)
+    [reminder] = engine.due_notices(101.0 + 3600)
+    assert reminder.firing == notice.firing and reminder.id != notice.id
