@@ -59,7 +59,10 @@ class AlertRouter(pykka.ThreadingActor):
     Sends :class:`Notify` to a :class:`Notifier` per integration and
     :class:`StoreAlertState` to the storage writer. A notice goes out only
     once the writer has committed it to the outbox, so a crash can repeat an
-    attempt (same id) but never forget or re-decide one.
+    attempt (same id) but never forget or re-decide one. While the writer
+    refuses the state (a storage outage) notices go out before they are
+    stored, so the outage itself is heard: a crash then may decide one again,
+    with the same id (:func:`~actors.alerting.nflog.notice_id`).
     """
 
     def __init__(
@@ -101,6 +104,8 @@ class AlertRouter(pykka.ThreadingActor):
         self.logging: dict[str, str] = {}  # notice id -> integration, delivered, not yet logged
         self.token = 0
         self.store_failures = 0
+        # the writer refuses (or cannot take) the state: notices go out undurable meanwhile
+        self.store_down = False
         self.unknown_messages = 0
         self._timer: TimerHandle | None = None
         self._timer_at: float | None = None
@@ -205,7 +210,10 @@ class AlertRouter(pykka.ThreadingActor):
             case Delivered(notice_id=notice_id):
                 self.durable.discard(notice_id)
                 notice = self.engine.outbox.get(notice_id)
-                if notice is not None:
+                if notice is not None and self.store_down:  # no log commit to wait for
+                    if self.busy.get(notice.integration) == notice_id:
+                        del self.busy[notice.integration]
+                elif notice is not None:
                     self.logging[notice_id] = notice.integration
                 self.engine.delivered(notice_id, now)
             case DeliveryError(notice_id=notice_id, error=error, timed_out=timed_out):
@@ -217,6 +225,7 @@ class AlertRouter(pykka.ThreadingActor):
                     logger.error("receiver failing: %s", error)
                     self.engine.put(failing, now)
             case AlertStateStored(token=token) if self.batch and self.batch[0] == token:
+                self.store_down = False
                 self.durable.update(self.batch[2])
                 self._logged(self.batch[1])
                 self.batch = None
@@ -257,7 +266,8 @@ class AlertRouter(pykka.ThreadingActor):
         self.engine.step(now)
         self.unsaved.extend(self.engine.take_changes())
         self._store()
-        for notice in self.engine.due_notices(now, self.durable, self.busy):
+        durable = None if self.store_down else self.durable  # an outage is no reason for silence
+        for notice in self.engine.due_notices(now, durable, self.busy):
             ref = self.notifiers.get(notice.integration)
             integ = self.engine._integrations.get(notice.integration)
             if ref is None or integ is None:  # the receiver left the configuration
@@ -294,6 +304,7 @@ class AlertRouter(pykka.ThreadingActor):
         assert self.batch is not None
         token, changes, notices = self.batch
         self.batch = None
+        self.store_down = True
         self.given_up[token] = notices
         while len(self.given_up) > 100:
             del self.given_up[min(self.given_up)]
@@ -336,6 +347,7 @@ class AlertRouter(pykka.ThreadingActor):
             "escalations": len(self.engine.escalations),
             "flapping_agents": sorted(a for a, d in self.engine.flaps.items() if d.flapping),
             "state_store_failures": self.store_failures,
+            "state_store_down": self.store_down,
             "state_unsaved": len(self.unsaved) + (len(self.batch[1]) if self.batch else 0),
         }
 
