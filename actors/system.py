@@ -21,6 +21,7 @@ from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
 from actors.alerting.protocol import GetAlerting, GetReceivers, ListAlerts, ListSilences
 from actors.alerting.router import AlertRouter
+from actors.alerting.sources import INSTANT_TTL
 from actors.alerting.rules import task_outcomes
 from actors.alerting.state import decode_state
 from actors.analyst import Analyst
@@ -352,6 +353,8 @@ class SwarmSystem:
         self.coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
         self.alert_router: pykka.ActorRef[Any] | None = None
         self._storage_outage = False
+        self._storage_backlog = False
+        self._quarantined_seen = 0
         if alerting is not None:
             self._start_alerting(alerting)
         self.clock.add_stall_listener(self._on_stall)
@@ -1727,20 +1730,50 @@ class SwarmSystem:
             pass
 
     def _storage_condition(self) -> None:
-        """A storage outage (the writer backing off) is an alert of its own, resolved when it ends."""
-        failing = self.writer_stats.backoff > 0
-        if failing == self._storage_outage or self.alert_router is None:
+        """The storage's conditions as alerts of their own: an outage (the writer backing off)
+        and a backlog (more than half of ``max_pending`` waiting; it resolves below a
+        quarter), each resolved when it ends, and rows quarantined (an instant, raised
+        again while more are)."""
+        if self.alert_router is None:
             return
-        self._storage_outage = failing
         now = self.clock.time()
-        meta: dict[str, Any] = {"alertname": "StorageOutage"}
-        if not failing:
+        failing = self.writer_stats.backoff > 0
+        if failing != self._storage_outage:
+            self._storage_outage = failing
+            self._system_alert("StorageOutage", AlertSeverity.CRITICAL, failing,
+                               f"storage is not writable: {self.writer_stats.last_error}")
+        backlog = len(self.telemetry) + max(len(self.pending), self.aggregate.outbox.rows)
+        limit = self.pending.max_rows
+        if backlog > limit // 2 and not self._storage_backlog:
+            self._storage_backlog = True
+            self._system_alert("StorageBacklog", AlertSeverity.WARNING, True,
+                               f"{backlog} metrics wait to be written (max_pending {limit}: past "
+                               "it the oldest are dropped)")
+        elif backlog < limit // 4 and self._storage_backlog:
+            self._storage_backlog = False
+            self._system_alert("StorageBacklog", AlertSeverity.WARNING, False,
+                               f"{backlog} metrics wait to be written")
+        quarantined = self.writer_stats.quarantined + self.aggregate.quarantined
+        if quarantined > self._quarantined_seen:
+            new, self._quarantined_seen = quarantined - self._quarantined_seen, quarantined
+            self._system_alert("StorageQuarantine", AlertSeverity.WARNING, True,
+                               f"{new} rows could not be stored and were quarantined "
+                               f"({quarantined} in all)", ends_at=now + INSTANT_TTL)
+
+    def _system_alert(self, name: str, severity: AlertSeverity, firing: bool, message: str,
+                      ends_at: float | None = None) -> None:
+        """Tell the alert router a swarm-wide condition started (or, not ``firing``, ended)."""
+        if self.alert_router is None:
+            return
+        now = self.clock.time()
+        meta: dict[str, Any] = {"alertname": name}
+        if not firing:
             meta["ends_at"] = now
+        elif ends_at is not None:
+            meta["ends_at"] = ends_at
         try:
-            self.alert_router.tell(Alert(
-                agent_id="*", severity=AlertSeverity.CRITICAL, at=now, metadata=meta,
-                message=f"storage is not writable: {self.writer_stats.last_error}",
-            ))
+            self.alert_router.tell(Alert(agent_id="*", severity=severity, at=now, metadata=meta,
+                                         message=message))
         except pykka.ActorDeadError:
             pass
 

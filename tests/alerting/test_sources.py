@@ -66,3 +66,61 @@ def _sent(engine: AlertEngine, now: float) -> list[str]:
             names.append(notice.group_labels["alertname"])
             engine.delivered(notice.id, now)
     return names
+
+
+def test_rows_quarantined_by_the_storage_are_an_alert_of_their_own(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """A task stamped 9.3e18 s cannot be stored: it is quarantined, and StorageQuarantine
+    (swarm-wide, an instant that resolves after 5 min) says so."""
+    import msgspec
+
+    from messages import MetricBatch, TaskMetric
+
+    swarm = make_system(webhook_config(receiver.url, group_wait="0s"))
+    hostile = TaskMetric(task_id="hostile", agent_id="w", duration_ms=1.0, result="success",
+                         timestamp=clock.time())
+    msgspec.structs.force_setattr(hostile, "timestamp", 9.3e18)  # past any validation
+    swarm.aggregator.tell(MetricBatch(metrics=[hostile]))
+    swarm.flush()
+    clock.advance(1)  # the next tick sees the count grow
+    body = delivered(swarm, receiver, 1)[0].body
+    labels = body["alerts"][0]["labels"]
+    assert (labels["alertname"], labels["scope"]) == ("StorageQuarantine", "swarm")
+    assert "1 rows could not be stored" in body["alerts"][0]["annotations"]["summary"]
+    clock.advance(600)
+    assert delivered(swarm, receiver, 2)[1].body["status"] == "resolved"
+
+
+def test_a_storage_backlog_past_half_of_max_pending_fires_and_resolves_once_written(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """max_pending 20, storage read-only, 15 metrics waiting: StorageBacklog fires; once the
+    storage takes them, it resolves."""
+    from tests.reliability.conftest import FAILED, LogWatch, read_only, writable, writer_connection
+
+    config = webhook_config(receiver.url, group_wait="0s", group_interval="1m",
+                            group_by=["alertname"], routes=[
+                                {"matchers": ["alertname=StorageBacklog"], "receiver": "team"},
+                                {"matchers": ["alertname!=StorageBacklog"], "receiver": "none"}])
+    config["receivers"].append({"name": "none"})
+    swarm = make_system(config, max_pending=20)
+    swarm.flush()
+    conn = writer_connection(swarm)
+    with LogWatch("swarmpulse.writer") as log:
+        read_only(conn)
+        try:
+            for i in range(15):
+                swarm.record_task_execution(f"t{i}", "a1", 10.0, success=True)
+            clock.advance(1)  # the tick drains them; the write fails
+            log.wait_for(FAILED)
+            clock.advance(1)  # the next tick sees the backlog
+            first = receiver.wait_for(1)[0].body
+        finally:
+            writable(conn)
+    swarm.flush()  # the writer's retry takes them
+    clock.advance(61)  # the tick sees the backlog gone; the group's next interval
+    second = delivered(swarm, receiver, 2)[1].body
+    assert first["alerts"][0]["labels"]["alertname"] == "StorageBacklog"
+    assert "15 metrics wait to be written" in first["alerts"][0]["annotations"]["summary"]
+    assert (first["status"], second["status"]) == ("firing", "resolved")
