@@ -11,6 +11,7 @@ from server.bridge import AskBridge
 from server.events import EventHub
 from server.idempotency import IdempotencyCache
 from server.limits import Limits
+from server.refusals import RefusalAlarm
 
 __all__ = ["Edge", "edge_of"]
 
@@ -25,6 +26,7 @@ class Edge:
         hub: the SSE fan-out of the system's events.
         idempotency: answers remembered by ``Idempotency-Key``.
         bridge: asks the coordinator from the loop (set while the server runs).
+        refusals: raises ``ClientRefused`` for refused clients (set by ``create_app``).
     """
 
     system: SwarmSystem
@@ -32,6 +34,7 @@ class Edge:
     hub: EventHub
     idempotency: IdempotencyCache
     bridge: AskBridge | None = None
+    refusals: RefusalAlarm | None = None
 
 
 def edge_of(request: Request) -> Edge:
