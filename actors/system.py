@@ -21,8 +21,8 @@ from actors.aggregator import AggregateState, MetricsAggregator
 from actors.alerting.config import AlertingSettings, load_config
 from actors.alerting.protocol import GetAlerting, GetReceivers, ListAlerts, ListSilences
 from actors.alerting.router import AlertRouter
-from actors.alerting.sources import INSTANT_TTL
 from actors.alerting.rules import task_outcomes
+from actors.alerting.sources import INSTANT_TTL
 from actors.alerting.state import decode_state
 from actors.analyst import Analyst
 from actors.analytics.cost import parse_prices
