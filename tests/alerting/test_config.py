@@ -85,11 +85,13 @@ def test_each_mistake_is_one_error_naming_the_key_path_the_value_and_the_expecta
 
 
 def test_durations_and_matchers_read_like_alertmanagers() -> None:
-    """"1h30m" is 5400 s; a regex matcher is anchored; a missing label matches as ""."""
+    """"1h30m" is 5400 s; a regex matcher (=~, !~) is anchored; a missing label matches as ""."""
     assert parse_duration("1h30m") == 5400 and parse_duration("250ms") == 0.25
     assert parse_matcher('severity=~"critical|warning"')({"severity": "warning"})
     assert not parse_matcher("severity=~crit")({"severity": "critical"})
     assert parse_matcher('team!=""')({"team": "core"}) and not parse_matcher('team!=""')({})
+    assert parse_matcher('severity!~"info|warning"')({"severity": "critical"})
+    assert not parse_matcher("severity!~info|warning")({"severity": "info"})
 
 
 def test_check_config_validates_a_file_without_starting_anything(
