@@ -117,3 +117,29 @@ def test_a_notices_id_is_derived_from_its_decision_so_a_decision_made_again_keep
     engine.step(101.0 + 3600)
     [reminder] = engine.due_notices(101.0 + 3600)
     assert reminder.firing == notice.firing and reminder.id != notice.id
+
+
+def test_a_receiver_that_hangs_does_not_delay_another_receiver_or_the_trackers(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver,
+    other_receiver: Receiver,
+) -> None:
+    """One alert for two receivers; the first holds its request (timeout 60 s): the second
+    gets its notice while the first is still held, and an agent's health still moves."""
+    receiver.script = ["hang"]
+    swarm = make_system({
+        "route": {"receiver": "slow", "group_wait": "0s", "routes": [
+            {"matchers": ["alertname=Test"], "receiver": "slow", "continue": True},
+            {"matchers": ["alertname=Test"], "receiver": "fast"}]},
+        "receivers": [
+            {"name": "slow", "webhook_configs": [{"url": receiver.url, "timeout": "60s"}]},
+            {"name": "fast", "webhook_configs": [{"url": other_receiver.url}]}]})
+    swarm.register_agent("a2")
+    swarm.send_alert(alert(agent="a1", at=clock.time()))
+    with receiver.changed:
+        assert receiver.changed.wait_for(lambda: receiver.requests, timeout=10)
+    assert other_receiver.wait_for(1)[0].body["receiver"] == "fast"
+    assert not receiver.handled  # still held
+    swarm.check_agent_health("a2")
+    clock.advance(3.5)
+    assert swarm.check_agent_health("a2") is HealthState.FAILED
+    receiver.release.set()
