@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -45,6 +46,8 @@ AFTER_EVERY: Final = 256
 Anything else (a delivery's result above all: its log entry) is stored at once."""
 STORE_RETRY: Final = 1.0
 """Seconds before a state batch the writer refused (or never answered) is sent again."""
+NOTIFIER_GRACE: Final = 0.5
+"""Seconds the router's stop waits, in all, for its notifiers to stop (a held one is left)."""
 
 
 class AlertRouter(pykka.ThreadingActor):
@@ -133,12 +136,18 @@ class AlertRouter(pykka.ThreadingActor):
         self._after()
 
     def on_stop(self) -> None:
-        """Cancel the timers and stop the notifiers without waiting on a receiver."""
+        """Cancel the timers and stop the notifiers, waiting at most :data:`NOTIFIER_GRACE`
+        in all: an idle notifier is gone on return, one held by a receiver is left to end."""
         for timer in (self._timer, self._store_timer, self._flap_timer):
             if timer is not None:
                 timer.cancel()
-        for ref in self.notifiers.values():
-            ref.stop(block=False)
+        stopping = [ref.stop(block=False) for ref in self.notifiers.values()]
+        deadline = time.monotonic() + NOTIFIER_GRACE
+        for future in stopping:  # notifiers only tell the router: no deadlock in waiting
+            try:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except pykka.Timeout:
+                pass
 
     def _alerts(self, now: float, limit: int) -> list[dict[str, Any]]:
         """The alerts the router holds, firing first, newest first, as plain data."""
