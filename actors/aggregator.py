@@ -98,8 +98,8 @@ class AggregateState:
     quarantined: int = 0
     stats_errors: int = 0
     unknown_messages: int = 0
-    # alerting (issue 13): told {(agent_id, minute_start): (tasks, failures)} per batch
-    outcomes: Callable[[dict[tuple[str, int], tuple[int, int]]], object] | None = None
+    # alerting (issue 13): told each batch's task columns and positions by (agent_id, minute_start)
+    outcomes: Callable[[TaskColumns, _Groups], object] | None = None
 
     def __post_init__(self) -> None:
         self.outbox = Outbox("aggregator", self.max_unacked)
@@ -337,13 +337,8 @@ class MetricsAggregator(SupervisedActor):
             agent.tally.add_columns(*values, positions, summary)
             swarm.add_columns(*values, positions, summary)
             agent.series.add_many(columns.timestamps, columns.durations, positions)
-        if state.outcomes is not None and groups:  # alerting's failure-rate rule
-            failed = ("failure", "timeout")
-            results = columns.results
-            state.outcomes({
-                key: (len(ix), sum(1 for i in ix if results[i] in failed))
-                for key, ix in groups.items()
-            })
+        if state.outcomes is not None and groups:  # alerting's rules over task metrics
+            state.outcomes(columns, groups)
         for metric in batch.agent_metrics:
             self._gauge(state.agent(metric.agent_id).gauges, metric.metric_type, metric)
         for swarm_metric in batch.swarm_metrics:

@@ -22,6 +22,7 @@ from actors.kernel.supervision import ChildFailed, Redeliver
 from messages.base import Message
 from messages.enums import HealthState
 from messages.events import HealthChanged
+from messages.report import ReceiverStats
 
 __all__ = [
     "AgentSnapshot",
@@ -486,6 +487,7 @@ class MetricsSnapshot(Message, tag="metrics_snapshot", kw_only=True, frozen=True
     """Agents with a task in flight: (tasks in flight, of which stuck)."""
     alert_names: dict[str, int] = msgspec.field(default_factory=dict)
     """Alerts raised since start by their ``alertname`` (the detectors' findings among them)."""
+    receivers: list[ReceiverStats] = msgspec.field(default_factory=list)  # with alerting on
 
 
 class GetTotals(Message, tag="get_totals", kw_only=True, frozen=True):

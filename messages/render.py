@@ -117,6 +117,21 @@ def _alerts(report: HealthReport) -> list[str]:
     return [*lines, ""]
 
 
+def _receivers(report: HealthReport) -> list[str]:
+    """Notifications by integration; no section with alert management off."""
+    if not report.receivers:
+        return []
+    e = escape_markdown
+    lines = ["## Receivers", "",
+             "| Integration | State | Attempts | Delivered | Failed | Timed out | Given up | Last error |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in report.receivers:
+        state = "FAILING" if r.failing else "ok"
+        lines.append(f"| {e(r.integration)} | {state} | {r.attempts} | {r.delivered} | {r.failures} "
+                     f"| {r.timeouts} | {r.given_up} | {e(r.last_error) if r.last_error else NOTHING} |")
+    return [*lines, ""]
+
+
 def _agent_row(agent: AgentReport) -> str:
     tasks = agent.tasks_completed
     return (
@@ -206,8 +221,8 @@ def task_lines(stats: Mapping[str, Any]) -> list[str]:
 
 
 def render_markdown(report: HealthReport) -> str:
-    """The report as Markdown: summary, health bars, unhealthy agents, alerts, agents, gauges,
-    findings, tasks."""
+    """The report as Markdown: summary, health bars, unhealthy agents, alerts, receivers (with
+    alert management on), agents, gauges, findings, tasks."""
     e = escape_markdown
     lines = [
         f"# Swarm health report: {e(report.swarm_id)}",
@@ -220,6 +235,7 @@ def render_markdown(report: HealthReport) -> str:
         *_health(report),
         *_unhealthy(report),
         *_alerts(report),
+        *_receivers(report),
         *_stuck(report),
         *_agents(report),
         *_gauges(report),

@@ -21,6 +21,7 @@ __all__ = [
     "AgentReport",
     "Gauge",
     "HealthReport",
+    "ReceiverStats",
     "agent_report",
     "gauges_by_agent",
     "gauges_of",
@@ -38,6 +39,28 @@ class Gauge(Message, tag="gauge", kw_only=True, frozen=True):
     metric_type: str
     value: float
     timestamp: float
+
+
+class ReceiverStats(Message, tag="receiver_stats", kw_only=True, frozen=True):
+    """How notifications to one integration of a receiver went, since the system started.
+
+    ``attempts`` counts every try, ``failures`` the tries that did not get
+    through (``timeouts`` of them timed out), ``given_up`` the notices dropped
+    undelivered (their integration left the configuration). ``failing`` holds
+    while the integration's ``ReceiverFailing`` alert fires: from
+    ``failures_before_alert`` failures in a row until it delivers again.
+    """
+
+    integration: str
+    receiver: str
+    kind: str
+    attempts: int = 0
+    delivered: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    given_up: int = 0
+    failing: bool = False
+    last_error: str = ""
 
 
 class AgentReport(Message, tag="agent_report", kw_only=True, frozen=True):
@@ -91,6 +114,8 @@ class HealthReport(Message, tag="health_report", kw_only=True, frozen=True):
     """The tasks in flight past their stuck limit: ``agent_id``, ``task_id``, ``kind``,
     ``started``, ``running_s``, ``limit_s`` (empty in a report read from a file)."""
 
+    receivers: list[ReceiverStats] = msgspec.field(default_factory=list)
+    """Notifications by integration, with alert management on (empty without it)."""
 
 def gauges_of(metrics: Iterable[AgentMetric | SwarmMetric]) -> list[Gauge]:
     """The report's :class:`Gauge` of each stored latest value, in order."""

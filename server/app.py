@@ -27,7 +27,7 @@ from storage import StorageError
 from server.auth import BearerAuth
 from server.bridge import AskBridge
 from server.dashboard import dashboard_routes
-from server.edge import Edge
+from server.edge import Edge, edge_of
 from server.errors import RequestRefused
 from server.events import EventHub, Summary, stream_events
 from server.heartbeats import HeartbeatSender
@@ -37,6 +37,7 @@ from server.ingest import delete_agent, post_agent, post_heartbeats, post_metric
 from server.responses import error_response
 from server.limits import Limits
 from server.metrics import metrics_endpoint
+from server.refusals import RefusalAlarm
 from server.openapi import openapi_json
 from server.reads import (
     get_agent,
@@ -68,7 +69,8 @@ def create_app(system: SwarmSystem, token: str | None = None, limits: Limits | N
     limits = limits if limits is not None else Limits()
     hub = EventHub(limits)
     edge = Edge(system=system, limits=limits, hub=hub,
-                idempotency=cache_for(system, limits.idempotency_seconds, limits.idempotency_keys))
+                idempotency=cache_for(system, limits.idempotency_seconds, limits.idempotency_keys),
+                refusals=RefusalAlarm(system))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -139,6 +141,9 @@ async def _summaries(edge: Edge) -> None:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestRefused)
+    alarm = edge_of(request).refusals
+    if alarm is not None:
+        alarm.refused(request.client.host if request.client else "unknown", exc.status, exc.reason)
     return error_response(exc.status, exc.reason, exc.field)
 
 

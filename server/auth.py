@@ -45,6 +45,7 @@ class BearerAuth:
         ):
             await self.app(scope, receive, send)
             return
+        _alarm(scope)
         await send({
             "type": "http.response.start",
             "status": 401,
@@ -64,3 +65,13 @@ class BearerAuth:
                 given = value
                 break
         return hmac.compare_digest(given, self._expected)
+
+
+def _alarm(scope: Scope) -> None:
+    """Tell the app's refusal alarm, if it has one (``server.refusals``)."""
+    app = scope.get("app")
+    edge = getattr(getattr(app, "state", None), "edge", None)
+    alarm = getattr(edge, "refusals", None)
+    if alarm is not None:
+        client = scope.get("client")
+        alarm.refused(client[0] if client else "unknown", 401, "no valid bearer token")

@@ -12,6 +12,7 @@ from server.events import EventHub
 from server.heartbeats import HeartbeatSender
 from server.idempotency import IdempotencyCache
 from server.limits import Limits
+from server.refusals import RefusalAlarm
 
 __all__ = ["Edge", "edge_of"]
 
@@ -27,6 +28,7 @@ class Edge:
         idempotency: answers remembered by ``Idempotency-Key``.
         bridge: asks the coordinator from the loop (set while the server runs).
         beats: sends heartbeats to the coordinator (set while the server runs).
+        refusals: raises ``ClientRefused`` for refused clients (set by ``create_app``).
     """
 
     system: SwarmSystem
@@ -35,6 +37,7 @@ class Edge:
     idempotency: IdempotencyCache
     bridge: AskBridge | None = None
     beats: HeartbeatSender | None = None
+    refusals: RefusalAlarm | None = None
 
 
 def edge_of(request: Request) -> Edge:

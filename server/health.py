@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from actors import MonitoringDisabled
 from server.edge import Edge, edge_of
 from server.responses import json_response
 
@@ -15,7 +16,12 @@ __all__ = ["healthz", "system_health"]
 
 
 def system_health(edge: Edge) -> tuple[bool, dict[str, Any]]:
-    """Whether the system is up, with the figures that say so (from a worker thread)."""
+    """Whether the system is up, with the figures that say so (from a worker thread).
+
+    With alert management on, ``receivers_failing`` lists the integrations whose
+    ``ReceiverFailing`` alert fires and ``notification_failures`` counts failed
+    attempts; neither makes the answer 503 (the monitor is up; its alert says so).
+    """
     system = edge.system
     try:
         snapshot = system.snapshot()
@@ -31,7 +37,15 @@ def system_health(edge: Edge) -> tuple[bool, dict[str, Any]]:
         "max_write_backlog": edge.limits.max_write_backlog,
         "write_failures": writes["write_failures"],
         "event_streams": edge.hub.clients,
+        "receivers_failing": [],
     }
+    try:  # a failing receiver is reported, not a reason for 503: the monitor itself is up
+        alerting = system.alerting_stats()
+    except MonitoringDisabled:
+        pass
+    else:
+        body["receivers_failing"] = alerting["receivers_failing"]
+        body["notification_failures"] = alerting["failures"]
     reasons = [f"the {kind} failed and was given up" for kind in snapshot.failed_services]
     if backlog > edge.limits.max_write_backlog:
         reasons.append(

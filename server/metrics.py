@@ -28,7 +28,14 @@ series                                                     type       series cou
 ``swarmpulse_tasks_in_flight{agent_id}`` (agents with one) gauge      at most A
 ``swarmpulse_tasks_stuck{agent_id}`` (agents with one)     gauge      at most A
 ``swarmpulse_findings_total{alertname}``                   counter    one per alert name
+``swarmpulse_notifications_total{receiver,integration}``   counter    I
+``swarmpulse_notifications_failed_total{receiver,integration,reason}``  counter  2 I
+``swarmpulse_notifications_given_up_total{receiver,integration}``  counter  I
+``swarmpulse_receiver_failing{receiver,integration}``      gauge      I
 =========================================================  =========  ==================
+
+``I`` is the number of integrations of the alerting configuration (none with
+alert management off); ``reason`` is ``timeout`` or ``error`` (any other failure).
 
 The task counters and tokens are the agents' tasks since the system started
 (agents that have recorded a task; counters restart with the process, as
@@ -250,6 +257,33 @@ def _analysis_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     yield findings
 
 
+def _notification_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
+    labels = ("receiver", "integration")
+    attempts = CounterMetricFamily(
+        "swarmpulse_notifications", "Notification attempts, by receiver and integration.", labels=labels)
+    failed = CounterMetricFamily(
+        "swarmpulse_notifications_failed",
+        "Notification attempts that did not get through, by reason (timeout or error).",
+        labels=(*labels, "reason"))
+    given_up = CounterMetricFamily(
+        "swarmpulse_notifications_given_up",
+        "Notices dropped undelivered (their integration left the configuration).", labels=labels)
+    failing = GaugeMetricFamily(
+        "swarmpulse_receiver_failing",
+        "1 while the integration's ReceiverFailing alert fires, else 0.", labels=labels)
+    for r in snapshot.receivers:
+        key = (r.receiver, r.integration)
+        attempts.add_metric(key, r.attempts)
+        failed.add_metric((*key, "timeout"), r.timeouts)
+        failed.add_metric((*key, "error"), r.failures - r.timeouts)
+        given_up.add_metric(key, r.given_up)
+        failing.add_metric(key, 1.0 if r.failing else 0.0)
+    yield attempts
+    yield failed
+    yield given_up
+    yield failing
+
+
 def _system_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     transitions = CounterMetricFamily(
         "swarmpulse_health_transitions",
@@ -302,6 +336,7 @@ _PARTS: Final[tuple[_Part, ...]] = (
     (None, _durations),
     (None, _system_families),
     (None, _analysis_families),
+    (None, _notification_families),
 )
 """The families in exposition order: what each one's text depends on (None: it is
 rendered every time), and how it is built from a snapshot."""

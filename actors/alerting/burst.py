@@ -10,7 +10,8 @@ the burst back, each item with the time it arrived, and routes it as of those ti
 once the burst is over.
 
 A burst starts with an item that happened (its own ``at``) within ``recent`` of its
-arrival, and takes every item after it. It is over once nothing has arrived for
+arrival while more messages wait behind it (the router checks its inbox; a lone
+item is routed at once), and takes every item after it. It is over once nothing has arrived for
 ``quiet`` and its newest item is ``quiet`` old, or once its first was held ``max_hold``
 ago (a burst that never ends is taken in that often). An item that arrives long after
 it happened (a manual clock's test moving time ahead of the messages) is not held.

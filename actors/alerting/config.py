@@ -125,8 +125,20 @@ class FailureRateConfig(_Table):
     severity: str = "warning"
 
 
+class DurationP95Config(_Table):
+    """``[rules.duration_p95]``: the p95 task duration rule, off unless the table is there."""
+
+    threshold: str
+    enabled: bool = True
+    window: str = "5m"
+    min_tasks: int = 20
+    per_kind: bool = False
+    severity: str = "warning"
+
+
 class RulesConfig(_Table):
     failure_rate: FailureRateConfig = msgspec.field(default_factory=FailureRateConfig)
+    duration_p95: DurationP95Config | None = None
 
 
 class NotifyConfig(_Table):
@@ -186,6 +198,8 @@ class AlertingSettings:
     max_backoff: float = 60.0
     failures_before_alert: int = 3
     external_url: str = "http://localhost"
+    duration_p95: DurationP95Config | None = None
+    """The p95 rule's table as written (None: off); its durations are checked."""
 
 
 _PATH: Final = re.compile(r"at `\$(.*)`")
@@ -310,6 +324,16 @@ def _compile(cfg: FileConfig, environ: Mapping[str, str]) -> AlertingSettings:
         _fail("rules.failure_rate.threshold", fr.threshold, "a fraction in (0, 1]")
     if fr.severity not in ("info", "warning", "critical"):
         _fail("rules.failure_rate.severity", fr.severity, "one of info, warning, critical")
+    p95 = cfg.rules.duration_p95
+    if p95 is not None:
+        if parse_duration(p95.window, "rules.duration_p95.window") < 60:
+            _fail("rules.duration_p95.window", p95.window, "at least 1m (figures are kept per minute)")
+        if parse_duration(p95.threshold, "rules.duration_p95.threshold") <= 0:
+            _fail("rules.duration_p95.threshold", p95.threshold, "must be positive")
+        if p95.min_tasks < 1:
+            _fail("rules.duration_p95.min_tasks", p95.min_tasks, "must be 1 or more")
+        if p95.severity not in ("info", "warning", "critical"):
+            _fail("rules.duration_p95.severity", p95.severity, "one of info, warning, critical")
     n = cfg.notify
     if n.failures_before_alert < 1:
         _fail("notify.failures_before_alert", n.failures_before_alert, "must be 1 or more")
@@ -320,6 +344,7 @@ def _compile(cfg: FileConfig, environ: Mapping[str, str]) -> AlertingSettings:
         initial_backoff=parse_duration(n.initial_backoff, "notify.initial_backoff"),
         max_backoff=parse_duration(n.max_backoff, "notify.max_backoff"),
         failures_before_alert=n.failures_before_alert, external_url=cfg.external_url,
+        duration_p95=p95,
     )
 
 

@@ -15,7 +15,9 @@ dispatcher, as its ``dispatch.go`` has it:
   group is deleted;
 * silenced and inhibited alerts are left out of the notices (the mute stage).
 
-What we add: ``resolve_immediately`` flushes a group when one of its notified
+What we add: ``ReceiverFailing`` alerts follow the route tree, never go to the
+failing integration itself, and go to every other receiver when the tree
+would give them to nobody else; ``resolve_immediately`` flushes a group when one of its notified
 alerts resolves; a decided notice is kept (:class:`~actors.alerting.nflog.Notice`)
 and retried until delivered, and none other is decided for that
 (integration, group) meanwhile; escalation policies with acknowledgements;
@@ -25,7 +27,6 @@ flap detection; and every change recorded for durable storage
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,13 +38,17 @@ from actors.alerting.escalation import Escalation, EscalationPolicy, acknowledge
 from actors.alerting.flap import FlapDetector
 from actors.alerting.inhibit import InhibitRule
 from actors.alerting.matcher import matches
-from actors.alerting.nflog import LogEntry, Notice, backoff, needs_update
+from actors.alerting.nflog import LogEntry, Notice, backoff, needs_update, notice_id
 from actors.alerting.route import Route, group_key, group_labels, match_routes
 from actors.alerting.silence import Silence, SilenceState, new_silence
 from actors.alerting.state import Loaded, StateCodec
 from messages.alerting import AlertInstance, SilenceSpec, fingerprint
+from messages.report import ReceiverStats
 
-__all__ = ["AlertEngine", "EngineStats", "Group"]
+__all__ = ["RECEIVER_FAILING", "AlertEngine", "EngineStats", "Group", "IntegrationCounters"]
+
+RECEIVER_FAILING = "ReceiverFailing"
+"""The alert an integration raises after ``failures_before_alert`` failures in a row."""
 
 
 @dataclass
@@ -69,6 +74,21 @@ class EngineStats:
     failures: int = 0
     failures_by_integration: dict[str, int] = field(default_factory=dict)
     flaps_started: int = 0
+    timeouts: int = 0
+    given_up: int = 0
+
+
+@dataclass
+class IntegrationCounters:
+    """One integration's delivery counters (see :class:`messages.ReceiverStats`)."""
+
+    attempts: int = 0
+    delivered: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    given_up: int = 0
+    consecutive: int = 0
+    last_error: str = ""
 
 
 class AlertEngine:
@@ -96,7 +116,8 @@ class AlertEngine:
         self.codec = StateCodec()
         self._integrations = {i.id: i for ints in settings.receivers.values() for i in ints}
         self._policies = {p.name: p for p in settings.escalation_policies}
-        self._consecutive: dict[str, int] = {}
+        self.counters: dict[str, IntegrationCounters] = {}
+        self._fallback: dict[str, Route] = {}  # receiver -> its route for ReceiverFailing
         self._index: list[dict[tuple[str, ...], set[str]]] | None = None
         self._index_at = 0.0  # the time the index was built for (firing depends on it)
 
@@ -112,7 +133,7 @@ class AlertEngine:
         self.alerts[fp] = alert
         self._index = None
         self.codec.put_alert(fp, alert, now)
-        for route in match_routes(self.settings.route, alert.labels):
+        for route in self._routes(alert):
             key = group_key(route, alert.labels)
             group = self.groups.get(key)
             if group is None:
@@ -238,6 +259,7 @@ class AlertEngine:
             notice.sending = True
             notice.attempts += 1
             self.stats.attempts += 1
+            self._counter(notice.integration).attempts += 1
             out.append(notice)
         return out
 
@@ -252,18 +274,28 @@ class AlertEngine:
         self.codec.put_log(key, self.nflog[key], now)
         self.codec.drop_notice(notice_id, now)
         self.stats.notices_delivered += 1
+        counter = self._counter(notice.integration)
+        counter.delivered += 1
+        counter.consecutive = 0
         group = self.groups.get(notice.group_key)
         if (group is not None and group.route.resolve_immediately
                 and any(a.resolved(now) for a in group.alerts.values())):
             group.next_flush = now  # it resolved while this notice was out: no waiting
-        if self._consecutive.pop(notice.integration, 0) >= self.settings.failures_before_alert:
+        if self.failing(notice.integration, now):  # (also one restored from before a restart)
             self.put(self._receiver_alert(notice.integration, "", now, resolved=True), now)
 
-    def failed(self, notice_id: str, error: str, now: float) -> AlertInstance | None:
+    def failed(self, notice_id: str, error: str, now: float, *,
+               timed_out: bool = False) -> AlertInstance | None:
         """An attempt failed: retry later with backoff; the ReceiverFailing alert when due."""
         notice = self.outbox.get(notice_id)
         if notice is None:
             return None
+        counter = self._counter(notice.integration)
+        counter.failures += 1
+        counter.last_error = error
+        if timed_out:
+            counter.timeouts += 1
+            self.stats.timeouts += 1
         notice.sending = False
         notice.last_error = error
         notice.next_attempt = now + backoff(notice.attempts, self.settings.initial_backoff,
@@ -272,10 +304,48 @@ class AlertEngine:
         self.stats.failures += 1
         by = self.stats.failures_by_integration
         by[notice.integration] = by.get(notice.integration, 0) + 1
-        count = self._consecutive[notice.integration] = self._consecutive.get(notice.integration, 0) + 1
-        if count == self.settings.failures_before_alert:
+        counter.consecutive += 1
+        if counter.consecutive == self.settings.failures_before_alert and not self.failing(
+                notice.integration, now):
             return self._receiver_alert(notice.integration, error, now, resolved=False)
         return None
+
+    def give_up(self, notice_id: str, error: str, now: float) -> None:
+        """Drop a notice that cannot be delivered (its integration left the configuration)."""
+        notice = self.outbox.pop(notice_id, None)
+        if notice is None:
+            return
+        self.outstanding.pop((notice.integration, notice.group_key), None)
+        self.codec.drop_notice(notice_id, now)
+        counter = self._counter(notice.integration)
+        counter.given_up += 1
+        counter.last_error = error
+        self.stats.given_up += 1
+
+    def failing(self, integration: str, now: float) -> bool:
+        """Whether ``integration``'s ReceiverFailing alert fires at ``now``."""
+        alert = self.alerts.get(fingerprint(self._receiver_labels(integration)))
+        return alert is not None and not alert.resolved(now)
+
+    def receiver_stats(self, now: float) -> list[ReceiverStats]:
+        """Every configured integration's counters, in configuration order, then any other
+        integration counted (a notice restored for one no longer configured)."""
+        ids = list(self._integrations) + sorted(set(self.counters) - set(self._integrations))
+        out = []
+        for integration in ids:
+            c = self.counters.get(integration) or IntegrationCounters()
+            integ = self._integrations.get(integration)
+            if integ is not None:
+                receiver, kind = integ.receiver, str(integ.kind)
+            else:  # "<receiver>/<kind>/<index>"
+                receiver, _, rest = integration.partition("/")
+                kind = rest.partition("/")[0]
+            out.append(ReceiverStats(
+                integration=integration, receiver=receiver, kind=kind, attempts=c.attempts,
+                delivered=c.delivered, failures=c.failures, timeouts=c.timeouts,
+                given_up=c.given_up, failing=self.failing(integration, now), last_error=c.last_error,
+            ))
+        return out
 
     def restore(self, loaded: Loaded, now: float) -> None:
         """Carry on from the records a previous run stored (see :func:`decode_state`).
@@ -303,13 +373,49 @@ class AlertEngine:
 
     # Internals
 
+    def _counter(self, integration: str) -> IntegrationCounters:
+        counter = self.counters.get(integration)
+        if counter is None:
+            counter = self.counters[integration] = IntegrationCounters()
+        return counter
+
+    def _receiver_labels(self, integration: str) -> dict[str, str]:
+        return {"alertname": RECEIVER_FAILING, "agent_id": "*", "swarm_id": self.swarm_id,
+                "severity": "warning", "scope": "swarm", "integration": integration}
+
     def _receiver_alert(self, integration: str, error: str, now: float, *, resolved: bool) -> AlertInstance:
+        summary = (f"notifications to {integration} are delivered again" if resolved
+                   else f"notifications to {integration} are failing: {error}")
         return AlertInstance(
-            labels={"alertname": "ReceiverFailing", "agent_id": "*", "swarm_id": self.swarm_id,
-                    "severity": "warning", "scope": "swarm", "integration": integration},
-            annotations={"summary": f"notifications to {integration} are failing: {error}"[:4096]},
+            labels=self._receiver_labels(integration),
+            annotations={"summary": summary[:4096]},
             starts_at=now, ends_at=now if resolved else None,
         )
+
+    def _routes(self, alert: AlertInstance) -> list[Route]:
+        """The routes that take ``alert``: the tree's, except that a ReceiverFailing alert the
+        tree gives to no integration but the failing one goes to every other receiver."""
+        routes = match_routes(self.settings.route, alert.labels)
+        failing = alert.labels.get("integration")
+        if alert.labels.get("alertname") != RECEIVER_FAILING or failing is None:
+            return routes
+        receivers = self.settings.receivers
+        if any(i.id != failing for r in routes for i in receivers.get(r.receiver, ())):
+            return routes
+        root = self.settings.route
+        fallback = []
+        for name, integrations in receivers.items():
+            if not any(i.id != failing for i in integrations):
+                continue
+            route = self._fallback.get(name)
+            if route is None:
+                route = self._fallback[name] = Route(
+                    id=f"receiver-failing.{name}", receiver=name, group_by=("alertname", "integration"),
+                    group_wait=root.group_wait, group_interval=root.group_interval,
+                    repeat_interval=root.repeat_interval, resolve_immediately=True,
+                )
+            fallback.append(route)
+        return fallback or routes
 
     def muted(self, alert: AlertInstance, now: float) -> bool:
         """Whether a silence or an inhibition rule mutes ``alert`` at ``now``."""
@@ -353,7 +459,8 @@ class AlertEngine:
             if key in self.outstanding:
                 skipped = True
                 continue
-            own = [a for a in shown if a.labels.get("integration") != integ.id]
+            own = [a for a in shown if a.labels.get("integration") != integ.id
+                   or a.labels.get("alertname") != RECEIVER_FAILING]  # never about itself
             f = frozenset(a.fingerprint for a in own) & firing
             r = frozenset(a.fingerprint for a in own) & resolved
             if not needs_update(self.nflog.get(key), f, r, send_resolved=integ.send_resolved,
@@ -372,7 +479,8 @@ class AlertEngine:
                 alerts: tuple[AlertInstance, ...], firing: frozenset[str], resolved: frozenset[str],
                 now: float) -> None:
         notice = Notice(
-            id=str(uuid.uuid4()), integration=integ.id, receiver=integ.receiver, group_key=key,
+            id=notice_id(integ.id, key, firing, resolved, self.nflog.get((integ.id, key))),
+            integration=integ.id, receiver=integ.receiver, group_key=key,
             group_labels=labels, alerts=alerts, firing=firing, resolved=resolved, created_at=now,
             next_attempt=now,
         )

@@ -12,11 +12,16 @@ delivered.
 
 from __future__ import annotations
 
+import uuid
+from typing import Final
+
 import msgspec
 
 from messages.alerting import AlertInstance
 
-__all__ = ["LogEntry", "Notice", "backoff", "needs_update"]
+__all__ = ["LogEntry", "Notice", "backoff", "needs_update", "notice_id"]
+
+_NAMESPACE: Final = uuid.UUID("5b2f1d4e-8c1a-4f7e-9a57-0d3c6e2b9f10")
 
 
 class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,7 +36,8 @@ class Notice(msgspec.Struct, kw_only=True):
     """One notification decided for one integration; the unit of delivery and retry.
 
     Attributes:
-        id: stable across retries and restarts (sent as ``Idempotency-Key``).
+        id: :func:`notice_id` of the decision: stored with the notice, the same on every
+            retry and after a restart (sent as ``Idempotency-Key``).
         integration: e.g. ``"team/webhook/0"``.
         receiver: the receiver's name.
         group_key: the group (or ``escalation:...`` for an escalation step).
@@ -89,6 +95,21 @@ def needs_update(
     if send_resolved and not resolved <= entry.resolved:
         return True
     return entry.at <= now - repeat_interval
+
+
+def notice_id(integration: str, group_key: str, firing: frozenset[str], resolved: frozenset[str],
+              previous: LogEntry | None) -> str:
+    """The id of a notice: a UUID (version 5) of what it says, to whom, after what.
+
+    Derived from the integration, the group, the firing and resolved
+    fingerprints and the log entry it follows (its time; none for a group
+    never notified), all durable: the same decision always gets the same id,
+    even one made again after a crash, and a repeat of an unchanged group
+    (after ``repeat_interval``) gets a new one, as it follows a newer entry.
+    """
+    after = "-" if previous is None else repr(previous.at)
+    text = "\x1f".join((integration, group_key, ",".join(sorted(firing)), ",".join(sorted(resolved)), after))
+    return str(uuid.uuid5(_NAMESPACE, text))
 
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:

@@ -46,7 +46,7 @@ class Notifier(pykka.ThreadingActor):
                     reply: Any = Delivered(notice_id=notice.id)
                 except DeliveryFailed as exc:
                     logger.warning("delivery failed: %s", exc)
-                    reply = DeliveryError(notice_id=notice.id, error=str(exc))
+                    reply = DeliveryError(notice_id=notice.id, error=str(exc), timed_out=exc.timed_out)
                 except Exception as exc:  # a bug in a payload builder must not kill the notifier
                     logger.exception("delivery to %s raised", integration.id)
                     reply = DeliveryError(notice_id=notice.id, error=f"{type(exc).__name__}: {exc}")

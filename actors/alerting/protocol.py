@@ -16,6 +16,7 @@ __all__ = [
     "Delivered",
     "DeliveryError",
     "GetAlerting",
+    "GetReceivers",
     "ListSilences",
     "Notify",
     "Sample",
@@ -42,9 +43,12 @@ class Sample(_Private, frozen=True, kw_only=True):
 
 
 class TaskOutcomes(_Private, frozen=True, kw_only=True):
-    """From the aggregator: ``{(agent_id, minute_start): (tasks, failures)}`` of one batch."""
+    """From the aggregator, of one batch: ``counts`` ``{(agent_id, minute_start): (tasks, failures)}``
+    and, when the p95 rule is on, ``durations`` ``{(agent_id, kind, minute_start): [ms, ...]}``
+    (kind ``""`` unless the rule is per kind)."""
 
     counts: dict[tuple[str, int], tuple[int, int]]
+    durations: dict[tuple[str, str, int], list[float]] = {}
 
 
 class Notify(_Private, frozen=True, kw_only=True):
@@ -62,10 +66,11 @@ class Delivered(_Private, frozen=True, kw_only=True):
 
 
 class DeliveryError(_Private, frozen=True, kw_only=True):
-    """From a Notifier: the attempt failed, and why."""
+    """From a Notifier: the attempt failed, and why (``timed_out``: it ran out of time)."""
 
     notice_id: str
     error: str
+    timed_out: bool = False
 
 
 class StoreAlertState(_Private, frozen=True, kw_only=True):
@@ -95,6 +100,10 @@ class ListSilences(_Private, frozen=True, kw_only=True):
 
 class GetAlerting(_Private, frozen=True, kw_only=True):
     """Reply: a dict of the router's counters and state sizes."""
+
+
+class GetReceivers(_Private, frozen=True, kw_only=True):
+    """Reply: a list of :class:`messages.ReceiverStats`, one per integration."""
 
 
 class ListAlerts(_Private, frozen=True, kw_only=True):

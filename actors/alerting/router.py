@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
 import pykka
 
 from actors.alerting.burst import QUIET, BurstHold
@@ -20,6 +22,7 @@ from actors.alerting.protocol import (
     Delivered,
     DeliveryError,
     GetAlerting,
+    GetReceivers,
     ListAlerts,
     ListSilences,
     Notify,
@@ -28,7 +31,7 @@ from actors.alerting.protocol import (
     TaskOutcomes,
     Tick,
 )
-from actors.alerting.rules import FailureRate
+from actors.alerting.rules import DurationP95, FailureRate
 from actors.alerting.sources import from_alert, from_transition
 from actors.alerting.state import Loaded
 from actors.kernel.clock import Clock, TimerHandle
@@ -45,6 +48,8 @@ AFTER_EVERY: Final = 256
 Anything else (a delivery's result above all: its log entry) is stored at once."""
 STORE_RETRY: Final = 1.0
 """Seconds before a state batch the writer refused (or never answered) is sent again."""
+NOTIFIER_GRACE: Final = 0.5
+"""Seconds the router's stop waits, in all, for its notifiers to stop (a held one is left)."""
 
 
 class AlertRouter(pykka.ThreadingActor):
@@ -53,14 +58,17 @@ class AlertRouter(pykka.ThreadingActor):
     Accepts :class:`HealthChanged` and :class:`messages.Alert` (from the
     reporter), :class:`AlertInstance` (rules, users), :class:`SilenceSpec`
     (reply the id), :class:`ExpireSilence` and :class:`Acknowledge` (reply
-    bool), :class:`ListSilences`, :class:`GetAlerting`, and its own
+    bool), :class:`ListSilences`, :class:`GetAlerting`, :class:`GetReceivers`, and its own
     :class:`TaskOutcomes` (the aggregator), :class:`Tick`, :class:`Sample`, :class:`Delivered`,
     :class:`DeliveryError`, :class:`AlertStateStored`, :class:`AlertStateFailed`,
     :class:`BurstOver`.
     Sends :class:`Notify` to a :class:`Notifier` per integration and
     :class:`StoreAlertState` to the storage writer. A notice goes out only
     once the writer has committed it to the outbox, so a crash can repeat an
-    attempt (same id) but never forget or re-decide one.
+    attempt (same id) but never forget or re-decide one. While the writer
+    refuses the state (a storage outage) notices go out before they are
+    stored, so the outage itself is heard: a crash then may decide one again,
+    with the same id (:func:`~actors.alerting.nflog.notice_id`).
     """
 
     def __init__(
@@ -82,6 +90,12 @@ class AlertRouter(pykka.ThreadingActor):
             window=parse_duration(fr.window), threshold=fr.threshold, min_tasks=fr.min_tasks,
             severity=fr.severity, swarm_id=swarm_id, enabled=fr.enabled,
         )
+        p95 = settings.duration_p95
+        self.duration_p95 = DurationP95(swarm_id=swarm_id) if p95 is None else DurationP95(
+            window=parse_duration(p95.window), threshold_ms=parse_duration(p95.threshold) * 1000.0,
+            min_tasks=p95.min_tasks, per_kind=p95.per_kind, severity=p95.severity,
+            swarm_id=swarm_id, enabled=p95.enabled,
+        )
         self.swarm_id = swarm_id
         self.loaded = loaded
         self.notifiers: dict[str, pykka.ActorRef[Any]] = {}
@@ -96,6 +110,8 @@ class AlertRouter(pykka.ThreadingActor):
         self.logging: dict[str, str] = {}  # notice id -> integration, delivered, not yet logged
         self.token = 0
         self.store_failures = 0
+        # the writer refuses (or cannot take) the state: notices go out undurable meanwhile
+        self.store_down = False
         self.unknown_messages = 0
         self._timer: TimerHandle | None = None
         self._timer_at: float | None = None
@@ -126,7 +142,9 @@ class AlertRouter(pykka.ThreadingActor):
         self._after()
 
     def on_stop(self) -> None:
-        """Take what is held back, cancel the timers, stop the notifiers without waiting."""
+        """Take what is held back, cancel the timers, and stop the notifiers, waiting at
+        most :data:`NOTIFIER_GRACE` in all: an idle notifier is gone on return, one held
+        by a receiver is left to end."""
         if self.held:  # routed and stored, not sent: a notice decided now waits for the next run
             self._take_held()
             self.unsaved.extend(self.engine.take_changes())
@@ -134,8 +152,13 @@ class AlertRouter(pykka.ThreadingActor):
         for timer in (self._timer, self._store_timer, self._flap_timer, self._burst_timer):
             if timer is not None:
                 timer.cancel()
-        for ref in self.notifiers.values():
-            ref.stop(block=False)
+        stopping = [ref.stop(block=False) for ref in self.notifiers.values()]
+        deadline = time.monotonic() + NOTIFIER_GRACE
+        for future in stopping:  # notifiers only tell the router: no deadlock in waiting
+            try:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except pykka.Timeout:
+                pass
 
     def _alerts(self, now: float, limit: int) -> list[dict[str, Any]]:
         """The alerts the router holds, firing first, newest first, as plain data."""
@@ -160,7 +183,7 @@ class AlertRouter(pykka.ThreadingActor):
         """Dispatch on the message type; every handled message ends in :meth:`_after`.
 
         A transition or an alert of the reporter that happened shortly before it
-        arrived is held back while its burst lasts, and so is everything after it
+        arrived, with more messages waiting behind it, is held back while its burst lasts, and so is everything after it
         (:class:`~actors.alerting.burst.BurstHold`);
         the engine is not stepped meanwhile. Its own timers and helpers leave them
         held while the burst lasts; a request from outside (a query, a silence, an
@@ -169,7 +192,9 @@ class AlertRouter(pykka.ThreadingActor):
         now = self.clock.time()
         reply: Any = None
         match message:
-            case HealthChanged(at=at) | Alert(at=at) if self.held.wants(at, now):
+            case HealthChanged(at=at) | Alert(at=at) if (
+                self.held or not self.actor_inbox.empty()  # a burst: more are waiting
+            ) and self.held.wants(at, now):
                 self.held.add(message, at=at, now=now, mono=self.clock.monotonic())
                 if self._burst_timer is None:
                     self._arm_burst_check()
@@ -211,35 +236,40 @@ class AlertRouter(pykka.ThreadingActor):
                 reply = self._alerts(now, limit)
             case GetAlerting():
                 reply = self._stats()
+            case GetReceivers():
+                reply = self.engine.receiver_stats(now)
             case Sample():
                 for flap in self.engine.sample_flaps(now):
                     self.engine.put(flap, now)
-                for rule_alert in self.failure_rate.evaluate(now):
-                    self.engine.put(rule_alert, now)
-            case TaskOutcomes(counts=counts) if self.failure_rate.enabled:
-                self.failure_rate.add(counts)
-                for rule_alert in self.failure_rate.evaluate(now):
-                    self.engine.put(rule_alert, now)
-            case TaskOutcomes():
-                pass
+                self._rules(now)
+            case TaskOutcomes(counts=counts, durations=durations):
+                if self.failure_rate.enabled:
+                    self.failure_rate.add(counts)
+                if self.duration_p95.enabled:
+                    self.duration_p95.add(durations)
+                self._rules(now)
             case Tick():
                 self._timer = None
                 self._timer_at = None
             case Delivered(notice_id=notice_id):
                 self.durable.discard(notice_id)
                 notice = self.engine.outbox.get(notice_id)
-                if notice is not None:
+                if notice is not None and self.store_down:  # no log commit to wait for
+                    if self.busy.get(notice.integration) == notice_id:
+                        del self.busy[notice.integration]
+                elif notice is not None:
                     self.logging[notice_id] = notice.integration
                 self.engine.delivered(notice_id, now)
-            case DeliveryError(notice_id=notice_id, error=error):
+            case DeliveryError(notice_id=notice_id, error=error, timed_out=timed_out):
                 notice = self.engine.outbox.get(notice_id)
                 if notice is not None and self.busy.get(notice.integration) == notice_id:
                     del self.busy[notice.integration]
-                failing = self.engine.failed(notice_id, error, now)
+                failing = self.engine.failed(notice_id, error, now, timed_out=timed_out)
                 if failing is not None:
                     logger.error("receiver failing: %s", error)
                     self.engine.put(failing, now)
             case AlertStateStored(token=token) if self.batch and self.batch[0] == token:
+                self.store_down = False
                 self.durable.update(self.batch[2])
                 self._logged(self.batch[1])
                 self.batch = None
@@ -296,6 +326,13 @@ class AlertRouter(pykka.ThreadingActor):
         if flap is not None:
             self.engine.put(flap, now)
 
+    def _rules(self, now: float) -> None:
+        """Evaluate the rules over task metrics; route the alerts they start or stop."""
+        for rule in (self.failure_rate, self.duration_p95):
+            if rule.enabled:
+                for rule_alert in rule.evaluate(now):
+                    self.engine.put(rule_alert, now)
+
     # The loop: step the engine, store what changed, send what is stored
 
     def _after(self) -> None:
@@ -306,11 +343,13 @@ class AlertRouter(pykka.ThreadingActor):
         self.engine.step(now)
         self.unsaved.extend(self.engine.take_changes())
         self._store()
-        for notice in self.engine.due_notices(now, self.durable, self.busy):
+        durable = None if self.store_down else self.durable  # an outage is no reason for silence
+        for notice in self.engine.due_notices(now, durable, self.busy):
             ref = self.notifiers.get(notice.integration)
             integ = self.engine._integrations.get(notice.integration)
             if ref is None or integ is None:  # the receiver left the configuration
-                self.engine.failed(notice.id, "no such integration any more", now)
+                logger.warning("gave up notice %s: %s is no longer configured", notice.id, notice.integration)
+                self.engine.give_up(notice.id, "no such integration any more", now)
                 continue
             self.busy[notice.integration] = notice.id
             ref.tell(Notify(notice=notice, integration=integ, external_url=self.settings.external_url))
@@ -342,6 +381,7 @@ class AlertRouter(pykka.ThreadingActor):
         assert self.batch is not None
         token, changes, notices = self.batch
         self.batch = None
+        self.store_down = True
         self.given_up[token] = notices
         while len(self.given_up) > 100:
             del self.given_up[min(self.given_up)]
@@ -370,6 +410,7 @@ class AlertRouter(pykka.ThreadingActor):
 
     def _stats(self) -> dict[str, Any]:
         s = self.engine.stats
+        receivers = self.engine.receiver_stats(self.clock.time())
         return {
             "alerts_received": s.alerts_received,
             "active_alerts": len(self.engine.alerts),
@@ -380,10 +421,15 @@ class AlertRouter(pykka.ThreadingActor):
             "attempts": s.attempts,
             "failures": s.failures,
             "failures_by_integration": dict(s.failures_by_integration),
+            "timeouts": s.timeouts,
+            "given_up": s.given_up,
+            "receivers": {r.integration: msgspec.structs.asdict(r) for r in receivers},
+            "receivers_failing": [r.integration for r in receivers if r.failing],
             "silences": len(self.engine.silences),
             "escalations": len(self.engine.escalations),
             "flapping_agents": sorted(a for a, d in self.engine.flaps.items() if d.flapping),
             "state_store_failures": self.store_failures,
+            "state_store_down": self.store_down,
             "state_unsaved": len(self.unsaved) + (len(self.batch[1]) if self.batch else 0),
         }
 

@@ -131,6 +131,8 @@ class SwarmSystem(AgentsFacade, ReportViews, MonitoringViews, Lifecycle):
         self._coordinator.ask(Snapshot(), timeout=ASK_TIMEOUT)  # returns once on_start has run
         self._alert_router: pykka.ActorRef[Any] | None = None
         self._storage_outage = False
+        self._storage_backlog = False
+        self._quarantined_seen = 0
         if alerting is not None:
             self._start_alerting(alerting)
         self._clock.add_stall_listener(self._on_stall)

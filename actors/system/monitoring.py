@@ -43,6 +43,7 @@ class MonitoringViews(StatsViews):
             cost=self.get_cost()["by_agent"],
             in_flight=self._ask_service("analyst", GetInFlightCounts()),
             alert_names=self._ask_service("reporter", GetAlertNames()),
+            receivers=self._receiver_stats(),
         )
 
     def get_write_status(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any, Final
 import pykka
 
 from actors.aggregator import AggregateState
+from actors.alerting.protocol import GetReceivers
 from actors.analytics.state import AnalystState
 from actors.callbacks import CallbackRunner
 from actors.channel import TelemetryChannel
@@ -38,7 +39,7 @@ from actors.protocol import (
 from actors.reporter import ReporterState
 from actors.tracker import StallLedger
 from actors.writer import WriterStats
-from messages import HealthState, InvalidMessage, check_id, to_epoch
+from messages import HealthState, InvalidMessage, ReceiverStats, check_id, to_epoch
 from storage import AgentRecord, MetricsStorage
 
 ASK_TIMEOUT: Final = 30.0
@@ -73,6 +74,8 @@ class Plumbing:
     _coordinator: pykka.ActorRef[Any]
     _alert_router: pykka.ActorRef[Any] | None
     _storage_outage: bool
+    _storage_backlog: bool
+    _quarantined_seen: int
     _tick: TimerHandle
 
     def _check_open(self) -> None:
@@ -181,6 +184,11 @@ class Plumbing:
             raise MonitoringDisabled("alert management is off: start_system(alerting=...)")
         return _resolve(self._alert_router.ask(message, timeout=ASK_TIMEOUT), ASK_TIMEOUT)
 
+    def _receiver_stats(self) -> list[ReceiverStats]:
+        """The alert router's counters per integration; none with alerting off."""
+        if self._alert_router is None:
+            return []
+        return list(self._ask_router(GetReceivers()))
 
     def flush(self, timeout: float = ASK_TIMEOUT) -> None:
         """Return once everything recorded before the call is committed to SQLite.

@@ -69,6 +69,7 @@ class ReportViews(StatsViews):
             stuck_tasks=[{"agent_id": agent_id, **task}
                          for agent_id, tasks in self.get_tasks_in_flight().items()
                          for task in tasks if task["stuck"]],
+            receivers=self._receiver_stats(),
         )
 
     def generate_report(self, format: str = "markdown") -> str:

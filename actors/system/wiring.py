@@ -7,8 +7,9 @@ from typing import Any
 import pykka
 
 from actors.alerting.config import AlertingSettings
-from actors.alerting.protocol import TaskOutcomes
 from actors.alerting.router import AlertRouter
+from actors.alerting.rules import task_outcomes
+from actors.alerting.sources import INSTANT_TTL
 from actors.alerting.state import decode_state
 from actors.protocol import (
     AgentSnapshot,
@@ -64,20 +65,50 @@ class Wiring(Plumbing):
             pass
 
     def _storage_condition(self) -> None:
-        """A storage outage (the writer backing off) is an alert of its own, resolved when it ends."""
-        failing = self._writer_stats.backoff > 0
-        if failing == self._storage_outage or self._alert_router is None:
+        """The storage's conditions as alerts of their own: an outage (the writer backing off)
+        and a backlog (more than half of ``max_pending`` waiting; it resolves below a
+        quarter), each resolved when it ends, and rows quarantined (an instant, raised
+        again while more are)."""
+        if self._alert_router is None:
             return
-        self._storage_outage = failing
         now = self._clock.time()
-        meta: dict[str, Any] = {"alertname": "StorageOutage"}
-        if not failing:
+        failing = self._writer_stats.backoff > 0
+        if failing != self._storage_outage:
+            self._storage_outage = failing
+            self._system_alert("StorageOutage", AlertSeverity.CRITICAL, failing,
+                               f"storage is not writable: {self._writer_stats.last_error}")
+        backlog = len(self._telemetry) + max(len(self._pending), self._aggregate.outbox.rows)
+        limit = self._pending.max_rows
+        if backlog > limit // 2 and not self._storage_backlog:
+            self._storage_backlog = True
+            self._system_alert("StorageBacklog", AlertSeverity.WARNING, True,
+                               f"{backlog} metrics wait to be written (max_pending {limit}: past "
+                               "it the oldest are dropped)")
+        elif backlog < limit // 4 and self._storage_backlog:
+            self._storage_backlog = False
+            self._system_alert("StorageBacklog", AlertSeverity.WARNING, False,
+                               f"{backlog} metrics wait to be written")
+        quarantined = self._writer_stats.quarantined + self._aggregate.quarantined
+        if quarantined > self._quarantined_seen:
+            new, self._quarantined_seen = quarantined - self._quarantined_seen, quarantined
+            self._system_alert("StorageQuarantine", AlertSeverity.WARNING, True,
+                               f"{new} rows could not be stored and were quarantined "
+                               f"({quarantined} in all)", ends_at=now + INSTANT_TTL)
+
+    def _system_alert(self, name: str, severity: AlertSeverity, firing: bool, message: str,
+                      ends_at: float | None = None) -> None:
+        """Tell the alert router a swarm-wide condition started (or, not ``firing``, ended)."""
+        if self._alert_router is None:
+            return
+        now = self._clock.time()
+        meta: dict[str, Any] = {"alertname": name}
+        if not firing:
             meta["ends_at"] = now
+        elif ends_at is not None:
+            meta["ends_at"] = ends_at
         try:
-            self._alert_router.tell(Alert(
-                agent_id="*", severity=AlertSeverity.CRITICAL, at=now, metadata=meta,
-                message=f"storage is not writable: {self._writer_stats.last_error}",
-            ))
+            self._alert_router.tell(Alert(agent_id="*", severity=severity, at=now, metadata=meta,
+                                          message=message))
         except pykka.ActorDeadError:
             pass
 
@@ -117,5 +148,9 @@ class Wiring(Plumbing):
                 pass
 
         self._reporter_state.forward = forward
-        if settings.failure_rate.enabled:
-            self._aggregate.outcomes = lambda counts: forward(TaskOutcomes(counts=counts))
+        p95 = settings.duration_p95
+        durations = p95 is not None and p95.enabled
+        per_kind = durations and p95 is not None and p95.per_kind
+        if settings.failure_rate.enabled or durations:
+            self._aggregate.outcomes = lambda columns, groups: forward(
+                task_outcomes(columns, groups, durations=durations, per_kind=per_kind))

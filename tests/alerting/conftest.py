@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -86,9 +87,8 @@ def _handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on loopback, stopped after the test."""
+@contextlib.contextmanager
+def _serving() -> Iterator[Receiver]:
     rec = Receiver()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
     server.daemon_threads = False
@@ -96,11 +96,27 @@ def receiver() -> Iterator[Receiver]:
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, name="test-receiver")
     thread.start()
-    yield rec
-    rec.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield rec
+    finally:
+        rec.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback, stopped after the test."""
+    with _serving() as rec:
+        yield rec
+
+
+@pytest.fixture
+def other_receiver() -> Iterator[Receiver]:
+    """A second webhook receiver on loopback, stopped after the test."""
+    with _serving() as rec:
+        yield rec
 
 
 @pytest.fixture

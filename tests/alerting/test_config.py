@@ -32,6 +32,8 @@ def test_the_readmes_example_config_loads_with_every_part() -> None:
     assert settings.receivers["chat"][0].settings["url"] == ENV["SLACK_WEBHOOK_URL"]
     assert [i.kind for i in settings.receivers["pager"]] == ["email", "alertmanager"]
     assert settings.escalation_policies[0].levels[1].receivers == ("manager",)
+    p95 = settings.duration_p95
+    assert p95 is not None and (p95.threshold, p95.window, p95.per_kind) == ("2m", "10m", True)
     labels = {"alertname": "AgentFailed", "agent_id": "a1", "swarm_id": "s", "severity": "critical",
               "scope": "agent"}
     assert [r.receiver for r in match_routes(root, labels)] == ["pager", "chat"]
@@ -61,6 +63,14 @@ def test_the_readmes_example_config_loads_with_every_part() -> None:
     ('[route]\nreceiver = "t"\n[flapping]\nhigh_threshold = 10.0\nlow_threshold = 20.0\n',
      "flapping.low_threshold", "low_threshold <= high_threshold"),
     ('[route]\nreceiver = "t"\n[route.routes]\n', "route.routes", "Expected `array`"),
+    ('[route]\nreceiver = "t"\n[rules.duration_p95]\nwindow = "5m"\n',
+     "rules.duration_p95.threshold", "required"),
+    ('[route]\nreceiver = "t"\n[rules.duration_p95]\nthreshold = "slow"\n',
+     "rules.duration_p95.threshold", "expected a duration"),
+    ('[route]\nreceiver = "t"\n[rules.duration_p95]\nthreshold = "10s"\nwindow = "30s"\n',
+     "rules.duration_p95.window", "at least 1m"),
+    ('[route]\nreceiver = "t"\n[rules.duration_p95]\nthreshold = "10s"\nper_kind = "yes"\n',
+     "rules.duration_p95.per_kind", "Expected `bool`"),
 ])
 def test_each_mistake_is_one_error_naming_the_key_path_the_value_and_the_expectation(
     text: str, path: str, reason: str
@@ -75,11 +85,13 @@ def test_each_mistake_is_one_error_naming_the_key_path_the_value_and_the_expecta
 
 
 def test_durations_and_matchers_read_like_alertmanagers() -> None:
-    """"1h30m" is 5400 s; a regex matcher is anchored; a missing label matches as ""."""
+    """"1h30m" is 5400 s; a regex matcher (=~, !~) is anchored; a missing label matches as ""."""
     assert parse_duration("1h30m") == 5400 and parse_duration("250ms") == 0.25
     assert parse_matcher('severity=~"critical|warning"')({"severity": "warning"})
     assert not parse_matcher("severity=~crit")({"severity": "critical"})
     assert parse_matcher('team!=""')({"team": "core"}) and not parse_matcher('team!=""')({})
+    assert parse_matcher('severity!~"info|warning"')({"severity": "critical"})
+    assert not parse_matcher("severity!~info|warning")({"severity": "info"})
 
 
 def test_check_config_validates_a_file_without_starting_anything(

@@ -96,3 +96,50 @@ def settle_stats(swarm: SwarmSystem) -> dict[str, object]:
     from tests.alerting.conftest import sync
 
     return sync(swarm)
+
+
+def test_a_notices_id_is_derived_from_its_decision_so_a_decision_made_again_keeps_it() -> None:
+    """Two engines on the same stored log decide the same id for the same group state; a
+    reminder after repeat_interval follows a newer log entry and gets a new id."""
+    from actors.alerting import AlertEngine, load_config
+
+    settings = load_config(webhook_config("http://127.0.0.1:9/hook", group_wait="0s",
+                                          repeat_interval="1h"))
+    ids = []
+    for _ in range(2):
+        engine = AlertEngine(settings, "s")
+        engine.put(alert(agent="a1", at=100.0), 100.0)
+        engine.step(100.0)
+        [notice] = engine.due_notices(100.0)
+        ids.append(notice.id)
+    assert ids[0] == ids[1]
+    engine.delivered(notice.id, 101.0)
+    engine.step(101.0 + 3600)
+    [reminder] = engine.due_notices(101.0 + 3600)
+    assert reminder.firing == notice.firing and reminder.id != notice.id
+
+
+def test_a_receiver_that_hangs_does_not_delay_another_receiver_or_the_trackers(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver,
+    other_receiver: Receiver,
+) -> None:
+    """One alert for two receivers; the first holds its request (timeout 60 s): the second
+    gets its notice while the first is still held, and an agent's health still moves."""
+    receiver.script = ["hang"]
+    swarm = make_system({
+        "route": {"receiver": "slow", "group_wait": "0s", "routes": [
+            {"matchers": ["alertname=Test"], "receiver": "slow", "continue": True},
+            {"matchers": ["alertname=Test"], "receiver": "fast"}]},
+        "receivers": [
+            {"name": "slow", "webhook_configs": [{"url": receiver.url, "timeout": "60s"}]},
+            {"name": "fast", "webhook_configs": [{"url": other_receiver.url}]}]})
+    swarm.register_agent("a2")
+    swarm.send_alert(alert(agent="a1", at=clock.time()))
+    with receiver.changed:
+        assert receiver.changed.wait_for(lambda: receiver.requests, timeout=10)
+    assert other_receiver.wait_for(1)[0].body["receiver"] == "fast"
+    assert not receiver.handled  # still held
+    swarm.check_agent_health("a2")
+    clock.advance(3.5)
+    assert swarm.check_agent_health("a2") is HealthState.FAILED
+    receiver.release.set()

@@ -85,3 +85,30 @@ def test_an_ack_through_http_holds_the_escalation(
         assert _paths(receiver) == ["/oncall"]
     finally:
         handle.stop()
+
+
+def test_a_refused_client_is_an_alert_of_its_own_once_a_minute(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """A wrong token (401) twice and a body past max_body_bytes (413): one ClientRefused per
+    (client, status) within a minute, labelled with the client and the status."""
+    from server import Limits
+
+    swarm = make_system(webhook_config(receiver.url, group_wait="0s",
+                                       group_by=["alertname", "status"]))
+    handle = serve(swarm, token="s3cret", limits=Limits(max_body_bytes=1024))
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10) as client:
+            assert client.get("/v1/agents").status_code == 401
+            assert client.get("/v1/agents", headers={"Authorization": "Bearer guess"}).status_code == 401
+            big = client.post("/v1/metrics", content=b"[" + b" " * 2048 + b"]",
+                              headers={"Authorization": "Bearer s3cret",
+                                       "Content-Type": "application/json"})
+            assert big.status_code == 413
+        bodies = [r.body for r in delivered(swarm, receiver, 2)]
+        assert settle(swarm)["alerts_received"] == 2
+    finally:
+        handle.stop()
+    labels = sorted((b["alerts"][0]["labels"] for b in bodies), key=lambda la: la["status"])
+    assert [(la["alertname"], la["status"], la["client"]) for la in labels] == [
+        ("ClientRefused", "401", "127.0.0.1"), ("ClientRefused", "413", "127.0.0.1")]

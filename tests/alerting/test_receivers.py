@@ -47,6 +47,31 @@ def test_slack_gets_one_message_per_group_with_blocks_and_a_fallback_text(
     assert body["blocks"][1]["text"]["text"].count("[FIRING] Down") == 3
 
 
+def test_the_webhook_posts_alertmanagers_version_4_payload_field_for_field(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """Every key of Alertmanager's webhook body and of each alert, the common labels, the
+    Go zero time while firing, and max_alerts truncating (truncatedAlerts)."""
+    swarm = make_system({"route": _route("hook"), "external_url": "http://sp.example", "receivers": [
+        {"name": "hook", "webhook_configs": [{"url": receiver.url, "max_alerts": 2}]}]})
+    for agent in ("a1", "a2", "a3"):
+        swarm.send_alert(alert("Down", agent, at=clock.time(), severity="critical"))
+    clock.advance(30)
+    body = delivered(swarm, receiver, 1)[0].body
+    assert set(body) == {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+                         "commonLabels", "commonAnnotations", "externalURL", "alerts"}
+    assert (body["version"], body["status"], body["receiver"]) == ("4", "firing", "hook")
+    assert (body["truncatedAlerts"], len(body["alerts"])) == (1, 2)
+    assert body["groupLabels"] == {"alertname": "Down"} and body["externalURL"] == "http://sp.example"
+    assert body["commonLabels"] == {"alertname": "Down", "swarm_id": "s", "severity": "critical"}
+    first = body["alerts"][0]
+    assert set(first) == {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL",
+                          "fingerprint"}
+    assert first["endsAt"] == "0001-01-01T00:00:00Z" and first["startsAt"].endswith("Z")
+    same = alert("Down", first["labels"]["agent_id"], at=0, severity="critical")
+    assert first["fingerprint"] == same.fingerprint
+
+
 def _slack_config(url: str) -> dict[str, Any]:
     return {"route": _route("chat"), "receivers": [{"name": "chat", "slack_configs": [
         {"api_url": url, "channel": "#ops", "send_resolved": True}]}]}

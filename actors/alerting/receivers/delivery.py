@@ -22,7 +22,15 @@ __all__ = ["DeliveryFailed", "deliver"]
 
 
 class DeliveryFailed(Exception):
-    """An attempt did not get through; ``str()`` says why."""
+    """An attempt did not get through; ``str()`` says why, ``timed_out`` whether it ran out of time.
+
+    A timed-out attempt may still have landed: the receiver can tell the retry
+    by its ``Idempotency-Key``.
+    """
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.timed_out = timed_out
 
 
 def deliver(integration: Integration, notice: Notice, client: httpx.Client, external_url: str) -> None:
@@ -49,8 +57,9 @@ def deliver(integration: Integration, notice: Notice, client: httpx.Client, exte
             raise DeliveryFailed(f"{integration.id}: HTTP {reply.status_code} from {url}")
     except DeliveryFailed:
         raise
-    except httpx.TimeoutException:
-        raise DeliveryFailed(f"{integration.id}: timed out after {integration.timeout:g} s") from None
+    except (httpx.TimeoutException, TimeoutError):  # TimeoutError: smtplib's socket timeout
+        raise DeliveryFailed(f"{integration.id}: timed out after {integration.timeout:g} s",
+                             timed_out=True) from None
     except (httpx.HTTPError, OSError, smtplib.SMTPException, ValueError) as exc:
         raise DeliveryFailed(f"{integration.id}: {type(exc).__name__}: {exc}") from None
 
