@@ -51,6 +51,13 @@ DEFAULT_CALLBACK_TIMEOUT: Final = 5.0
 """Seconds one callback may run before it is reported and the next one starts."""
 
 
+class _Barrier(threading.Event):
+    """A marker in the queue of calls: set when the worker reaches it (see ``wait_idle``)."""
+
+    def __call__(self, event: object) -> None:
+        self.set()
+
+
 class CallbackRunner:
     """Calls listeners with events on its own threads, each call within a budget.
 
@@ -148,6 +155,18 @@ class CallbackRunner:
         """How many listeners are subscribed."""
         return len(self._subscribers)
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Return once every call queued before this one has been made or given up as over budget.
+
+        Returns:
+            False if that took longer than ``timeout`` seconds (None: no limit).
+        """
+        if self._closed:
+            return True
+        barrier = _Barrier()
+        self._calls.put((barrier, None))
+        return barrier.wait(timeout)
+
     def close(self, timeout: float | None = None) -> bool:
         """Make the calls already queued, then stop; idempotent.
 
@@ -187,6 +206,9 @@ class CallbackRunner:
         number = 0
         while (call := calls.get()) is not None:
             fn, event = call
+            if type(fn) is _Barrier:
+                fn.set()  # every call queued before it has been made (or handed on)
+                continue
             number += 1
             self._running = (generation, number, clock(), fn)
             if self._running[1] == 1:

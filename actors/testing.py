@@ -62,6 +62,7 @@ __all__ = [
     "live_trackers",
     "parts",
     "service_ref",
+    "wait_for_callbacks",
     "wait_for_given_up",
     "wait_for_restarts",
 ]
@@ -208,6 +209,19 @@ def service_ref(swarm: SwarmSystem, name: str) -> pykka.ActorRef[Any]:
             raise KeyError(name)
         return swarm._alert_router
     return swarm._services.get(name)
+
+
+def wait_for_callbacks(swarm: SwarmSystem, *, timeout: float = DEFAULT_WAIT) -> bool:
+    """Return once every alert callback and subscriber call queued so far has been made.
+
+    Callbacks run on their own threads after the reporter has the event: to see
+    every transition in a recorder, ask the reporter something (it queues the
+    calls before it answers), then wait for this.
+
+    Returns:
+        False if they were still running after ``timeout`` seconds.
+    """
+    return swarm._callbacks.wait_idle(timeout)
 
 
 def live_trackers(swarm: SwarmSystem) -> int:

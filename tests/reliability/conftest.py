@@ -23,7 +23,7 @@ import pytest
 
 from actors import SwarmSystem
 from actors.protocol import GetRecentAlerts, ReadAgents, StorageRead
-from actors.testing import parts
+from actors.testing import parts, wait_for_callbacks
 from messages import HealthChanged
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +142,7 @@ def settle(system: SwarmSystem) -> None:
     """
     system.snapshot()
     system.reporter.ask(GetRecentAlerts(), timeout=WAIT)
+    assert wait_for_callbacks(system, timeout=WAIT)  # callbacks run on threads of their own
 
 
 class Transitions:
