@@ -2,6 +2,7 @@
 
 from messages.codec import AnyMessage, Format, decode, encode
 from messages.constraints import (
+    MAX_COUNT,
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
@@ -35,6 +36,7 @@ from messages.text import escape_markdown, for_terminal, format_utc
 
 __all__ = [
     "DEFAULT_KIND",
+    "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from actors import UnknownAgent
 from messages import (
     AgentMetric,
     Heartbeat,
@@ -27,7 +28,15 @@ from messages import (
     check_id,
     decode,
 )
-from server.batch import BatchAnswer, Refusal, decode_batch, decode_body, explain
+from server.batch import (
+    BatchAnswer,
+    MetricItems,
+    Refusal,
+    decode_batch,
+    decode_body,
+    decode_metrics,
+    explain,
+)
 from server.edge import Edge, edge_of
 from server.errors import RequestRefused
 from server.idempotency import StoredAnswer, check_key
@@ -45,15 +54,15 @@ METRIC_TYPES: Final[dict[str, type[Any]]] = {
 }
 """What ``POST /v1/metrics`` takes: finished tasks, gauges, and task starts (for tasks in flight)."""
 async def _batch(request: Request, types: dict[str, type[Any]], default_type: str | None,
-                 take: Any) -> Response:
+                 take: Any, decode: Any = decode_batch) -> Response:
     """Read, validate and take a batch, answering a retried Idempotency-Key as before."""
     edge = edge_of(request)
     format = body_format(request)
     body = await read_body(request, edge.limits.max_body_bytes)
 
     async def handle() -> StoredAnswer:
-        messages, refused = decode_batch(body, format, types, edge.system.clock.time(),
-                                         edge.limits.max_batch_items, default_type)
+        messages, refused = decode(body, format, types, edge.system.clock.time(),
+                                   edge.limits.max_batch_items, default_type)
         accepted, more = await take(edge, messages)
         refused = sorted(refused + more, key=lambda r: r.index) if more else refused
         return StoredAnswer(202, encode_json(BatchAnswer(accepted, refused)))
@@ -81,13 +90,23 @@ async def _take_heartbeats(edge: Edge, beats: list[tuple[int, Heartbeat]]) -> tu
     return len(beats) - len(refused), refused
 
 
-async def _take_metrics(edge: Edge, metrics: list[tuple[int, Any]]) -> tuple[int, list[Refusal]]:
-    """Into the telemetry channel: an append each, never blocking."""
+async def _take_metrics(edge: Edge, metrics: MetricItems) -> tuple[int, list[Refusal]]:
+    """Into the telemetry channel, never blocking: the task rows in one append, the rest one each."""
     if not edge.system.config.enable_monitoring:
         return len(metrics), []  # as the facade: accepted, not recorded
-    send = edge.system.telemetry.send
+    telemetry = edge.system.telemetry
     refused = []
-    for index, metric in metrics:
+    if metrics.rows is not None:
+        indexes = metrics.rows.indexes
+        try:
+            refused = [
+                Refusal(indexes[i], "agent_id", str(UnknownAgent(metrics.rows.columns.agent_ids[i])))
+                for i in telemetry.send_rows(metrics.rows.columns)
+            ]
+        except SwarmPulseError as exc:  # stopped: each refused, as one at a time would be
+            refused = [Refusal(index, "agent_id", str(exc)) for index in indexes]
+    send = telemetry.send
+    for index, metric in metrics.messages:
         try:
             send(metric)
         except InvalidMessage as exc:  # a policy of the core refusing it (unknown agents)
@@ -104,7 +123,7 @@ async def post_heartbeats(request: Request) -> Response:
 
 async def post_metrics(request: Request) -> Response:
     """``POST /v1/metrics``: task, agent and swarm metrics and task starts, one or a list."""
-    return await _batch(request, METRIC_TYPES, None, _take_metrics)
+    return await _batch(request, METRIC_TYPES, None, _take_metrics, decode_metrics)
 
 
 async def post_agent(request: Request) -> Response:
