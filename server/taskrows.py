@@ -97,21 +97,21 @@ _COLUMN: Final = {name: attrgetter(name) for name in _FIELDS}
 _VALUES: Final[dict[Any, str]] = {member: member.value for member in TaskResult}
 
 
-def _suspects(tasks: Sequence[Any]) -> set[int]:
+def _suspects(columns: dict[str, tuple[Any, ...]]) -> set[int]:
     """Positions of the items the decoder's checks alone do not vouch for (usually none)."""
     suspects: set[int] = set()
     for name, pattern in _PATTERNS.items():
-        values = list(map(_COLUMN[name], tasks))
+        values = columns[name]
         if pattern.match("".join(values)) is None:  # one search for the whole column
             suspects.update(i for i, value in enumerate(values) if pattern.match(value) is None)
-    durations = list(map(_COLUMN["duration_ms"], tasks))
+    durations = columns["duration_ms"]
     if max(durations) == math.inf:  # ge=0 lets infinity through; NaN it refuses
         suspects.update(i for i, d in enumerate(durations) if d == math.inf)
     for name in ("tokens_used", "files_changed"):
-        counts = list(map(_COLUMN[name], tasks))
+        counts = columns[name]
         if max(counts) > MAX_COUNT:  # ge=0 only: msgpack carries up to 2**64 - 1
             suspects.update(i for i, c in enumerate(counts) if c > MAX_COUNT)
-    metadata = list(map(_COLUMN["metadata"], tasks))
+    metadata = columns["metadata"]
     if any(metadata):  # size, depth and JSON-ness are checked in Python
         suspects.update(i for i, m in enumerate(metadata) if m)
     return suspects
@@ -123,23 +123,24 @@ def task_rows(
     """The rows of decoded task metrics, and the batch index and error of each refused.
 
     Args:
-        tasks: task metrics decoded as :class:`RowTaskMetric` (at least one).
+        tasks: task metrics decoded as :data:`RowTaskMetric` (at least one).
         indexes: the batch index of each.
     """
-    suspects = _suspects(tasks)
+    columns = {name: tuple(map(getter, tasks)) for name, getter in _COLUMN.items()}
+    suspects = _suspects(columns)
     if not suspects:
-        columns = TaskColumns(
-            tuple(map(_COLUMN["task_id"], tasks)),
-            tuple(map(_COLUMN["agent_id"], tasks)),
-            tuple(map(_COLUMN["duration_ms"], tasks)),
-            tuple(map(_VALUES.__getitem__, map(_COLUMN["result"], tasks))),
-            tuple(map(_COLUMN["tokens_used"], tasks)),
-            tuple(map(_COLUMN["files_changed"], tasks)),
-            tuple(map(_COLUMN["timestamp"], tasks)),
+        rows = TaskColumns(
+            columns["task_id"],
+            columns["agent_id"],
+            columns["duration_ms"],
+            tuple(map(_VALUES.__getitem__, columns["result"])),
+            columns["tokens_used"],
+            columns["files_changed"],
+            columns["timestamp"],
             (None,) * len(tasks),
         )
-        return TaskRows(indexes, columns), []
-    rows: list[Any] = []
+        return TaskRows(indexes, rows), []
+    kept_rows: list[Any] = []
     kept: list[int] = []
     refused: list[tuple[int, InvalidMessage]] = []
     for position, (index, task) in enumerate(zip(indexes, tasks, strict=True)):
@@ -151,11 +152,11 @@ def task_rows(
             except InvalidMessage as exc:
                 refused.append((index, exc))
                 continue
-            rows.append(task_row(metric))
+            kept_rows.append(task_row(metric))
         else:
-            rows.append(
+            kept_rows.append(
                 (task.task_id, task.agent_id, task.duration_ms, _VALUES[task.result],
                  task.tokens_used, task.files_changed, task.timestamp, None)
             )
         kept.append(index)
-    return TaskRows(kept, TaskColumns.from_rows(rows)), refused
+    return TaskRows(kept, TaskColumns.from_rows(kept_rows)), refused
