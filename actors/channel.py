@@ -114,6 +114,11 @@ class TelemetryChannel:
         self._buffer: collections.deque[Any] = collections.deque()
         self._chunks: collections.deque[TaskColumns] = collections.deque()
         """Task rows sent as columns (:meth:`send_rows`), a chunk each: one append a batch."""
+        self._chunk_rows = 0
+        # Senders append chunks while the aggregator takes them: the deque and its row
+        # count change together under this lock (iterating a deque another thread
+        # changes raises), once a batch of rows, not once a row.
+        self._chunk_lock = threading.Lock()
         self._known_ids: set[str] = set()
         self._notified = False
         self._closed = False
@@ -284,11 +289,12 @@ class TelemetryChannel:
                 with self._count_lock:
                     self.unregistered += sum(map(unknown.__contains__, agent_ids))
         if len(rows):
-            chunks = self._chunks
-            chunks.append(rows)
+            with self._chunk_lock:
+                self._chunks.append(rows)
+                self._chunk_rows += len(rows)
+                buffered = self._chunk_rows
             if not self._notified and (
-                len(self._buffer) >= self._batch_size
-                or sum(map(len, chunks)) >= self._rows_batch_size
+                len(self._buffer) >= self._batch_size or buffered >= self._rows_batch_size
             ):
                 self._batch_ready()
         return refused
@@ -335,14 +341,13 @@ class TelemetryChannel:
 
     def _batch_ready(self) -> None:
         self._notified = True
-        chunks = self._chunks
-        while len(chunks) > 1 and len(self) > self._max_buffered:  # the oldest chunks first
-            try:
+        with self._chunk_lock:
+            chunks = self._chunks
+            while len(chunks) > 1 and len(self) > self._max_buffered:  # the oldest chunks first
                 dropped = len(chunks.popleft())
-            except IndexError:
-                break
-            self.dropped += dropped
-            logger.error("telemetry buffer full: dropped the %d oldest metrics", dropped)
+                self._chunk_rows -= dropped
+                self.dropped += dropped
+                logger.error("telemetry buffer full: dropped the %d oldest metrics", dropped)
         overflow = min(len(self) - self._max_buffered, len(self._buffer))
         if overflow > 0:
             for _ in range(overflow):
@@ -371,20 +376,18 @@ class TelemetryChannel:
 
     def take_rows(self, limit: int) -> list[TaskColumns]:
         """Remove and return the oldest chunks of :meth:`send_rows`: at least one, up to ``limit`` rows."""
-        chunks = self._chunks
         taken: list[TaskColumns] = []
         rows = 0
-        while chunks and (not taken or rows + len(chunks[0]) <= limit):
-            try:
+        with self._chunk_lock:
+            chunks = self._chunks
+            while chunks and (not taken or rows + len(chunks[0]) <= limit):
                 chunk = chunks.popleft()
-            except IndexError:
-                break
-            taken.append(chunk)
-            rows += len(chunk)
+                taken.append(chunk)
+                rows += len(chunk)
+            self._chunk_rows -= rows
         self.accepted += rows
         return taken
 
     def __len__(self) -> int:
         """Items buffered: messages and rows, a chunk's rows each counted."""
-        chunks = self._chunks
-        return len(self._buffer) + (sum(map(len, chunks)) if chunks else 0)
+        return len(self._buffer) + self._chunk_rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -125,3 +126,33 @@ def test_rows_after_close_raise_system_stopped() -> None:
     with pytest.raises(SystemStopped):
         channel.send_rows(_rows(KNOWN))
     assert len(channel) == 0
+
+
+def test_rows_sent_from_threads_while_taken_are_each_taken_once() -> None:
+    """Two senders and a taker at once: no error in any thread, every row taken exactly once."""
+    channel = TelemetryChannel(lambda: NOW, lambda: None, rows_batch_size=1)
+    channel.admit([KNOWN])
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def send() -> None:
+        try:
+            start.wait(timeout=10)
+            for _ in range(3000):
+                channel.send_rows(_rows(KNOWN, KNOWN))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    start.wait(timeout=10)
+    taken = 0
+    while any(s.is_alive() for s in senders):
+        taken += sum(map(len, channel.take_rows(7)))
+        assert len(channel) >= 0
+    for sender in senders:
+        sender.join()
+    taken += sum(map(len, channel.take_rows(10**9)))
+    assert errors == []
+    assert taken == 2 * 3000 * 2 and len(channel) == 0
