@@ -223,21 +223,23 @@ class MetricsAggregator(SupervisedActor):
         inbox grew during a burst and the memory at its peak doubled).
         """
         items = self.channel.take(_DRAIN_LIMIT)
-        if items:
-            self._absorb(items)
+        chunks = self.channel.take_rows(_DRAIN_LIMIT)
+        if items or chunks:
+            self._absorb(items, chunks)
         if len(self.channel) and not self._more_told:
             self._more_told = True
             self.actor_ref.tell(_DrainMore())
-        return len(items)
+        return len(items) + sum(map(len, chunks))
 
     # Taking telemetry in
 
-    def _absorb(self, items: list[Any]) -> None:
-        """Send the items to the writer, then count them; one bad item costs only itself."""
+    def _absorb(self, items: list[Any], chunks: Sequence[TaskColumns] = ()) -> None:
+        """Send the items (and rows) to the writer, then count them; one bad item costs only itself."""
         try:
-            parts = [_prepare(items)]
+            parts = [_prepare(items, chunks)]
             refused: list[Quarantined] = []
         except Exception:
+            items = [*items, *(row for chunk in chunks for row in chunk.rows())]
             parts, refused = self._prepare_each(items)
         for batch, _, _ in parts:
             self._send(batch, refused)
@@ -254,7 +256,7 @@ class MetricsAggregator(SupervisedActor):
                 logger.exception(
                     "could not count a batch of %d rows in the statistics", len(prepared[0])
                 )
-        self.state.drained += len(items)
+        self.state.drained += len(items) + sum(map(len, chunks))
 
     def _observed(self, parts: list[_Prepared]) -> None:
         """Tell the analyst the finished tasks and queue depths: one message a batch, no copies."""
@@ -450,8 +452,11 @@ class MetricsAggregator(SupervisedActor):
 
 
 
-def _prepare(items: Sequence[Any]) -> _Prepared:
-    """The batch to store for ``items``, the summaries of its task rows, and their positions.
+def _prepare(items: Sequence[Any], chunks: Sequence[TaskColumns] = ()) -> _Prepared:
+    """The batch to store for ``items`` and ``chunks``, the summaries of its task rows, and their positions.
+
+    ``chunks`` are task rows already as columns (see
+    :meth:`~actors.channel.TelemetryChannel.send_rows`); they follow the rows of ``items``.
 
     Task rows are summarised by (agent, minute) with the storage's one
     summariser; the statistics take these summaries, and so do the storage's
@@ -477,10 +482,10 @@ def _prepare(items: Sequence[Any]) -> _Prepared:
             (agent_metrics if kind is AgentMetric else swarm_metrics).append(item)
         else:
             raise TypeError(f"not telemetry: a {kind.__name__}")
-    if not rows:
+    if not rows and not chunks:
         batch = Batch(agent_metrics=agent_metrics, swarm_metrics=swarm_metrics)
         return batch, {}, {}
-    columns = TaskColumns.from_rows(rows)
+    columns = TaskColumns.concat([TaskColumns.from_rows(rows), *chunks])
     if set(map(type, columns.agent_ids)) != _STR_ONLY:  # (in C: 2 ms for 20,000 rows)
         raise TypeError("an agent id is not a str")
     groups = group_by_minute(columns.agent_ids, columns.timestamps)
@@ -489,7 +494,7 @@ def _prepare(items: Sequence[Any]) -> _Prepared:
     )
     batch = Batch(
         tasks=columns.packed(),
-        task_rollups=summaries if summaries_pay(len(rows), len(groups)) else None,
+        task_rollups=summaries if summaries_pay(len(columns), len(groups)) else None,
         agent_metrics=agent_metrics,
         swarm_metrics=swarm_metrics,
     )

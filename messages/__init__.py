@@ -2,6 +2,7 @@
 
 from messages.codec import AnyMessage, Format, decode, encode
 from messages.constraints import (
+    MAX_COUNT,
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
@@ -45,6 +46,7 @@ from messages.text import escape_markdown, for_terminal, format_utc
 
 __all__ = [
     "DEFAULT_KIND",
+    "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",

@@ -7,15 +7,20 @@ rules, so that every refusal names its index, its field and the reason.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 
-from messages import InvalidMessage, decode
+from messages import InvalidMessage, TaskMetric, decode
 from server.errors import RequestRefused
 from server.limits import BodyFormat
+from server.taskrows import RowTaskMetric, TaskRows, task_rows
 
-__all__ = ["BatchAnswer", "Note", "Refusal", "decode_batch", "decode_body", "parse_batch"]
+__all__ = [
+    "BatchAnswer", "MetricItems", "Note", "Refusal", "decode_batch", "decode_body",
+    "decode_metrics", "parse_batch",
+]
 
 _GENERIC: Final[dict[str, msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]]] = {
     "json": msgspec.json.Decoder(),
@@ -24,6 +29,7 @@ _GENERIC: Final[dict[str, msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[An
 _MSGPACK: Final = msgspec.msgpack.Encoder()
 _UNIONS: Final[dict[frozenset[str], Any]] = {}
 _TYPED: Final[dict[tuple[frozenset[str], str], Any]] = {}
+_AS_ROWS: Final[dict[tuple[frozenset[str], str], Any]] = {}
 
 
 class Refusal(msgspec.Struct, frozen=True):
@@ -185,3 +191,73 @@ def decode_batch(
                     413, f"a batch holds at most {max_items} items, not {len(messages)}", "body")
             return list(enumerate(messages)), []
     return parse_batch(decode_body(body, format), types, now, max_items, default_type)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricItems:
+    """A metrics batch as decoded: task metrics as rows where it could, the rest as messages.
+
+    Attributes:
+        messages: ``(index, message)`` of every item not in ``rows``, in batch order.
+        rows: the valid task metrics as storage rows, or None.
+    """
+
+    messages: list[tuple[int, Any]]
+    rows: TaskRows | None = None
+
+    def __len__(self) -> int:
+        return len(self.messages) + (len(self.rows.indexes) if self.rows is not None else 0)
+
+
+def _as_rows(types: dict[str, type[Any]], format: BodyFormat) -> Any:
+    """:func:`_typed`, but task metrics decoded as :class:`RowTaskMetric` (see server.taskrows)."""
+    key = (frozenset(types), format)
+    decoder = _AS_ROWS.get(key)
+    if decoder is None:
+        union = _make_union(tuple(RowTaskMetric if t is TaskMetric else t for t in types.values()))
+        shape = list[union] | union  # type: ignore[valid-type]
+        decoder = msgspec.json.Decoder(shape) if format == "json" else msgspec.msgpack.Decoder(shape)
+        _AS_ROWS[key] = decoder
+    return decoder
+
+
+def decode_metrics(
+    body: bytes, format: BodyFormat, types: dict[str, type[Any]], now: float, max_items: int,
+    default_type: str | None,
+) -> tuple[MetricItems, list[Refusal]]:
+    """:func:`decode_batch` for metrics: a body of complete messages gives its tasks as rows.
+
+    Those are decoded in one call and checked a column at a time
+    (:func:`server.taskrows.task_rows`), refused items named by index and
+    field as the protocol's own rules name them; any other body takes
+    :func:`decode_batch`'s item-by-item way.
+    """
+    if body:
+        try:
+            decoded = _as_rows(types, format).decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            items: list[Any] = decoded if isinstance(decoded, list) else [decoded]
+            if len(items) > max_items:
+                raise RequestRefused(
+                    413, f"a batch holds at most {max_items} items, not {len(items)}", "body")
+            return _split(items)
+    messages, refused = decode_batch(body, format, types, now, max_items, default_type)
+    return MetricItems(messages), refused
+
+
+def _split(items: list[Any]) -> tuple[MetricItems, list[Refusal]]:
+    if not items:
+        return MetricItems([]), []
+    if set(map(type, items)) == {RowTaskMetric}:  # the usual batch: only finished tasks
+        rows, errors = task_rows(items, range(len(items)))
+        messages: list[tuple[int, Any]] = []
+    else:
+        indexes = [i for i, item in enumerate(items) if type(item) is RowTaskMetric]
+        messages = [(i, item) for i, item in enumerate(items) if type(item) is not RowTaskMetric]
+        if not indexes:
+            return MetricItems(messages), []
+        rows, errors = task_rows([items[i] for i in indexes], indexes)
+    refused = [Refusal(index, error.field, error.reason) for index, error in errors]
+    return MetricItems(messages, rows if rows.indexes else None), refused

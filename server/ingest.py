@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from actors import UnknownAgent
 from messages import (
     AgentMetric,
     InvalidMessage,
@@ -26,7 +27,16 @@ from messages import (
     TaskStarted,
     check_id,
 )
-from server.batch import BatchAnswer, Note, Refusal, decode_batch, decode_body, explain
+from server.batch import (
+    BatchAnswer,
+    MetricItems,
+    Note,
+    Refusal,
+    decode_batch,
+    decode_body,
+    decode_metrics,
+    explain,
+)
 from server.edge import Edge, edge_of
 from server.errors import RequestRefused
 from server.heartbeats import post_heartbeats
@@ -44,15 +54,15 @@ METRIC_TYPES: Final[dict[str, type[Any]]] = {
 }
 """What ``POST /v1/metrics`` takes: finished tasks, gauges, and task starts (for tasks in flight)."""
 async def _batch(request: Request, types: dict[str, type[Any]], default_type: str | None,
-                 take: Any) -> Response:
+                 take: Any, decode: Any = decode_batch) -> Response:
     """Read, validate and take a batch, answering a retried Idempotency-Key as before."""
     edge = edge_of(request)
     format = body_format(request)
     body = await read_body(request, edge.limits.max_body_bytes)
 
     async def handle() -> StoredAnswer:
-        messages, refused = decode_batch(body, format, types, edge.system.clock.time(),
-                                         edge.limits.max_batch_items, default_type)
+        messages, refused = decode(body, format, types, edge.system.clock.time(),
+                                   edge.limits.max_batch_items, default_type)
         accepted, more, notes = await take(edge, messages)
         refused = sorted(refused + more, key=lambda r: r.index) if more else refused
         return StoredAnswer(202, encode_json(BatchAnswer(accepted, refused, notes)))
@@ -72,9 +82,9 @@ TAKEN_UNREGISTERED: Final = "agent not registered; tracked (policy store)"
 
 
 async def _take_metrics(
-    edge: Edge, metrics: list[tuple[int, Any]]
+    edge: Edge, metrics: MetricItems
 ) -> tuple[int, list[Refusal], list[Note]]:
-    """Into the telemetry channel: an append each, never blocking.
+    """Into the telemetry channel, never blocking: the task rows in one append, the rest one each.
 
     Under the policy ``refuse`` a metric of an unregistered agent is refused;
     under ``store`` it is taken, and noted.
@@ -82,10 +92,19 @@ async def _take_metrics(
     if not edge.system.config.enable_monitoring:
         return len(metrics), [], []  # as the facade: accepted, not recorded
     system = edge.system
-    send = system.send
     unregistered = system.get_write_status()["unregistered_agent_metrics"]
     refused = []
-    for index, metric in metrics:
+    if metrics.rows is not None:
+        indexes = metrics.rows.indexes
+        try:
+            refused = [
+                Refusal(indexes[i], "agent_id", str(UnknownAgent(metrics.rows.columns.agent_ids[i])))
+                for i in system.send_rows(metrics.rows.columns)
+            ]
+        except SwarmPulseError as exc:  # stopped: each refused, as one at a time would be
+            refused = [Refusal(index, "agent_id", str(exc)) for index in indexes]
+    send = system.send
+    for index, metric in metrics.messages:
         try:
             send(metric)
         except InvalidMessage as exc:  # a policy of the core refusing it (unknown agents)
@@ -99,19 +118,28 @@ async def _take_metrics(
     return len(metrics) - len(refused), refused, notes
 
 
-def _unregistered(is_known: Callable[[str], bool], metrics: list[tuple[int, Any]], refused: set[int]) -> list[Note]:
-    """A note for each taken item that names an agent that is not registered."""
-    return [
+def _unregistered(is_known: Callable[[str], bool], metrics: MetricItems, refused: set[int]) -> list[Note]:
+    """A note for each taken item that names an agent that is not registered, in batch order."""
+    notes = [
         Note(index, "agent_id",
              TAKEN_UNREGISTERED if type(metric) is TaskStarted else STORED_UNREGISTERED)
-        for index, metric in metrics
+        for index, metric in metrics.messages
         if type(metric) is not SwarmMetric and index not in refused and not is_known(metric.agent_id)
     ]
+    if metrics.rows is not None:
+        notes += [
+            Note(index, "agent_id", STORED_UNREGISTERED)
+            for index, agent_id in zip(metrics.rows.indexes, metrics.rows.columns.agent_ids,
+                                       strict=True)
+            if index not in refused and not is_known(agent_id)
+        ]
+        notes.sort(key=lambda note: note.index)
+    return notes
 
 
 async def post_metrics(request: Request) -> Response:
     """``POST /v1/metrics``: task, agent and swarm metrics and task starts, one or a list."""
-    return await _batch(request, METRIC_TYPES, None, _take_metrics)
+    return await _batch(request, METRIC_TYPES, None, _take_metrics, decode_metrics)
 
 
 async def post_agent(request: Request) -> Response:

@@ -221,20 +221,25 @@ class Rollups:
         ``summaries`` maps ``(agent_key, minute_start)`` to the summary of
         exactly the batch's rows of that agent and minute. Hours and the swarm
         (key 0) are merged from them; the caller's summaries are never changed.
+
+        A summary that is a bucket's whole change (an agent's minute, an hour
+        of one minute) is merged into the stored bucket as it is, not copied
+        first: about 300 merges a batch of 100 agents instead of 600.
         """
         minutes: dict[Bucket, TaskSummary] = {}
-        hours: dict[Bucket, TaskSummary] = {}
+        hour_parts: dict[Bucket, list[TaskSummary]] = {}
+        swarm_parts: dict[int, list[TaskSummary]] = {}
         for (key, start), summary in summaries.items():
-            for level, bucket in (
-                (minutes, (start, key)),
-                (minutes, (start, SWARM_KEY)),
-                (hours, (start // HOUR * HOUR, key)),
-                (hours, (start // HOUR * HOUR, SWARM_KEY)),
-            ):
-                combined = level.get(bucket)
-                if combined is None:
-                    combined = level[bucket] = TaskSummary()
-                combined.merge(summary)
+            minutes[(start, key)] = summary  # read by _write, never changed
+            hour_parts.setdefault((start // HOUR * HOUR, key), []).append(summary)
+            swarm_parts.setdefault(start, []).append(summary)
+        for start, parts in swarm_parts.items():
+            swarm_minute = minutes[(start, SWARM_KEY)] = _merged(parts)
+            hour_parts.setdefault((start // HOUR * HOUR, SWARM_KEY), []).append(swarm_minute)
+        hours = {
+            bucket: parts[0] if len(parts) == 1 else _merged(parts)
+            for bucket, parts in hour_parts.items()
+        }
         self._write(conn, minutes, hours)
 
     def _write(
@@ -243,7 +248,10 @@ class Rollups:
         minutes: dict[Bucket, TaskSummary],
         hours: dict[Bucket, TaskSummary],
     ) -> None:
-        """Merge new minute and hour summaries into the stored buckets."""
+        """Merge new minute and hour summaries into the stored buckets.
+
+        The summaries given are only read: a new bucket starts as a copy.
+        """
         recent: dict[tuple[str, Bucket], TaskSummary] = {}
         for table, batch in ((_MINUTES, minutes), (_HOURS, hours)):
             stored = self._load(conn, table, batch)
@@ -251,9 +259,8 @@ class Rollups:
             for bucket, summary in batch.items():
                 base = stored.get(bucket)
                 if base is None:
-                    base = summary
-                else:
-                    base.merge(summary)
+                    base = TaskSummary()
+                base.merge(summary)
                 params += (base.count, base.to_bytes(), *bucket)
                 recent[(table, bucket)] = base
             _upsert(conn, table, params)
@@ -303,6 +310,14 @@ class Rollups:
             ).fetchone()
             found[(start, key)] = TaskSummary.from_bytes(row[0])
         return found
+
+
+def _merged(parts: list[TaskSummary]) -> TaskSummary:
+    """A new summary of several."""
+    combined = TaskSummary()
+    for part in parts:
+        combined.merge(part)
+    return combined
 
 
 def _upsert(conn: sqlite3.Connection, table: str, params: list[object]) -> None:

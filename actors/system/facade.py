@@ -38,7 +38,7 @@ from messages import (
     TaskResult,
     TaskStarted,
 )
-from storage import MetricsStorage
+from storage import MetricsStorage, TaskColumns
 
 
 class SwarmSystem(AgentsFacade, ReportViews, MonitoringViews, Lifecycle):
@@ -268,6 +268,25 @@ class SwarmSystem(AgentsFacade, ReportViews, MonitoringViews, Lifecycle):
         self._check_open()
         if self._config.enable_monitoring:  # pragma: no cover - replaced in __init__
             self._telemetry.send(message)
+
+    def send_rows(self, rows: TaskColumns) -> list[int]:
+        """Hand the system task rows already valid as :class:`TaskMetric` s, as one chunk.
+
+        The batch form of :meth:`send` for rows decoded in bulk (the HTTP edge's
+        batches): one append, the ``unknown_agents`` policy applied to the set of
+        ids. The caller vouches that every row keeps TaskMetric's rules.
+
+        Returns:
+            The positions of the rows refused (their agent is not registered and
+            the policy is ``"refuse"``); the others are buffered.
+
+        Raises:
+            SystemStopped: the system has been shut down.
+        """
+        self._check_open()
+        if not self._config.enable_monitoring:
+            return []
+        return self._telemetry.send_rows(rows)
 
     def record_task_execution(
         self,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import pytest
+
+from actors import SystemStopped
 from actors.channel import TelemetryChannel
 from messages import InvalidMessage, TaskMetric, TaskResult
+from storage import TaskColumns
 from tests.reliability.test_bad_input import anything, ids, json_metadata, numbers, one_hostile, valid_ids
 from tests.reliability.test_entry_points import LookAlike, StrChild, all_metadata
 
@@ -73,3 +78,81 @@ def test_record_task_takes_and_refuses_exactly_what_a_task_metric_does(args: dic
     assert recorded == built
     if isinstance(recorded, tuple) and len(recorded) == 8:
         assert [type(v) for v in recorded[:2]] == [str, str]
+
+
+def _rows(*agent_ids: str) -> TaskColumns:
+    return TaskColumns.from_rows(
+        [(f"t{i}", agent_id, 1.0, "success", 0, 0, NOW, None) for i, agent_id in enumerate(agent_ids)]
+    )
+
+
+def test_rows_sent_as_columns_are_buffered_as_one_chunk_and_counted() -> None:
+    """send_rows: one chunk, its rows counted in len(); take_rows hands it over whole."""
+    channel = TelemetryChannel(lambda: NOW, lambda: None, batch_size=10**9, rows_batch_size=10**9)
+    channel.admit([KNOWN])
+    assert channel.send_rows(_rows(KNOWN, KNOWN, "stranger")) == []
+    assert len(channel) == 3 and channel.unregistered == 1  # the policy "store" counts it
+    chunks = channel.take_rows(10)
+    assert [c.agent_ids for c in chunks] == [(KNOWN, KNOWN, "stranger")]
+    assert len(channel) == 0 and channel.accepted == 3
+
+
+def test_rows_of_unknown_agents_are_refused_by_position_under_the_refuse_policy() -> None:
+    """With unknown_agents="refuse" only the other rows are buffered; positions say which not."""
+    channel = TelemetryChannel(lambda: NOW, lambda: None, batch_size=10**9,
+                               unknown_agents="refuse")
+    channel.admit([KNOWN])
+    assert channel.send_rows(_rows("x", KNOWN, "y", KNOWN)) == [0, 2]
+    (chunk,) = channel.take_rows(10)
+    assert chunk.task_ids == ("t1", "t3")
+
+
+def test_rows_wake_the_aggregator_once_a_few_chunks_are_buffered() -> None:
+    """One small chunk waits for the tick; reaching rows_batch_size rows notifies, once."""
+    woken: list[int] = []
+    channel = TelemetryChannel(lambda: NOW, lambda: woken.append(1), rows_batch_size=5)
+    channel.admit([KNOWN])
+    channel.send_rows(_rows(KNOWN, KNOWN, KNOWN))
+    assert woken == []
+    channel.send_rows(_rows(KNOWN, KNOWN))
+    channel.send_rows(_rows(KNOWN))
+    assert woken == [1]
+
+
+def test_rows_after_close_raise_system_stopped() -> None:
+    """A closed channel refuses rows as it refuses single metrics."""
+    channel = _channel()
+    channel.close()
+    with pytest.raises(SystemStopped):
+        channel.send_rows(_rows(KNOWN))
+    assert len(channel) == 0
+
+
+def test_rows_sent_from_threads_while_taken_are_each_taken_once() -> None:
+    """Two senders and a taker at once: no error in any thread, every row taken exactly once."""
+    channel = TelemetryChannel(lambda: NOW, lambda: None, rows_batch_size=1)
+    channel.admit([KNOWN])
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def send() -> None:
+        try:
+            start.wait(timeout=10)
+            for _ in range(3000):
+                channel.send_rows(_rows(KNOWN, KNOWN))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    start.wait(timeout=10)
+    taken = 0
+    while any(s.is_alive() for s in senders):
+        taken += sum(map(len, channel.take_rows(7)))
+        assert len(channel) >= 0
+    for sender in senders:
+        sender.join()
+    taken += sum(map(len, channel.take_rows(10**9)))
+    assert errors == []
+    assert taken == 2 * 3000 * 2 and len(channel) == 0

@@ -12,6 +12,7 @@ import pytest
 from actors import ManualClock, SwarmSystem, start_system
 from server import serve
 from messages import AgentMetric, RegisterAgent, SwarmMetric, TaskMetric, encode
+from server import serve
 
 
 def _task(i: int, agent_id: str = "w", **extra: object) -> dict[str, object]:
@@ -240,3 +241,44 @@ def test_a_malformed_idempotency_key_is_400(http: httpx.Client, key: str) -> Non
     reply = http.post("/v1/metrics", json=[_task(1)],
                       headers={"Idempotency-Key": key.encode("utf-8")})
     assert reply.status_code == 400 and reply.json()["field"] == "idempotency-key"
+
+
+def test_a_msgpack_batch_of_tasks_is_stored_once_and_its_bad_items_refused_by_index(
+    http: httpx.Client, system: SwarmSystem, clock: ManualClock
+) -> None:
+    """3,000 encoded tasks, two broken past what decoding checks: 2,998 stored once, 2 named."""
+    now = clock.time()
+    items = [_task(i, timestamp=now, tokens_used=2) for i in range(3000)]
+    items[17]["task_id"] = "bell\x07"
+    items[2000]["duration_ms"] = float("inf")
+    reply = http.post("/v1/metrics", content=msgspec.msgpack.encode(items),
+                      headers={"content-type": "application/msgpack"})
+    answer = reply.json()
+    assert answer["accepted"] == 2998
+    assert [(r["index"], r["field"]) for r in answer["refused"]] == [
+        (17, "task_id"), (2000, "duration_ms")]
+    system.flush()
+    stats = system.get_task_stats()
+    assert (stats["total_tasks"], stats["total_tokens"]) == (2998, 2 * 2998)
+    stored = system.query_task_metrics(limit=10_000)
+    assert len(stored) == 2998 and len({m.task_id for m in stored}) == 2998
+
+
+def test_a_batch_about_unknown_agents_is_refused_by_index_under_the_refuse_policy(
+    db_path: str, clock: ManualClock
+) -> None:
+    """unknown_agents="refuse": the rows of unregistered agents are refused, each by index."""
+    with start_system(db_path, clock=clock, unknown_agents="refuse") as swarm:
+        swarm.register_agent("w")
+        with serve(swarm) as handle, httpx.Client(base_url=handle.url, timeout=10.0) as client:
+            items = [_task(i, agent_id="w" if i % 3 else "ghost", timestamp=clock.time())
+                     for i in range(9)]
+            reply = client.post("/v1/metrics", content=msgspec.msgpack.encode(items),
+                                headers={"content-type": "application/msgpack"})
+        answer = reply.json()
+        assert answer["accepted"] == 6
+        assert [(r["index"], r["field"]) for r in answer["refused"]] == [
+            (0, "agent_id"), (3, "agent_id"), (6, "agent_id")]
+        assert "ghost" in answer["refused"][0]["error"]
+        swarm.flush()
+        assert swarm.get_task_stats()["total_tasks"] == 6

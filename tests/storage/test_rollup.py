@@ -193,3 +193,26 @@ def test_summaries_pay_from_sixteen_rows_a_group() -> None:
     assert summaries_pay(1, 1)
     assert summaries_pay(SUMMARY_PAYS_AT * 10, 10)
     assert not summaries_pay(SUMMARY_PAYS_AT * 10 - 1, 10)
+
+
+def test_a_caller_s_summaries_are_only_read_even_when_their_buckets_are_new(
+    tmp_path: Path,
+) -> None:
+    """Summaries handed with rows are never changed, so a batch stored again (a redelivery
+    to a new writer, say) stores the same counts: the new buckets are copies, not them."""
+    rows = random_rows(600, seed=5, span=3 * 60, agents=3)
+    path = tmp_path / "given.db"
+    with MetricsStorage(path) as storage:
+        kept = []
+        for i in range(0, len(rows), 200):
+            columns = TaskColumns.from_rows(rows[i : i + 200])
+            groups = group_by_minute(columns.agent_ids, columns.timestamps)
+            summaries = summarise(
+                groups, (columns.durations, columns.results, columns.tokens, columns.files)
+            )
+            before = {key: s.to_bytes() for key, s in summaries.items()}
+            storage.store_batch(tasks=columns, task_rollups=summaries)
+            kept.append((summaries, before))
+        for summaries, before in kept:  # later batches merged into the same buckets
+            assert {key: s.to_bytes() for key, s in summaries.items()} == before
+    assert_rollups_match(path, rows)
