@@ -16,8 +16,6 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
-import httpx
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the reading commands must not load the actor system
@@ -90,6 +88,8 @@ _OPS: Final = {(False, True): "=", (False, False): "!=", (True, True): "=~", (Tr
 
 
 def _request(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    import httpx  # only here: the reading commands start without it (about 120 ms)
+
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         reply = httpx.request(method, args.url.rstrip("/") + path, json=body, headers=headers,

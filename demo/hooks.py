@@ -13,11 +13,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from demo.errors import CommandError
 from messages import InvalidMessage, TaskResult
-from server.client import RemoteError, RemoteSwarm
+
+if TYPE_CHECKING:  # imported when a hook runs: the reading commands start without httpx
+    from server.client import RemoteSwarm
 
 __all__ = ["HOOK_COMMANDS", "add_hook_parsers"]
 
@@ -69,6 +71,8 @@ def add_hook_parsers(commands: Any, whole: Callable[[int], Callable[[str], int]]
 
 
 def _client(args: argparse.Namespace) -> RemoteSwarm:
+    from server.client import RemoteSwarm
+
     if not args.url:
         raise CommandError(f"--url is required (or set {URL_ENV})")
     if not args.url.startswith(("http://", "https://")):
@@ -87,6 +91,8 @@ def _refused(command: str, reason: str) -> int:
 
 def command_beat(args: argparse.Namespace) -> int:
     """``swarmpulse beat``: one heartbeat, now."""
+    from server.client import RemoteError
+
     with _client(args) as remote:
         try:
             taken = remote.update_agent_heartbeat(args.agent_id)
