@@ -26,3 +26,18 @@ def browser_or_skip() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def recording_page(browser: Any, width: int = 1280, height: int = 800) -> Iterator[Any]:
+    """Yield a fresh page of that size whose dialogs (dismissed) and page errors are recorded
+    in ``page.dialogs`` and ``page.errors``; its context is closed after."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()

@@ -12,7 +12,7 @@ import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
 from server import ServerHandle, serve
-from tests.server.browser import browser_or_skip
+from tests.server.browser import browser_or_skip, recording_page
 
 TOKEN = "dashboard-secret"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -56,14 +56,7 @@ def page(browser: Any, server: ServerHandle) -> Iterator[Any]:
 
     It closes before the server stops, so that no stream holds the server's shutdown.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    yield from recording_page(browser)
 
 
 def _open(page: Any, server: ServerHandle, path: str = "/") -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from actors import ManualClock, SwarmSystem, start_system
 from server import ServerHandle, serve
-from tests.server.browser import browser_or_skip
+from tests.server.browser import browser_or_skip, recording_page
 
 TOKEN = "analysis-secret"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -54,14 +54,7 @@ def server(swarm: SwarmSystem) -> Iterator[ServerHandle]:
 @pytest.fixture
 def page(browser: Any, server: ServerHandle) -> Iterator[Any]:
     """A fresh page; dialogs and page errors are recorded. Closed before the server stops."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    yield from recording_page(browser, height=900)
 
 
 def _open(page: Any, server: ServerHandle, path: str = "/") -> None:
