@@ -170,7 +170,7 @@ class MetricsAggregator(SupervisedActor):
         """Dispatch on the message type."""
         match message:
             case Drain():
-                return self._drain()
+                return self._drain_present()
             case _DrainMore():
                 self._more_told = False
                 self._drain()
@@ -230,6 +230,23 @@ class MetricsAggregator(SupervisedActor):
             self._more_told = True
             self.actor_ref.tell(_DrainMore())
         return len(items) + sum(map(len, chunks))
+
+    def _drain_present(self) -> int:
+        """Take everything the channel held when asked, a batch at a time; reply how much.
+
+        A flush asks this, then waits for the writer: what is left in the
+        channel after the reply would be committed after the flush returned.
+        (Taking one batch, as a tick does, let flush return while a burst of
+        rows was still buffered: 13 of 28 batches were committed at the time.)
+        """
+        present = len(self.channel)
+        taken = self._drain()
+        while taken < present:
+            more = self._drain()
+            if not more:
+                break
+            taken += more
+        return taken
 
     # Taking telemetry in
 

@@ -16,10 +16,10 @@ from actors.aggregator import AggregateState, MetricsAggregator
 from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
-from actors.protocol import GetGauges, ReadQuarantine
+from actors.protocol import Drain, GetGauges, ReadQuarantine
 from actors.testing import service_ref
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
-from storage import decode_payload
+from storage import TaskColumns, decode_payload
 from tests.actors.fakes import WAIT, Inbox, next_of
 
 
@@ -158,3 +158,32 @@ def test_unacknowledged_batches_go_again_to_a_new_writer(clock: ManualClock) -> 
         aggregator.stop()
         old.stop()
         new.stop()
+
+
+def test_a_drain_takes_everything_buffered_before_it_replies(clock: ManualClock) -> None:
+    """Alone with a fake writer: three chunks of 25,000 rows are buffered, each more than
+    one tick takes. A Drain (what flush asks) replies only once all 75,000 are on their
+    way to the writer, so a flush that waits for the writer next waits for them all."""
+    writer, inbox = Inbox.open()
+    channel = TelemetryChannel(clock.time, lambda: None)  # nobody is told to drain
+    aggregator: pykka.ActorRef[Any] = MetricsAggregator.start(
+        supervisor=None, channel=channel, state=AggregateState(), writer=writer, time=clock.time
+    )
+    try:
+        channel.admit(["worker"])
+        for k in range(3):
+            channel.send_rows(TaskColumns.from_rows(
+                [(f"t{k}-{i}", "worker", 5.0, "success", 0, 0, clock.time(), None)
+                 for i in range(25_000)]
+            ))
+        assert aggregator.ask(Drain(), timeout=WAIT) == 75_000
+        assert len(channel) == 0
+        sent: list[WriteBatch] = []
+        while not inbox.empty():  # told before the reply: already there
+            message = inbox.get_nowait()
+            if isinstance(message, WriteBatch):
+                sent.append(message)
+        assert sum(len(m.batch.tasks) for m in sent) == 75_000
+    finally:
+        aggregator.stop()
+        writer.stop()
