@@ -175,6 +175,24 @@ def test_registration_sets_the_record_and_clears_unregistration(storage: Metrics
     )
 
 
+def test_many_agent_events_in_one_batch_apply_in_order(storage: MetricsStorage) -> None:
+    """9,000 agents (more than one statement holds) register, the odd ones leave, and agent
+    0 registers a second time, all in one batch: each record shows its last event."""
+    events: list[Any] = [registered(f"a{i}", at=T0) for i in range(9000)]
+    events += [unregistered(f"a{i}", at=T0 + 1) for i in range(1, 9000, 2)]
+    events += [registered("a1", at=T0 + 2, zone="back"), registered("a0", at=T0 + 3)]
+    storage.store_agent_events(events)
+    records = {record.agent_id: record for record in storage.agents()}
+    assert len(records) == 9000
+    assert (records["a0"].registered_at, records["a0"].unregistered_at) == (T0 + 3, None)
+    assert (records["a1"].registered_at, records["a1"].unregistered_at) == (T0 + 2, None)
+    assert records["a1"].metadata == {"zone": "back"}
+    assert (records["a3"].registered_at, records["a3"].unregistered_at) == (T0, T0 + 1)
+    assert records["a8998"].unregistered_at is None
+    left = sum(record.unregistered_at is not None for record in records.values())
+    assert left == 4500 - 1  # a1 came back
+
+
 def test_unregistering_an_unknown_agent_records_it(storage: MetricsStorage) -> None:
     """An unregistration for an agent never seen creates its record with unregistered_at."""
     storage.store_agent_event(unregistered("late", at=T0))
