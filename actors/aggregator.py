@@ -47,7 +47,9 @@ __all__ = ["AgentAggregate", "AggregateState", "MetricsAggregator"]
 
 logger = logging.getLogger("swarmpulse.aggregator")
 
-_DRAIN_LIMIT = 20_000
+_DRAIN_LIMIT = 50_000
+"""Items a drain takes, at most. Each drain summarises its rows per agent and minute
+and merges the summaries into the statistics: fewer, bigger drains merge less."""
 _GaugeHistory = collections.deque[tuple[float, float]]
 _STR_ONLY = {str}
 _Groups = dict[tuple[str, int], list[int]]

@@ -79,6 +79,10 @@ class StorageWriter(SupervisedActor):
     """
 
     kind = "writer"
+    # batch_size: rows per transaction, at most, when a backlog has built up. Each
+    # transaction rewrites the rollup buckets its rows fall in (about 300 for 100
+    # agents) and commits: 200,000 rather than 50,000 took the writer's CPU for a
+    # million rows from 4.26 s to 3.6 s (persist bench, 2 runs each).
     min_backoff: Final = 0.05
     max_backoff: Final = 5.0
 
@@ -90,7 +94,7 @@ class StorageWriter(SupervisedActor):
         backlog: Backlog,
         clock: Clock,
         stats: WriterStats,
-        batch_size: int = 50_000,
+        batch_size: int = 200_000,
     ) -> None:
         super().__init__(supervisor=supervisor)
         self.storage = storage
