@@ -109,17 +109,18 @@ def _raw_inserts(path: str, total: int, batch: int) -> float:
         conn.close()
 
 
-_ROUNDS: Final = 2
+_ROUNDS: Final = 3
 
 
 def run_persist(sizes: Sizes, workdir: str) -> GroupResult:
     """Measure metrics per second from 4 recording threads to SQLite, and the raw baseline.
 
-    Each side is timed twice, alternately (system, baseline, system, baseline),
-    and each figure is the faster of its two runs: on a shared machine the load
+    Each side is timed three times, alternately (system, baseline, system, ...),
+    and each figure is the fastest of its runs: on a shared machine the load
     changes within a minute, and one run of each, one after the other, put
-    that change in the ratio (the same code read 0.55-1.1 in three runs). Every
-    run's time is in the details.
+    that change in the ratio (the same code read 0.55-1.1 in three runs; two
+    runs of each still read 0.62-0.79 on a quiet machine, single runs of one
+    side ranging 6.3-7.7 s). Every run's time is in the details.
     """
     total = sizes.persist_metrics - sizes.persist_metrics % _THREADS
     runs: list[float] = []
