@@ -198,7 +198,7 @@ class MetricsAggregator(SupervisedActor):
             case Verified(agent_id=str() as agent_id, count=int() as count, serial=int()):
                 self._verified(agent_id, count, message.serial)
             case Release(agent_id=str() as agent_id):
-                self._drain()
+                self._drain_present()  # all it sent before it left, not one batch of it
                 self.state.release(agent_id)
             case CountUnacked():
                 return len(self.state.outbox)

@@ -16,7 +16,7 @@ from actors.aggregator import AggregateState, MetricsAggregator
 from actors.channel import TelemetryChannel
 from actors.errors import UnknownMessage
 from actors.pending import Acked, CountUnacked, ServiceStarted, WriteBatch
-from actors.protocol import Drain, GetGauges, ReadQuarantine
+from actors.protocol import Drain, GetGauges, GetTaskStats, ReadQuarantine, Release
 from actors.testing import service_ref
 from messages import AgentMetric, HealthState, MetricBatch, SwarmMetric, TaskMetric, TaskResult
 from storage import TaskColumns, decode_payload
@@ -178,12 +178,35 @@ def test_a_drain_takes_everything_buffered_before_it_replies(clock: ManualClock)
             ))
         assert aggregator.ask(Drain(), timeout=WAIT) == 75_000
         assert len(channel) == 0
-        sent: list[WriteBatch] = []
-        while not inbox.empty():  # told before the reply: already there
-            message = inbox.get_nowait()
-            if isinstance(message, WriteBatch):
-                sent.append(message)
-        assert sum(len(m.batch.tasks) for m in sent) == 75_000
+        rows = 0
+        while rows < 75_000:
+            rows += len(next_of(inbox, WriteBatch).batch.tasks)
+        assert rows == 75_000
+    finally:
+        aggregator.stop()
+        writer.stop()
+
+
+def test_an_agent_released_keeps_no_state_even_when_a_burst_was_buffered(clock: ManualClock) -> None:
+    """Alone with a fake writer: 75,000 rows of an agent are buffered (more than one drain
+    takes), then it leaves. Every row goes to the writer, and nothing of the agent stays
+    in memory: no later drain brings its state back."""
+    writer, inbox = Inbox.open()
+    channel = TelemetryChannel(clock.time, lambda: None)
+    aggregator: pykka.ActorRef[Any] = MetricsAggregator.start(
+        supervisor=None, channel=channel, state=AggregateState(), writer=writer, time=clock.time
+    )
+    try:
+        channel.admit(["leaver"])
+        for k in range(3):
+            channel.send_rows(TaskColumns.from_rows(
+                [(f"t{k}-{i}", "leaver", 5.0, "success", 0, 0, clock.time(), None)
+                 for i in range(25_000)]
+            ))
+        aggregator.tell(Release(agent_id="leaver"))
+        aggregator.ask(CountUnacked(), timeout=WAIT)  # what the Release told itself is queued by now
+        assert aggregator.ask(GetTaskStats(agent_id="leaver"), timeout=WAIT) is None
+        assert len(channel) == 0
     finally:
         aggregator.stop()
         writer.stop()
