@@ -114,11 +114,11 @@ def test_stuck_limit_follows_k_times_the_kinds_p99(clock: ManualClock, reporter:
 
 
 def test_a_burst_of_slow_tasks_is_one_alert_and_one_all_clear(clock: ManualClock, reporter: Any) -> None:
-    """Ten tasks 6 x slower after fifty normal ones: one SlowTasks, then SlowTasksEnded."""
+    """Ten tasks 6 x slower after 120 normal ones: one SlowTasks, then SlowTasksEnded."""
     analyst, _ = _analyst(clock, reporter)
     rng = random.Random(1)
     try:
-        batch = [_task(clock, "a", f"n{i}", 1000 * rng.lognormvariate(0, 0.2)) for i in range(50)]
+        batch = [_task(clock, "a", f"n{i}", 1000 * rng.lognormvariate(0, 0.2)) for i in range(120)]
         batch += [_task(clock, "a", f"s{i}", 6000.0) for i in range(10)]
         batch += [_task(clock, "a", f"m{i}", 1000.0) for i in range(5)]
         analyst.tell(Observed(tasks=tuple(batch)))
