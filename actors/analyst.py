@@ -3,6 +3,12 @@
 It runs the detectors of :mod:`actors.analytics` over what the swarm reports and
 says what it finds as :class:`~messages.Alert` events to the reporter (which routes
 alerts like any other). It never blocks anyone: it is told, and its timers tell it.
+
+Each kind of finding (:meth:`Analyst._findings`) is an alert of its own, named in
+:data:`FINDING_ALERTS`: raised at the evaluation (every ``evaluate_s``, on the
+analyst's clock) that first finds it, once per agent and kind while it lasts, and
+resolved (an ``Alert`` whose metadata has ``ends_at``) at the first evaluation that no
+longer does.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import logging
 import math
 import statistics
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import pykka
 
@@ -46,12 +52,25 @@ from messages import (
 )
 from storage.rows import TaskColumns
 
-__all__ = ["Analyst", "Finding"]
+__all__ = ["FINDING_ALERTS", "Analyst", "Finding"]
 
 logger = logging.getLogger("swarmpulse.analyst")
 
 DETAILED_PER_BATCH = 128
 """Tasks of one drained batch the per-task detectors see; a bigger batch is sampled evenly."""
+
+FINDING_ALERTS: Final = {
+    "Bottleneck": AlertSeverity.WARNING,        # one agent holds most of the swarm's task time
+    "SlowerThanPeers": AlertSeverity.WARNING,   # p95 at least 2 x its role peers' median
+    "LongestQueue": AlertSeverity.INFO,         # the longest queue_depth reported (a ranking)
+    "MostlyInLLMCalls": AlertSeverity.INFO,     # half its task time or more in LLM calls
+    "MostlyInTools": AlertSeverity.INFO,        # ... in tools
+    "MostlyWaiting": AlertSeverity.INFO,        # ... waiting
+    "TopSpender": AlertSeverity.INFO,           # the agent that spent the most (a ranking)
+}
+"""Each kind of finding's alertname and severity: warning for a bottleneck, info for
+rankings (someone always has the longest queue) and where the time goes."""
+_PART_ALERTS: Final = {"llm": "MostlyInLLMCalls", "tool": "MostlyInTools", "wait": "MostlyWaiting"}
 
 
 class _Finish(NamedTuple):
@@ -95,9 +114,9 @@ class _PeerP95:
         return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0
 
 
-def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
-    """A plain-language finding with the numbers behind it."""
-    return {"text": text, "numbers": numbers}
+def Finding(text: str, alertname: str = "", **numbers: float | str) -> dict[str, Any]:  # noqa: N802
+    """A plain-language finding with the numbers behind it, and the alert it raises."""
+    return {"text": text, "numbers": numbers, "alertname": alertname}
 
 
 class Analyst(SupervisedActor):
@@ -431,10 +450,38 @@ class Analyst(SupervisedActor):
                             f"{peers[agent_id] / median:.1f}x the median of its {len(others)} "
                             f"{role} peers ({median:.0f} ms)", role=role,
                             p95_ms=round(peers[agent_id], 3), peers_median_ms=round(median, 3),
-                            z=round(z, 2))
+                            z=round(z, 2) if math.isfinite(z) else None)  # inf: peers all equal
         for agent in self.state.agents.values():
             if agent.outlier and agent.agent_id not in flagged:
                 agent.outlier = False
+                self._alert(agent.agent_id, AlertSeverity.WARNING, "OutlierAgent",
+                            f"resolved: {agent.agent_id} is no longer an outlier among its peers",
+                            ends_at=now)
+        self._finding_alerts(now)
+
+    def _finding_alerts(self, now: float) -> None:
+        """Raise an alert for each finding new since the last evaluation, resolve the gone ones.
+
+        One alert per (alertname, agent) while it lasts; its numbers in the metadata.
+        """
+        firing = self.state.finding_alerts
+        seen: set[tuple[str, str]] = set()
+        for finding in self._findings():
+            name, numbers = finding["alertname"], finding["numbers"]
+            agent_id = numbers.get("agent_id")
+            if name not in FINDING_ALERTS or not isinstance(agent_id, str):
+                continue
+            key = (name, agent_id)
+            seen.add(key)
+            if key in firing:
+                continue
+            firing[key] = finding["text"]
+            self._alert(agent_id, FINDING_ALERTS[name], name, finding["text"],
+                        **{k: v for k, v in numbers.items() if k != "agent_id"})
+        for key in [key for key in firing if key not in seen]:
+            text = firing.pop(key)
+            name, agent_id = key
+            self._alert(agent_id, FINDING_ALERTS[name], name, f"resolved: {text}", ends_at=now)
 
     # -- answers -------------------------------------------------------------------------
 
@@ -464,39 +511,45 @@ class Analyst(SupervisedActor):
         if len(profiles) >= 2 and total_busy > 0:
             top_id = max(profiles, key=lambda a: (profiles[a]["busy_ms"], a))
             share = profiles[top_id]["busy_ms"] / total_busy
-            if share >= min(0.5, 2.0 / len(profiles)):
+            # most of the time (half, or twice a fair share in a big swarm), and well past
+            # a fair share in a small one: of two agents sharing evenly, neither is a bottleneck
+            if share >= min(0.5, 2.0 / len(profiles)) and share > 1.5 / len(profiles):
                 text = f"{top_id} spends {share:.0%} of the swarm's task time"
                 ratio = self._peer_ratio(top_id, profiles, peers)
                 if ratio is not None and ratio >= 1.5:
                     text += f"; its p95 is {ratio:.1f}x its peers'"
-                findings.append(Finding(text, agent_id=top_id, share=round(share, 4),
+                findings.append(Finding(text, "Bottleneck", agent_id=top_id, share=round(share, 4),
                                         **({"p95_vs_peers": round(ratio, 2)} if ratio else {})))
+        named = {f["numbers"]["agent_id"] for f in findings}  # a set: linear in the agents
         for agent_id, profile in sorted(profiles.items()):
             ratio = self._peer_ratio(agent_id, profiles, peers)
-            if ratio is not None and ratio >= 2.0 and not any(
-                    f["numbers"].get("agent_id") == agent_id for f in findings):
+            if ratio is not None and ratio >= 2.0 and agent_id not in named:
                 findings.append(Finding(f"{agent_id} is the slowest of its {profile['role']} peers: "
-                                        f"its p95 is {ratio:.1f}x theirs", agent_id=agent_id,
+                                        f"its p95 is {ratio:.1f}x theirs", "SlowerThanPeers",
+                                        agent_id=agent_id, role=profile["role"],
+                                        p95_ms=round(profile["p95_recent_ms"], 3),
                                         p95_vs_peers=round(ratio, 2)))
         queues = {a: p["queue_depth"] for a, p in profiles.items() if p["queue_depth"]}
         if queues:
             worst = max(queues, key=lambda a: (queues[a], a))
             findings.append(Finding(f"{worst} has the longest queue: {queues[worst]:g} waiting",
-                                    agent_id=worst, queue_depth=queues[worst]))
+                                    "LongestQueue", agent_id=worst, queue_depth=queues[worst]))
         for agent_id, profile in sorted(profiles.items()):
             for name in ("llm", "tool", "wait"):
                 share = profile.get(f"{name}_share")
                 if share is not None and share >= 0.5:
                     label = {"llm": "in LLM calls", "tool": "in tools", "wait": "waiting"}[name]
                     findings.append(Finding(f"{agent_id} spends {share:.0%} of its task time {label}",
-                                            agent_id=agent_id, share=round(share, 4), part=name))
+                                            _PART_ALERTS[name], agent_id=agent_id,
+                                            share=round(share, 4), part=name))
         cost = self._cost()
         if cost["total"] > 0:
             top = max(cost["by_agent"], key=lambda a: (cost["by_agent"][a], a))
             findings.append(Finding(
                 f"the swarm's tasks cost {cost['total']:.4f} {cost['currency']}; "
-                f"{top} spent {cost['by_agent'][top] / cost['total']:.0%} of it",
-                total=round(cost["total"], 6), agent_id=top))
+                f"{top} spent {cost['by_agent'][top] / cost['total']:.0%} of it", "TopSpender",
+                total=round(cost["total"], 6), agent_id=top,
+                agent_cost=round(cost["by_agent"][top], 6)))
         return findings
 
     def _peer_ratio(self, agent_id: str, profiles: dict[str, dict[str, Any]],

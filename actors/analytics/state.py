@@ -130,3 +130,5 @@ class AnalystState:
     outliers: int = 0
     unpriced_tasks: int = 0
     generation: int = 0
+    finding_alerts: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(alertname, agent_id) -> the finding's text, for each finding alert firing now."""
