@@ -66,10 +66,12 @@ FINDING_ALERTS: Final = {
     "MostlyInLLMCalls": AlertSeverity.INFO,     # half its task time or more in LLM calls
     "MostlyInTools": AlertSeverity.INFO,        # ... in tools
     "MostlyWaiting": AlertSeverity.INFO,        # ... waiting
-    "TopSpender": AlertSeverity.INFO,           # the agent that spent the most (a ranking)
+    "TopSpender": AlertSeverity.INFO,           # one agent spent most of the cost (as Bottleneck)
 }
 """Each kind of finding's alertname and severity: warning for a bottleneck, info for
-rankings (someone always has the longest queue) and where the time goes."""
+rankings (someone always has the longest queue) and where the time goes. The cost
+summary is always a finding, and a TopSpender alert only when one agent holds most of
+it, as a Bottleneck holds most of the task time."""
 _PART_ALERTS: Final = {"llm": "MostlyInLLMCalls", "tool": "MostlyInTools", "wait": "MostlyWaiting"}
 
 
@@ -112,6 +114,13 @@ class _PeerP95:
 
         mid = n // 2
         return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0
+
+
+def _holds_most(share: float, agents: int) -> bool:
+    """Whether one agent's ``share`` of the swarm's task time (or cost) is a bottleneck: half,
+    or twice a fair share in a big swarm, and well past a fair share in a small one (of two
+    agents sharing evenly, neither is)."""
+    return share >= min(0.5, 2.0 / agents) and share > 1.5 / agents
 
 
 def Finding(text: str, alertname: str = "", **numbers: float | str) -> dict[str, Any]:  # noqa: N802
@@ -312,7 +321,8 @@ class Analyst(SupervisedActor):
             agent.busy_ms += total_ms
         described = [i for i, m in enumerate(metadata) if m]
         for i in described:
-            self._account(self._agent(agent_ids[i], timestamps[i]), metadata[i] or {}, count=False)
+            self._account(self._agent(agent_ids[i], timestamps[i]), metadata[i] or {}, count=False,
+                          at=timestamps[i])
         if self.state.settings.prices:
             self.state.unpriced_tasks += n - len(described)
         step = max(1, n // DETAILED_PER_BATCH)
@@ -325,8 +335,9 @@ class Analyst(SupervisedActor):
                          metadata[i] or {}, account=False)
 
     def _account(self, agent: AgentAnalysis, metadata: Mapping[str, Any], *, count: bool = True,
-                 duration_ms: float = 0.0) -> None:
-        """Count one task (unless counted already), its time in LLM calls/tools/waiting, its cost."""
+                 duration_ms: float = 0.0, at: float = 0.0) -> None:
+        """Count one task (unless counted already), its time in LLM calls/tools/waiting, its cost
+        (and the budget's, by the minute of ``at``)."""
         if count:
             agent.tasks += 1
             agent.busy_ms += duration_ms
@@ -340,6 +351,9 @@ class Analyst(SupervisedActor):
             else:
                 agent.cost += cost
                 agent.priced_tasks += 1
+                budget = self.state.settings.cost_budget
+                if budget is not None and budget.enabled:
+                    budget.add(agent.agent_id, at, cost)
 
     def _finish(self, task_id: str, agent_id: str, duration_ms: float, result: str,
                 timestamp: float, metadata: dict[str, Any], *, account: bool = True) -> None:
@@ -362,7 +376,7 @@ class Analyst(SupervisedActor):
         duration = metric.duration_ms
         failed = metric.result != "success"
         if account:
-            self._account(agent, metric.metadata, duration_ms=duration)
+            self._account(agent, metric.metadata, duration_ms=duration, at=metric.timestamp)
         agent.recent.add(duration)
         agent.recent_failures = ((agent.recent_failures << 1) | failed) & ((1 << 200) - 1)
         agent.recent_count += 1
@@ -458,6 +472,23 @@ class Analyst(SupervisedActor):
                             f"resolved: {agent.agent_id} is no longer an outlier among its peers",
                             ends_at=now)
         self._finding_alerts(now)
+        self._cost_budget(now)
+
+    def _cost_budget(self, now: float) -> None:
+        """CostBudgetExceeded, raised or resolved as the budget's rule says at ``now``."""
+        budget = self.state.settings.cost_budget
+        if budget is None or not budget.enabled:
+            return
+        for change in budget.evaluate(now):
+            labels, notes = change.labels, change.annotations
+            numbers: dict[str, Any] = {"spent": float(notes["spent"]), "budget": budget.budget,
+                                       "per_hour": budget.per_hour, "window_s": budget.window}
+            text = notes["summary"]
+            if change.ends_at is not None:
+                numbers["ends_at"] = change.ends_at
+                text = f"resolved: {text}"
+            self._alert(labels["agent_id"], AlertSeverity(labels["severity"]), "CostBudgetExceeded",
+                        text, **numbers)
 
     def _finding_alerts(self, now: float) -> None:
         """Raise an alert for each finding new since the last evaluation, resolve the gone ones.
@@ -511,9 +542,7 @@ class Analyst(SupervisedActor):
         if len(profiles) >= 2 and total_busy > 0:
             top_id = max(profiles, key=lambda a: (profiles[a]["busy_ms"], a))
             share = profiles[top_id]["busy_ms"] / total_busy
-            # most of the time (half, or twice a fair share in a big swarm), and well past
-            # a fair share in a small one: of two agents sharing evenly, neither is a bottleneck
-            if share >= min(0.5, 2.0 / len(profiles)) and share > 1.5 / len(profiles):
+            if _holds_most(share, len(profiles)):
                 text = f"{top_id} spends {share:.0%} of the swarm's task time"
                 ratio = self._peer_ratio(top_id, profiles, peers)
                 if ratio is not None and ratio >= 1.5:
@@ -545,9 +574,10 @@ class Analyst(SupervisedActor):
         cost = self._cost()
         if cost["total"] > 0:
             top = max(cost["by_agent"], key=lambda a: (cost["by_agent"][a], a))
+            spent = cost["by_agent"][top] / cost["total"]
             findings.append(Finding(
                 f"the swarm's tasks cost {cost['total']:.4f} {cost['currency']}; "
-                f"{top} spent {cost['by_agent'][top] / cost['total']:.0%} of it", "TopSpender",
+                f"{top} spent {spent:.0%} of it", "TopSpender" if _holds_most(spent, len(profiles)) else "",
                 total=round(cost["total"], 6), agent_id=top,
                 agent_cost=round(cost["by_agent"][top], 6)))
         return findings
