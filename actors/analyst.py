@@ -3,6 +3,12 @@
 It runs the detectors of :mod:`actors.analytics` over what the swarm reports and
 says what it finds as :class:`~messages.Alert` events to the reporter (which routes
 alerts like any other). It never blocks anyone: it is told, and its timers tell it.
+
+Each kind of finding (:meth:`Analyst._findings`) is an alert of its own, named in
+:data:`FINDING_ALERTS`: raised at the evaluation (every ``evaluate_s``, on the
+analyst's clock) that first finds it, once per agent and kind while it lasts, and
+resolved (an ``Alert`` whose metadata has ``ends_at``) at the first evaluation that no
+longer does.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import logging
 import math
 import statistics
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import pykka
 
@@ -46,12 +52,27 @@ from messages import (
 )
 from storage.rows import TaskColumns
 
-__all__ = ["Analyst", "Finding"]
+__all__ = ["FINDING_ALERTS", "Analyst", "Finding"]
 
 logger = logging.getLogger("swarmpulse.analyst")
 
 DETAILED_PER_BATCH = 128
 """Tasks of one drained batch the per-task detectors see; a bigger batch is sampled evenly."""
+
+FINDING_ALERTS: Final = {
+    "Bottleneck": AlertSeverity.WARNING,        # one agent holds most of the swarm's task time
+    "SlowerThanPeers": AlertSeverity.WARNING,   # p95 at least 2 x its role peers' median
+    "LongestQueue": AlertSeverity.INFO,         # the longest queue_depth reported (a ranking)
+    "MostlyInLLMCalls": AlertSeverity.INFO,     # half its task time or more in LLM calls
+    "MostlyInTools": AlertSeverity.INFO,        # ... in tools
+    "MostlyWaiting": AlertSeverity.INFO,        # ... waiting
+    "TopSpender": AlertSeverity.INFO,           # one agent spent most of the cost (as Bottleneck)
+}
+"""Each kind of finding's alertname and severity: warning for a bottleneck, info for
+rankings (someone always has the longest queue) and where the time goes. The cost
+summary is always a finding, and a TopSpender alert only when one agent holds most of
+it, as a Bottleneck holds most of the task time."""
+_PART_ALERTS: Final = {"llm": "MostlyInLLMCalls", "tool": "MostlyInTools", "wait": "MostlyWaiting"}
 
 
 class _Finish(NamedTuple):
@@ -95,9 +116,16 @@ class _PeerP95:
         return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0
 
 
-def Finding(text: str, **numbers: float | str) -> dict[str, Any]:  # noqa: N802 - a record maker
-    """A plain-language finding with the numbers behind it."""
-    return {"text": text, "numbers": numbers}
+def _holds_most(share: float, agents: int) -> bool:
+    """Whether one agent's ``share`` of the swarm's task time (or cost) is a bottleneck: half,
+    or twice a fair share in a big swarm, and well past a fair share in a small one (of two
+    agents sharing evenly, neither is)."""
+    return share >= min(0.5, 2.0 / agents) and share > 1.5 / agents
+
+
+def Finding(text: str, alertname: str = "", **numbers: float | str) -> dict[str, Any]:  # noqa: N802
+    """A plain-language finding with the numbers behind it, and the alert it raises."""
+    return {"text": text, "numbers": numbers, "alertname": alertname}
 
 
 class Analyst(SupervisedActor):
@@ -293,7 +321,8 @@ class Analyst(SupervisedActor):
             agent.busy_ms += total_ms
         described = [i for i, m in enumerate(metadata) if m]
         for i in described:
-            self._account(self._agent(agent_ids[i], timestamps[i]), metadata[i] or {}, count=False)
+            self._account(self._agent(agent_ids[i], timestamps[i]), metadata[i] or {}, count=False,
+                          at=timestamps[i])
         if self.state.settings.prices:
             self.state.unpriced_tasks += n - len(described)
         step = max(1, n // DETAILED_PER_BATCH)
@@ -306,8 +335,9 @@ class Analyst(SupervisedActor):
                          metadata[i] or {}, account=False)
 
     def _account(self, agent: AgentAnalysis, metadata: Mapping[str, Any], *, count: bool = True,
-                 duration_ms: float = 0.0) -> None:
-        """Count one task (unless counted already), its time in LLM calls/tools/waiting, its cost."""
+                 duration_ms: float = 0.0, at: float = 0.0) -> None:
+        """Count one task (unless counted already), its time in LLM calls/tools/waiting, its cost
+        (and the budget's, by the minute of ``at``)."""
         if count:
             agent.tasks += 1
             agent.busy_ms += duration_ms
@@ -321,6 +351,9 @@ class Analyst(SupervisedActor):
             else:
                 agent.cost += cost
                 agent.priced_tasks += 1
+                budget = self.state.settings.cost_budget
+                if budget is not None and budget.enabled:
+                    budget.add(agent.agent_id, at, cost)
 
     def _finish(self, task_id: str, agent_id: str, duration_ms: float, result: str,
                 timestamp: float, metadata: dict[str, Any], *, account: bool = True) -> None:
@@ -343,7 +376,7 @@ class Analyst(SupervisedActor):
         duration = metric.duration_ms
         failed = metric.result != "success"
         if account:
-            self._account(agent, metric.metadata, duration_ms=duration)
+            self._account(agent, metric.metadata, duration_ms=duration, at=metric.timestamp)
         agent.recent.add(duration)
         agent.recent_failures = ((agent.recent_failures << 1) | failed) & ((1 << 200) - 1)
         agent.recent_count += 1
@@ -431,10 +464,55 @@ class Analyst(SupervisedActor):
                             f"{peers[agent_id] / median:.1f}x the median of its {len(others)} "
                             f"{role} peers ({median:.0f} ms)", role=role,
                             p95_ms=round(peers[agent_id], 3), peers_median_ms=round(median, 3),
-                            z=round(z, 2))
+                            z=round(z, 2) if math.isfinite(z) else None)  # inf: peers all equal
         for agent in self.state.agents.values():
             if agent.outlier and agent.agent_id not in flagged:
                 agent.outlier = False
+                self._alert(agent.agent_id, AlertSeverity.WARNING, "OutlierAgent",
+                            f"resolved: {agent.agent_id} is no longer an outlier among its peers",
+                            ends_at=now)
+        self._finding_alerts(now)
+        self._cost_budget(now)
+
+    def _cost_budget(self, now: float) -> None:
+        """CostBudgetExceeded, raised or resolved as the budget's rule says at ``now``."""
+        budget = self.state.settings.cost_budget
+        if budget is None or not budget.enabled:
+            return
+        for change in budget.evaluate(now):
+            labels, notes = change.labels, change.annotations
+            numbers: dict[str, Any] = {"spent": float(notes["spent"]), "budget": budget.budget,
+                                       "per_hour": budget.per_hour, "window_s": budget.window}
+            text = notes["summary"]
+            if change.ends_at is not None:
+                numbers["ends_at"] = change.ends_at
+                text = f"resolved: {text}"
+            self._alert(labels["agent_id"], AlertSeverity(labels["severity"]), "CostBudgetExceeded",
+                        text, **numbers)
+
+    def _finding_alerts(self, now: float) -> None:
+        """Raise an alert for each finding new since the last evaluation, resolve the gone ones.
+
+        One alert per (alertname, agent) while it lasts; its numbers in the metadata.
+        """
+        firing = self.state.finding_alerts
+        seen: set[tuple[str, str]] = set()
+        for finding in self._findings():
+            name, numbers = finding["alertname"], finding["numbers"]
+            agent_id = numbers.get("agent_id")
+            if name not in FINDING_ALERTS or not isinstance(agent_id, str):
+                continue
+            key = (name, agent_id)
+            seen.add(key)
+            if key in firing:
+                continue
+            firing[key] = finding["text"]
+            self._alert(agent_id, FINDING_ALERTS[name], name, finding["text"],
+                        **{k: v for k, v in numbers.items() if k != "agent_id"})
+        for key in [key for key in firing if key not in seen]:
+            text = firing.pop(key)
+            name, agent_id = key
+            self._alert(agent_id, FINDING_ALERTS[name], name, f"resolved: {text}", ends_at=now)
 
     # -- answers -------------------------------------------------------------------------
 
@@ -464,39 +542,44 @@ class Analyst(SupervisedActor):
         if len(profiles) >= 2 and total_busy > 0:
             top_id = max(profiles, key=lambda a: (profiles[a]["busy_ms"], a))
             share = profiles[top_id]["busy_ms"] / total_busy
-            if share >= min(0.5, 2.0 / len(profiles)):
+            if _holds_most(share, len(profiles)):
                 text = f"{top_id} spends {share:.0%} of the swarm's task time"
                 ratio = self._peer_ratio(top_id, profiles, peers)
                 if ratio is not None and ratio >= 1.5:
                     text += f"; its p95 is {ratio:.1f}x its peers'"
-                findings.append(Finding(text, agent_id=top_id, share=round(share, 4),
+                findings.append(Finding(text, "Bottleneck", agent_id=top_id, share=round(share, 4),
                                         **({"p95_vs_peers": round(ratio, 2)} if ratio else {})))
+        named = {f["numbers"]["agent_id"] for f in findings}  # a set: linear in the agents
         for agent_id, profile in sorted(profiles.items()):
             ratio = self._peer_ratio(agent_id, profiles, peers)
-            if ratio is not None and ratio >= 2.0 and not any(
-                    f["numbers"].get("agent_id") == agent_id for f in findings):
+            if ratio is not None and ratio >= 2.0 and agent_id not in named:
                 findings.append(Finding(f"{agent_id} is the slowest of its {profile['role']} peers: "
-                                        f"its p95 is {ratio:.1f}x theirs", agent_id=agent_id,
+                                        f"its p95 is {ratio:.1f}x theirs", "SlowerThanPeers",
+                                        agent_id=agent_id, role=profile["role"],
+                                        p95_ms=round(profile["p95_recent_ms"], 3),
                                         p95_vs_peers=round(ratio, 2)))
         queues = {a: p["queue_depth"] for a, p in profiles.items() if p["queue_depth"]}
         if queues:
             worst = max(queues, key=lambda a: (queues[a], a))
             findings.append(Finding(f"{worst} has the longest queue: {queues[worst]:g} waiting",
-                                    agent_id=worst, queue_depth=queues[worst]))
+                                    "LongestQueue", agent_id=worst, queue_depth=queues[worst]))
         for agent_id, profile in sorted(profiles.items()):
             for name in ("llm", "tool", "wait"):
                 share = profile.get(f"{name}_share")
                 if share is not None and share >= 0.5:
                     label = {"llm": "in LLM calls", "tool": "in tools", "wait": "waiting"}[name]
                     findings.append(Finding(f"{agent_id} spends {share:.0%} of its task time {label}",
-                                            agent_id=agent_id, share=round(share, 4), part=name))
+                                            _PART_ALERTS[name], agent_id=agent_id,
+                                            share=round(share, 4), part=name))
         cost = self._cost()
         if cost["total"] > 0:
             top = max(cost["by_agent"], key=lambda a: (cost["by_agent"][a], a))
+            spent = cost["by_agent"][top] / cost["total"]
             findings.append(Finding(
                 f"the swarm's tasks cost {cost['total']:.4f} {cost['currency']}; "
-                f"{top} spent {cost['by_agent'][top] / cost['total']:.0%} of it",
-                total=round(cost["total"], 6), agent_id=top))
+                f"{top} spent {spent:.0%} of it", "TopSpender" if _holds_most(spent, len(profiles)) else "",
+                total=round(cost["total"], 6), agent_id=top,
+                agent_cost=round(cost["by_agent"][top], 6)))
         return findings
 
     def _peer_ratio(self, agent_id: str, profiles: dict[str, dict[str, Any]],

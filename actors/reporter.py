@@ -139,12 +139,14 @@ class HealthReporter(SupervisedActor):
     def _record(self, alert: Alert) -> None:
         self.state.recent.append(alert)
         self.state.alerts += 1
-        by_severity = self.state.alerts_by_severity
-        by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
-        name = alert.metadata.get("alertname")
-        if isinstance(name, str) and name:
-            by_name = self.state.alerts_by_name
-            by_name[name] = by_name.get(name, 0) + 1
+        ends = alert.metadata.get("ends_at")
+        if not (isinstance(ends, (int, float)) and ends <= alert.at):  # a resolution raises nothing
+            by_severity = self.state.alerts_by_severity
+            by_severity[alert.severity.value] = by_severity.get(alert.severity.value, 0) + 1
+            name = alert.metadata.get("alertname")
+            if isinstance(name, str) and name:
+                by_name = self.state.alerts_by_name
+                by_name[name] = by_name.get(name, 0) + 1
         if self.supervisor is not None:
             self.supervisor.tell(WriteBatch(sender="reporter", batch=Batch(alerts=(alert,))))
 

@@ -10,6 +10,7 @@ set is a mistake of the file too.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -136,9 +137,20 @@ class DurationP95Config(_Table):
     severity: str = "warning"
 
 
+class CostBudgetConfig(_Table):
+    """``[rules.cost_budget]``: spend over a window against a budget per hour, off unless there."""
+
+    per_hour: float
+    enabled: bool = True
+    window: str = "1h"
+    per_agent: bool = False
+    severity: str = "warning"
+
+
 class RulesConfig(_Table):
     failure_rate: FailureRateConfig = msgspec.field(default_factory=FailureRateConfig)
     duration_p95: DurationP95Config | None = None
+    cost_budget: CostBudgetConfig | None = None
 
 
 class NotifyConfig(_Table):
@@ -200,6 +212,8 @@ class AlertingSettings:
     external_url: str = "http://localhost"
     duration_p95: DurationP95Config | None = None
     """The p95 rule's table as written (None: off); its durations are checked."""
+    cost_budget: CostBudgetConfig | None = None
+    """The cost budget's table as written (None: off); checked."""
 
 
 _PATH: Final = re.compile(r"at `\$(.*)`")
@@ -334,6 +348,15 @@ def _compile(cfg: FileConfig, environ: Mapping[str, str]) -> AlertingSettings:
             _fail("rules.duration_p95.min_tasks", p95.min_tasks, "must be 1 or more")
         if p95.severity not in ("info", "warning", "critical"):
             _fail("rules.duration_p95.severity", p95.severity, "one of info, warning, critical")
+    budget = cfg.rules.cost_budget
+    if budget is not None:
+        if not (math.isfinite(budget.per_hour) and budget.per_hour > 0):
+            _fail("rules.cost_budget.per_hour", budget.per_hour,
+                  "a positive amount per hour, in the prices' currency")
+        if parse_duration(budget.window, "rules.cost_budget.window") < 60:
+            _fail("rules.cost_budget.window", budget.window, "at least 1m (figures are kept per minute)")
+        if budget.severity not in ("info", "warning", "critical"):
+            _fail("rules.cost_budget.severity", budget.severity, "one of info, warning, critical")
     n = cfg.notify
     if n.failures_before_alert < 1:
         _fail("notify.failures_before_alert", n.failures_before_alert, "must be 1 or more")
@@ -344,7 +367,7 @@ def _compile(cfg: FileConfig, environ: Mapping[str, str]) -> AlertingSettings:
         initial_backoff=parse_duration(n.initial_backoff, "notify.initial_backoff"),
         max_backoff=parse_duration(n.max_backoff, "notify.max_backoff"),
         failures_before_alert=n.failures_before_alert, external_url=cfg.external_url,
-        duration_p95=p95,
+        duration_p95=p95, cost_budget=budget,
     )
 
 

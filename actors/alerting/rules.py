@@ -7,6 +7,12 @@ its minute is inside the window).
 * ``HighFailureRate`` fires when, over the last ``window`` seconds, an agent
   finished at least ``min_tasks`` tasks and at least ``threshold`` of them
   failed (``failure`` or ``timeout``); it resolves when that no longer holds.
+* ``CostBudgetExceeded`` fires when, over the last ``window`` seconds, the swarm's
+  priced tasks (or, with ``per_agent``, one agent's) cost more than ``per_hour``
+  times the window in hours; it resolves when that no longer holds. Costs come from
+  the price table (``start_system(prices=...)``), a sum per minute. The analyst
+  keeps this rule (it prices the tasks) and evaluates it at its minute, so the alert
+  goes through the reporter like its findings: stored, counted, in the report.
 * ``HighTaskDuration`` fires when, over the last ``window`` seconds, an agent
   (or, with ``per_kind``, one kind of task of an agent: the finish's
   ``metadata["kind"]``, as ``SwarmSystem.task`` records it) finished at least
@@ -22,6 +28,7 @@ its minute is inside the window).
 from __future__ import annotations
 
 import collections
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +38,7 @@ from messages import DEFAULT_KIND
 from messages.alerting import AlertInstance
 from storage import LogHistogram
 
-__all__ = ["FAILED_RESULTS", "DurationP95", "FailureRate", "task_outcomes"]
+__all__ = ["FAILED_RESULTS", "CostBudget", "DurationP95", "FailureRate", "task_outcomes"]
 
 FAILED_RESULTS = frozenset({"failure", "timeout"})
 
@@ -150,6 +157,64 @@ class DurationP95:
             annotations={"summary": f"{what}: p95 task duration {p95 / 1000:.3g} s over {tasks} tasks "
                                     f"in the last {self.window:g} s (threshold "
                                     f"{self.threshold_ms / 1000:g} s)"},
+            starts_at=starts, ends_at=ends,
+        )
+
+
+@dataclass
+class CostBudget:
+    """Per-stream minute sums of spend, and the alerts the budget raises.
+
+    A stream is the swarm (key ``"*"``) or, with ``per_agent``, an agent.
+    """
+
+    per_hour: float
+    window: float = 3600.0
+    per_agent: bool = False
+    severity: str = "warning"
+    swarm_id: str = "swarm"
+    enabled: bool = True
+    buckets: dict[str, collections.OrderedDict[int, float]] = field(default_factory=dict)
+    firing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def budget(self) -> float:
+        """The most the window may cost."""
+        return self.per_hour * self.window / 3600.0
+
+    def add(self, agent_id: str, at: float, cost: float) -> None:
+        """Count the cost of a task of ``agent_id`` finished at ``at`` (epoch s)."""
+        per = self.buckets.setdefault(agent_id if self.per_agent else "*", collections.OrderedDict())
+        minute = int(at // 60) * 60
+        per[minute] = per.get(minute, 0.0) + cost
+
+    def evaluate(self, now: float) -> list[AlertInstance]:
+        """The alerts that start or stop firing at ``now``."""
+        out = []
+        start = now - self.window
+        budget = self.budget
+        for stream, per in list(self.buckets.items()):
+            for minute in [m for m in per if m + 60 <= start]:
+                del per[minute]
+            spent = math.fsum(per.values())
+            over = spent > budget
+            if over and stream not in self.firing:
+                self.firing[stream] = now
+                out.append(self._alert(stream, now, None, spent))
+            elif not over and stream in self.firing:
+                out.append(self._alert(stream, self.firing.pop(stream), now, spent))
+            if not per and stream not in self.firing:
+                del self.buckets[stream]
+        return out
+
+    def _alert(self, stream: str, starts: float, ends: float | None, spent: float) -> AlertInstance:
+        what = "the swarm" if stream == "*" else f"agent {stream}"
+        return AlertInstance(
+            labels={"alertname": "CostBudgetExceeded", "agent_id": stream, "swarm_id": self.swarm_id,
+                    "severity": self.severity, "scope": "swarm" if stream == "*" else "agent"},
+            annotations={"summary": f"{what} spent {spent:.4f} in the last {self.window:g} s, "
+                                    f"budget {self.budget:.4f} ({self.per_hour:g} per hour)",
+                         "spent": f"{spent:.6f}", "budget": f"{self.budget:.6f}"},
             starts_at=starts, ends_at=ends,
         )
 

@@ -9,7 +9,7 @@ from actors.analytics.detector import Detector, FixedDetector, PhiDetector
 from actors.analytics.pagehinkley import FAILURE_SHIFT, P95_SHIFT, PageHinkley, ShiftSettings
 from actors.analytics.phi import DEFAULT_PHI, PhiAccrual, PhiSettings
 from actors.analytics.robust import MAD_Z_THRESHOLD, RecentWindow, modified_z, peer_outliers
-from actors.analytics.stuck import KindStats, SlowIncident, StuckSettings, stuck_after
+from actors.analytics.stuck import SLOW_MIN_SAMPLES, KindStats, SlowIncident, StuckSettings, stuck_after
 from actors.analytics.trend import GapTrend, TrendSettings
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "FAILURE_SHIFT",
     "MAD_Z_THRESHOLD",
     "P95_SHIFT",
+    "SLOW_MIN_SAMPLES",
     "Detector",
     "FixedDetector",
     "GapTrend",

@@ -10,6 +10,7 @@ absolute deviation stands in (``1.253314 * meanAD`` estimates the same spread as
 
 from __future__ import annotations
 
+import bisect
 import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -135,15 +136,38 @@ def peer_outliers(
     if len(values) < min_peers + 1:
         return found
     items = [(k, v) for k, v in values.items() if math.isfinite(v)]
+    if len(items) - 1 < min_peers:
+        return found
+    ordered = sorted(v for _, v in items)
+    # Leaving one out moves the median to one of at most three values: the deviations
+    # about each are sorted once, and each member's MAD of the others is a lookup in
+    # them (one sort per member made a role of 1,000 agents take a second a minute).
+    about: dict[float, tuple[list[float], float]] = {}
+    others_n = len(items) - 1
     for key, value in items:
-        others = [v for k, v in items if k != key]
-        if len(others) < min_peers:
-            continue
-        median, mad, mean_ad = spread(others)
-        z = modified_z(value, median, mad, mean_ad)
+        median = _median_without(ordered, value)
+        if median not in about:
+            deviations = sorted(abs(v - median) for v in ordered)
+            about[median] = (deviations, math.fsum(deviations))
+        deviations, total = about[median]
+        own = abs(value - median)
+        mad = _median_without(deviations, own)
+        z = modified_z(value, median, mad, (total - own) / others_n)
         floor = median * min_ratio if median > 0 else median + 0.05
         if z > 0 and value < floor:
             continue
         if (z > threshold) or (not high_only and abs(z) > threshold):
             found[key] = z
     return found
+
+
+def _median_without(sorted_values: Sequence[float], value: float) -> float:
+    """The median of ``sorted_values`` with one occurrence of ``value`` (present) left out."""
+    i = bisect.bisect_left(sorted_values, value)
+    n = len(sorted_values) - 1
+
+    def at(j: int) -> float:
+        return sorted_values[j + 1] if j >= i else sorted_values[j]
+
+    mid = n // 2
+    return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0

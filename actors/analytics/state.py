@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from actors.analytics.pagehinkley import FAILURE_SHIFT, P95_SHIFT, PageHinkley
 from actors.analytics.robust import RecentWindow
 from actors.analytics.stuck import KindStats, StuckSettings
 from actors.analytics.cost import Price
+
+if TYPE_CHECKING:
+    from actors.alerting.rules import CostBudget
 
 __all__ = ["MAX_IN_FLIGHT", "MAX_KINDS", "AgentAnalysis", "AnalystSettings", "AnalystState",
            "InFlight", "Minute"]
@@ -34,7 +37,10 @@ class AnalystSettings:
         prices: model name -> price per million tokens in and out.
         currency: the prices' currency, as shown.
         outlier_min_peers: peers of the same role an outlier needs.
-        evaluate_s: seconds between two evaluations (minutes closed, shifts, outliers).
+        evaluate_s: seconds between two evaluations (minutes closed, shifts, outliers,
+            findings, the cost budget).
+        cost_budget: the ``[rules.cost_budget]`` rule of the alerting configuration, with
+            its minute sums (None: no budget).
     """
 
     stuck: StuckSettings = field(default_factory=StuckSettings)
@@ -42,6 +48,7 @@ class AnalystSettings:
     currency: str = "USD"
     outlier_min_peers: int = 3
     evaluate_s: float = 60.0
+    cost_budget: CostBudget | None = None
 
 
 @dataclass(slots=True)
@@ -130,3 +137,5 @@ class AnalystState:
     outliers: int = 0
     unpriced_tasks: int = 0
     generation: int = 0
+    finding_alerts: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(alertname, agent_id) -> the finding's text, for each finding alert firing now."""

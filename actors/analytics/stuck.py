@@ -13,6 +13,13 @@ agent would raise a slow-task alert an hour (measured: ``python -m demo bench
 --only detectors``). On the log scale 3.5 means a task 2.4 x its median at that
 spread, and a 6 x task scores above 7.
 
+No task is scored before its stream has :data:`SLOW_MIN_SAMPLES` (100) tasks: the
+median and MAD of fewer are too uncertain. At 20 (the stuck rule's warm-up, which this
+score once shared) the MAD of 20 values has a standard error of about a quarter of
+itself, so a true 3.5 reads as anything from 2.8 to 4.7, and 11 of the 13 false
+slow-task incidents of the bench's swarms (``python -m demo bench --only detectors``,
+precision 0.61) opened within an agent's first 60 tasks.
+
 A score of 3.5 is still a 1-in-4,000 event for a normal stream, and an agent doing ten
 tasks a minute has one every few hours: each such task is flagged (``slow`` on the
 task), but an incident, which is what alerts, opens only on ``burst`` slow tasks
@@ -26,11 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from actors.analytics.robust import MAD_Z_THRESHOLD, RecentWindow, modified_z, spread
 
-__all__ = ["KindStats", "SlowIncident", "StuckSettings", "stuck_after"]
+__all__ = ["SLOW_MIN_SAMPLES", "KindStats", "SlowIncident", "StuckSettings", "stuck_after"]
+
+SLOW_MIN_SAMPLES: Final = 100
+"""Finished tasks of a stream before its tasks are scored for slowness (the warm-up)."""
 
 
 class StuckSettings(NamedTuple):
@@ -80,7 +90,7 @@ class KindStats:
         """The median of the recent durations, in ms (nan when empty)."""
         return math.exp(self.window.median())
 
-    def observe(self, duration_ms: float, *, quiet: int = 5, min_samples: int = 20,
+    def observe(self, duration_ms: float, *, quiet: int = 5, min_samples: int = SLOW_MIN_SAMPLES,
                 threshold: float = MAD_Z_THRESHOLD, burst: int = 2,
                 burst_window: int = 5) -> tuple[str, SlowIncident] | None:
         """Add a finished duration; report ``("opened", incident)`` or ``("closed", incident)``.

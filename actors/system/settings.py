@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from actors.alerting.config import AlertingSettings, load_config
+from actors.alerting.duration import parse_duration
+from actors.alerting.rules import CostBudget
 from actors.analytics.cost import parse_prices
 from actors.analytics.phi import DEFAULT_PHI, PhiSettings
 from actors.analytics.state import AnalystSettings
@@ -140,6 +142,14 @@ def start_system(
     settings = None
     if alerting is not None:  # checked before anything starts
         settings = alerting if isinstance(alerting, AlertingSettings) else load_config(alerting)
+        budget = settings.cost_budget
+        if budget is not None and budget.enabled:  # kept by the analyst, which prices the tasks
+            if not analysis.prices:
+                raise InvalidMessage("rules.cost_budget", budget.per_hour,
+                                     "a cost budget needs prices: start_system(prices=...)")
+            analysis.cost_budget = CostBudget(
+                per_hour=budget.per_hour, window=parse_duration(budget.window),
+                per_agent=budget.per_agent, severity=budget.severity, swarm_id=swarm_id)
     config = SystemConfig(
         swarm_id=swarm_id,
         topology_type=topology_type,

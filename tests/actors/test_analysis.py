@@ -61,12 +61,12 @@ def test_a_task_running_past_its_limit_raises_task_stuck_and_is_stored(
 def test_a_burst_of_slow_tasks_raises_one_slow_tasks_alert(
     swarm: SwarmSystem, clock: ManualClock
 ) -> None:
-    """40 tasks around 100 ms, then three of 2 s: one SlowTasks alert, stored."""
+    """120 tasks around 100 ms, then three of 2 s: one SlowTasks alert, stored."""
     recorder = EventRecorder()
     swarm.subscribe(recorder)
     swarm.register_agent("a")
     rng = random.Random(3)
-    for i in range(40):
+    for i in range(120):
         swarm.record_task_metric(f"n{i}", "a", rng.uniform(90, 110), "success")
     swarm.flush()
     assert not recorder.alerts("a")

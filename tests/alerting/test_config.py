@@ -71,6 +71,20 @@ def test_the_readmes_example_config_loads_with_every_part() -> None:
      "rules.duration_p95.window", "at least 1m"),
     ('[route]\nreceiver = "t"\n[rules.duration_p95]\nthreshold = "10s"\nper_kind = "yes"\n',
      "rules.duration_p95.per_kind", "Expected `bool`"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nwindow = "1h"\n',
+     "rules.cost_budget.per_hour", "required"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = 0\n',
+     "rules.cost_budget.per_hour", "a positive amount per hour"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = "5 USD"\n',
+     "rules.cost_budget.per_hour", "Expected `float`"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = 5.0\nwindow = "30s"\n',
+     "rules.cost_budget.window", "at least 1m"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = 5.0\nwindow = "an hour"\n',
+     "rules.cost_budget.window", "expected a duration"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = 5.0\nseverity = "page"\n',
+     "rules.cost_budget.severity", "one of info, warning, critical"),
+    ('[route]\nreceiver = "t"\n[rules.cost_budget]\nper_hour = 5.0\nper_agnet = true\n',
+     "rules.cost_budget.per_agnet", "unknown key"),
 ])
 def test_each_mistake_is_one_error_naming_the_key_path_the_value_and_the_expectation(
     text: str, path: str, reason: str
@@ -108,3 +122,14 @@ def test_check_config_validates_a_file_without_starting_anything(
     bad.write_text('[route]\nreceiver = "t"\nrepeat_interval = "often"\n[[receivers]]\nname = "t"\n')
     assert main(["check-config", str(bad)]) == 2
     assert "route.repeat_interval: expected a duration" in capsys.readouterr().err
+
+
+def test_a_cost_budget_without_prices_is_refused_before_anything_starts() -> None:
+    """[rules.cost_budget] with no price table could never fire: start_system says so."""
+    from actors import start_system
+
+    config = {"route": {"receiver": "t"}, "receivers": [{"name": "t"}],
+              "rules": {"cost_budget": {"per_hour": 5.0}}}
+    with pytest.raises(InvalidMessage) as info:
+        start_system(None, alerting=config)
+    assert info.value.field == "rules.cost_budget" and "needs prices" in info.value.reason

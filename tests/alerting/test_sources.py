@@ -4,11 +4,12 @@ from where they arise to a real receiver."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from actors import ManualClock, SwarmSystem
 from actors.alerting import AlertEngine, load_config
 from actors.testing import wait_for_given_up, wait_for_restarts
-from tests.alerting.conftest import WAIT, Receiver, alert, delivered, webhook_config
+from tests.alerting.conftest import WAIT, Receiver, alert, delivered, settle, webhook_config
 
 
 def test_a_service_given_up_reaches_the_receiver_as_service_failed(
@@ -124,3 +125,72 @@ def test_a_storage_backlog_past_half_of_max_pending_fires_and_resolves_once_writ
     assert first["alerts"][0]["labels"]["alertname"] == "StorageBacklog"
     assert "15 metrics wait to be written" in first["alerts"][0]["annotations"]["summary"]
     assert (first["status"], second["status"]) == ("firing", "resolved")
+
+
+_REVIEWERS = ("reviewer-1", "reviewer-2", "reviewer-3", "reviewer-4")
+
+
+def _review_tasks(swarm: SwarmSystem, tag: str, per_agent: dict[str, tuple[int, float]]) -> None:
+    """Each agent's (count, ms) tasks, flushed 100 at a time (each drain seen whole by the analyst)."""
+    tasks = [(f"{agent}-{tag}-{k}", agent, ms * (1 + 0.01 * (k % 3)))
+             for agent, (count, ms) in per_agent.items() for k in range(count)]
+    for start in range(0, len(tasks), 100):
+        for task_id, agent, ms in tasks[start:start + 100]:
+            swarm.record_task_metric(task_id, agent, ms, "success")
+        swarm.flush()
+
+
+def _by_name(receiver: Receiver, name: str) -> list[dict[str, Any]]:
+    """The bodies received so far whose alerts are all named ``name``."""
+    return [b for b in receiver.bodies() if {a["labels"]["alertname"] for a in b["alerts"]} == {name}]
+
+
+def test_a_bottleneck_found_by_the_analyst_reaches_the_receiver_and_resolves(
+    make_system: Callable[..., SwarmSystem], clock: ManualClock, receiver: Receiver
+) -> None:
+    """One reviewer of four holds most task time, 3.5 x slower: Bottleneck (and OutlierAgent),
+    raised at the analyst's minute and routed out once, counted once in /metrics, in the
+    router's alerts and the report; when the others catch up and it is fast again, both
+    resolve and resolved notices follow."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from server.metrics import metrics_registry, render_metrics
+
+    swarm = make_system(webhook_config(receiver.url, group_wait="0s", group_interval="1m",
+                                       group_by=["alertname", "agent_id"]),
+                        heartbeat_interval_ms=600_000)  # no health alert meanwhile
+    for agent in _REVIEWERS:
+        swarm.register_agent(agent, {"role": "reviewer"})
+    _review_tasks(swarm, "a", {a: (30, 3500.0 if a == "reviewer-1" else 1000.0) for a in _REVIEWERS})
+    clock.advance(60.0)
+    settle(swarm)  # the two alerts of the minute came as a burst: taken in, routed
+    receiver.wait_for(2)
+    (body,) = _by_name(receiver, "Bottleneck")
+    (firing,) = body["alerts"]
+    assert (firing["status"], firing["labels"]["agent_id"], firing["labels"]["severity"]) == (
+        "firing", "reviewer-1", "warning")
+    assert "its p95 is 3.5x its peers'" in firing["annotations"]["summary"]
+    assert [b["alerts"][0]["labels"]["agent_id"] for b in _by_name(receiver, "OutlierAgent")] == ["reviewer-1"]
+    clock.advance(60.0)
+    settle(swarm)
+    assert len(receiver.bodies()) == 2  # found again at this minute: not raised again
+    listed = [a for a in swarm.list_alerts() if a["labels"]["alertname"] == "Bottleneck"]
+    assert [(a["labels"]["agent_id"], a["status"]) for a in listed] == [("reviewer-1", "firing")]
+    assert "reviewer-1 spends 54% of the swarm's task time" in swarm.generate_report("markdown")
+    _review_tasks(swarm, "b", {a: (200 if a == "reviewer-1" else 300, 1000.0) for a in _REVIEWERS})
+    clock.advance(60.0)  # resolved at this minute's evaluation
+    settle(swarm)
+    assert [a["status"] for a in swarm.list_alerts()
+            if a["labels"]["alertname"] == "Bottleneck"] == ["resolved"]
+    clock.advance(60.0)  # and notified at the group's next interval
+    settle(swarm)
+    receiver.wait_for(4)
+    settle(swarm)
+    for name in ("Bottleneck", "OutlierAgent"):
+        assert [b["status"] for b in _by_name(receiver, name)] == ["firing", "resolved"]
+    assert len(receiver.bodies()) == 4
+    text = render_metrics(metrics_registry(swarm)).decode()
+    found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+             for family in text_string_to_metric_families(text) for s in family.samples}
+    assert found[("swarmpulse_findings_total", (("alertname", "Bottleneck"),))] == 1  # raised once
+    assert found[("swarmpulse_alerts_total", (("severity", "warning"),))] == 2

@@ -114,11 +114,11 @@ def test_stuck_limit_follows_k_times_the_kinds_p99(clock: ManualClock, reporter:
 
 
 def test_a_burst_of_slow_tasks_is_one_alert_and_one_all_clear(clock: ManualClock, reporter: Any) -> None:
-    """Ten tasks 6 x slower after fifty normal ones: one SlowTasks, then SlowTasksEnded."""
+    """Ten tasks 6 x slower after 120 normal ones: one SlowTasks, then SlowTasksEnded."""
     analyst, _ = _analyst(clock, reporter)
     rng = random.Random(1)
     try:
-        batch = [_task(clock, "a", f"n{i}", 1000 * rng.lognormvariate(0, 0.2)) for i in range(50)]
+        batch = [_task(clock, "a", f"n{i}", 1000 * rng.lognormvariate(0, 0.2)) for i in range(120)]
         batch += [_task(clock, "a", f"s{i}", 6000.0) for i in range(10)]
         batch += [_task(clock, "a", f"m{i}", 1000.0) for i in range(5)]
         analyst.tell(Observed(tasks=tuple(batch)))
@@ -208,5 +208,84 @@ def test_an_unknown_request_is_counted_not_fatal(clock: ManualClock, reporter: A
         analyst.tell("nonsense")
         assert analyst.ask(GetCost())["total"] == 0
         assert analyst.proxy().unknown_messages.get() == 1
+    finally:
+        analyst.stop()
+
+
+def _reviewers(clock: ManualClock, analyst: Any, slow_ms: float, others_ms: float, count: int,
+               tag: str) -> None:
+    """``count`` tasks each for four reviewers: reviewer-1's of ``slow_ms``, the others'
+    of ``others_ms`` (1% apart, so that the peers' p95s are not all equal)."""
+    tasks = [_task(clock, name, f"{name}-{tag}-{k}", (slow_ms if name == "reviewer-1" else others_ms)
+                   * (1 + 0.01 * (k % 3)))
+             for name in ("reviewer-1", "reviewer-2", "reviewer-3", "reviewer-4") for k in range(count)]
+    analyst.tell(Observed(tasks=tuple(tasks)))
+
+
+def test_a_bottleneck_finding_is_one_alert_until_it_goes_away(clock: ManualClock, reporter: Any) -> None:
+    """reviewer-1 holds most task time, 3.5 x slower: one Bottleneck at the minute's
+    evaluation with the numbers, none again while it lasts, and a resolution once the
+    others have caught up and its tasks are fast again."""
+    analyst, state = _analyst(clock, reporter)
+    try:
+        for name in ("reviewer-1", "reviewer-2", "reviewer-3", "reviewer-4"):
+            analyst.tell(AgentJoined(agent_id=name, at=clock.time(), role="reviewer"))
+        _reviewers(clock, analyst, 3500.0, 1000.0, 30, "a")
+        assert _alerts(reporter, analyst, "Bottleneck") == []  # not before the evaluation
+        clock.advance(60.0)
+        raised = _alerts(reporter, analyst, "Bottleneck")
+        assert [a.agent_id for a in raised] == ["reviewer-1"]
+        assert raised[0].severity.value == "warning" and "ends_at" not in raised[0].metadata
+        assert raised[0].message.startswith("reviewer-1 spends 54% of the swarm's task time; "
+                                            "its p95 is 3.5x its peers'")
+        assert raised[0].metadata["share"] == pytest.approx(0.54, abs=0.005)
+        assert raised[0].metadata["p95_vs_peers"] == pytest.approx(3.5, abs=0.05)
+        clock.advance(60.0)
+        clock.advance(60.0)
+        assert len(_alerts(reporter, analyst, "Bottleneck")) == 1  # not raised again
+        _reviewers(clock, analyst, 1000.0, 1000.0, 200, "b")
+        _reviewers(clock, analyst, 1000.0, 1000.0, 0, "c")
+        analyst.tell(Observed(tasks=tuple(_task(clock, name, f"{name}-d-{k}", 1000.0)
+                                          for name in ("reviewer-2", "reviewer-3", "reviewer-4")
+                                          for k in range(100))))
+        clock.advance(60.0)
+        both = _alerts(reporter, analyst, "Bottleneck")
+        assert len(both) == 2
+        resolved = both[1]
+        assert resolved.agent_id == "reviewer-1" and resolved.metadata["ends_at"] == clock.time()
+        assert resolved.message.startswith("resolved: reviewer-1 spends 54%")
+        assert state.finding_alerts == {}
+        names = {a.metadata["alertname"] for a in _alerts(reporter, analyst)}
+        assert names & {"SlowerThanPeers", "LongestQueue", "TopSpender"} == set()
+    finally:
+        analyst.stop()
+
+
+def test_each_kind_of_finding_is_its_own_alert(clock: ManualClock, reporter: Any) -> None:
+    """A slower peer, the longest queue, time mostly waiting and the top spender: each
+    finding raises its own alertname (severity as FINDING_ALERTS says), once."""
+    from actors.analyst import FINDING_ALERTS
+    from messages import AgentMetric
+
+    analyst, _ = _analyst(clock, reporter, prices={"gpt-x": Price(2.0, 8.0)})
+    try:
+        names = [f"c{i}" for i in range(6)]
+        for name in names:
+            analyst.tell(AgentJoined(agent_id=name, at=clock.time(), role="coder"))
+        tasks = [_task(clock, name, f"{name}-{k}", (2500.0 if name == "c5" else 1000.0) * (1 + 0.01 * k),
+                       **({"wait_ms": 900.0} if name == "c0" else {}),
+                       **({"model": "gpt-x", "tokens_in": 1000, "tokens_out": 10} if name == "c1" else {}))
+                 for name in names for k in range(5 if name == "c5" else 10)]
+        analyst.tell(Observed(tasks=tuple(tasks)))
+        analyst.tell(AgentMetric(agent_id="c2", metric_type="queue_depth", value=7.0,
+                                 timestamp=clock.time()))
+        clock.advance(60.0)
+        clock.advance(60.0)
+        raised = {(a.metadata["alertname"], a.agent_id, a.severity.value) for a in _alerts(reporter, analyst)
+                  if a.metadata["alertname"] in FINDING_ALERTS}
+        assert raised == {("SlowerThanPeers", "c5", "warning"), ("LongestQueue", "c2", "info"),
+                          ("MostlyWaiting", "c0", "info"), ("TopSpender", "c1", "info")}
+        queue = _alerts(reporter, analyst, "LongestQueue")[0]
+        assert queue.metadata["queue_depth"] == 7.0
     finally:
         analyst.stop()

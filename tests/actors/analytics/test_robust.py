@@ -84,3 +84,29 @@ def test_peer_outliers_low_values_only_when_asked() -> None:
     peers = {"a": 100.0, "b": 105.0, "c": 98.0, "d": 102.0, "fast": 5.0}
     assert peer_outliers(peers) == {}
     assert list(peer_outliers(peers, high_only=False)) == ["fast"]
+
+
+def _peer_outliers_by_brute_force(values: dict[str, float], threshold: float = 3.5,
+                                  min_peers: int = 3, min_ratio: float = 1.25) -> dict[str, float]:
+    """Each member against a fresh sort of the others: the definition, quadratic."""
+    found = {}
+    for key, value in values.items():
+        median, mad, mean_ad = spread(v for k, v in values.items() if k != key)
+        z = modified_z(value, median, mad, mean_ad)
+        floor = median * min_ratio if median > 0 else median + 0.05
+        if not (z > 0 and value < floor) and z > threshold:
+            found[key] = z
+    return found
+
+
+@given(st.lists(st.sampled_from([90.0, 100.0, 100.0, 110.0, 120.0, 300.0, 1000.0])
+                | st.floats(min_value=0.0, max_value=1e4), min_size=4, max_size=40))
+def test_peer_outliers_are_the_leave_one_out_definition(values: list[float]) -> None:
+    """Scored with at most three sorts, each member's z is the one a sort of the others gives
+    (ties, equal values and zero MADs included)."""
+    peers = {f"a{i}": v for i, v in enumerate(values)}
+    expected = _peer_outliers_by_brute_force(peers)
+    got = peer_outliers(peers)
+    assert got.keys() == expected.keys()
+    for key, z in expected.items():
+        assert got[key] == pytest.approx(z, rel=1e-9) or got[key] == z

@@ -9,7 +9,7 @@ import pytest
 
 from actors.analytics.cost import Price, parse_prices, task_cost
 from actors.analytics.pagehinkley import FAILURE_SHIFT, P95_SHIFT, PageHinkley, ShiftSettings
-from actors.analytics.stuck import KindStats, StuckSettings, stuck_after
+from actors.analytics.stuck import SLOW_MIN_SAMPLES, KindStats, StuckSettings, stuck_after
 from actors.analytics.trend import GapTrend
 
 
@@ -105,7 +105,7 @@ def test_a_burst_of_slow_tasks_is_one_incident() -> None:
     """Ten slow tasks in a row open one incident that closes after five normal ones."""
     rng = random.Random(4)
     stats = KindStats()
-    for _ in range(50):
+    for _ in range(SLOW_MIN_SAMPLES):
         assert stats.observe(1000 + rng.gauss(0, 50)) is None
     events = [stats.observe(5000.0) for _ in range(10)]
     assert [e[0] for e in events if e] == ["opened"]
@@ -115,10 +115,40 @@ def test_a_burst_of_slow_tasks_is_one_incident() -> None:
     assert stats.slow_tasks == 10
 
 
+def test_no_task_is_scored_slow_before_the_warm_up() -> None:
+    """Two tasks 2.5 x the median after 99 others: no incident yet, as a MAD of so few is
+    too uncertain; after 100, the same two open one."""
+    rng = random.Random(8)
+    early = KindStats()
+    for _ in range(SLOW_MIN_SAMPLES - 1):
+        early.observe(1000.0 * math.exp(rng.gauss(0.0, 0.25)))
+    assert [early.observe(2500.0), early.observe(2500.0)] == [None, None]
+    assert early.slow_tasks == 0
+    warm = KindStats()
+    for _ in range(SLOW_MIN_SAMPLES):
+        warm.observe(1000.0 * math.exp(rng.gauss(0.0, 0.25)))
+    events = [warm.observe(3500.0), warm.observe(3500.0)]
+    assert [e[0] for e in events if e] == ["opened"]
+
+
+def test_noise_alone_opens_no_slow_incident_in_new_streams() -> None:
+    """300 new streams of 200 log-normal tasks (sigma 0.25, as the bench's swarms): no
+    incident, warm-up included (with the old 20-task warm-up, this seed gave three)."""
+    rng = random.Random(0)
+    opened = 0
+    for _ in range(300):
+        stats = KindStats()
+        scale = rng.uniform(500.0, 5000.0)
+        for _ in range(200):
+            event = stats.observe(scale * math.exp(rng.gauss(0.0, 0.25)))
+            opened += event is not None and event[0] == "opened"
+    assert opened == 0
+
+
 def test_one_moderately_slow_task_is_flagged_but_opens_no_incident() -> None:
     """A lone task just past 3.5 is counted; a lone task past 7 opens an incident at once."""
     stats = KindStats()
-    for i in range(60):
+    for i in range(SLOW_MIN_SAMPLES):
         stats.observe(1000.0 * (1.1 if i % 2 else 0.9))
     assert stats.observe(1700.0) is None and stats.slow_tasks == 1
     for _ in range(5):
