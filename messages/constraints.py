@@ -168,10 +168,18 @@ def _kept_id(field: str, value: object) -> object:
     return value
 
 
+_CLEAN_IDS: Final = re.compile(f"[^{_CONTROL_CHARS}\ud800-\udfff]*")
+_ASCII_CONTROLS: Final = bytes(c for c in range(128) if _CONTROL.match(chr(c)))
+
+
 def _ids_screen(values: Sequence[Any]) -> bool:
-    # a run of one negated character class: the joined column matches iff each value does
+    # A run of one negated character class: the joined column matches iff each value
+    # does. An ASCII column can hold only the ASCII controls: deleting them in C
+    # (bytes.translate) takes 25 us for 5,000 ids, where a regex takes 110 to 280.
     joined = "".join(values)
-    return _CONTROL.search(joined) is None and _SURROGATE.search(joined) is None
+    if joined.isascii():
+        return len(joined.encode("ascii").translate(None, _ASCII_CONTROLS)) == len(joined)
+    return _CLEAN_IDS.fullmatch(joined) is not None
 
 
 _ID_RULE: Final = Rule(metas=(_ID_SIZE, _ID_CHARS), check=_kept_id, screened=(_ID_CHARS,),
