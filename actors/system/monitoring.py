@@ -51,6 +51,19 @@ class MonitoringViews(StatsViews):
         """Accepted and not yet committed, as every view shows it (:func:`actors.pending.pending_writes`)."""
         return pending_writes(len(self._telemetry), self._aggregate.outbox, self._pending)
 
+    def unregistered_agent_metrics(self) -> int:
+        """Metrics taken so far about agents that were not registered (policy ``store``).
+
+        One counter, asking no actor: the ``unregistered_agent_metrics`` of
+        :meth:`get_write_status` and ``get_monitoring_stats()``, without
+        building either (the HTTP edge reads it twice a batch).
+
+        Raises:
+            SystemStopped: the system has been shut down.
+        """
+        self._check_open()
+        return self._telemetry.unregistered
+
     def get_write_status(self) -> dict[str, Any]:
         """Where the accepted metrics are on their way to SQLite, from counters only.
 
@@ -84,7 +97,7 @@ class MonitoringViews(StatsViews):
             "last_write_error": writer.last_error,
             "write_batches": writer.batches,
             "written_rows": writer.rows,
-            "unregistered_agent_metrics": self._telemetry.unregistered,
+            "unregistered_agent_metrics": self.unregistered_agent_metrics(),
         }
 
     def get_monitoring_stats(self) -> dict[str, Any]:
@@ -117,7 +130,7 @@ class MonitoringViews(StatsViews):
                 "quarantined": writes["quarantined"],
                 "uncounted_batches": self._aggregate.stats_errors,  # stored, not in the statistics
                 "last_quarantine_error": writer.last_quarantine_error,
-                "unregistered_agent_metrics": self._telemetry.unregistered,
+                "unregistered_agent_metrics": writes["unregistered_agent_metrics"],
                 "write_failures": writes["write_failures"],
                 "last_write_error": writes["last_write_error"],
             },
