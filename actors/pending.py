@@ -31,7 +31,10 @@ import pykka
 
 from storage import Batch
 
-__all__ = ["Acked", "Backlog", "CountUnacked", "Outbox", "Retry", "ServiceStarted", "WriteBatch"]
+__all__ = [
+    "Acked", "Backlog", "CountUnacked", "Outbox", "Retry", "ServiceStarted", "WriteBatch",
+    "pending_writes",
+]
 
 logger = logging.getLogger("swarmpulse.pending")
 
@@ -90,6 +93,8 @@ class Outbox:
         self.sender = sender
         self.max_rows = max_rows
         self._unacked: collections.OrderedDict[int, WriteBatch] = collections.OrderedDict()
+        self._ends: dict[int, int] = {}  # each unacknowledged seq: rows added up to and with it
+        self._added = 0
         self._next = 1
         self.rows = 0
         self.dropped = 0
@@ -99,9 +104,12 @@ class Outbox:
         message = WriteBatch(sender=self.sender, seq=self._next, batch=batch, reply_to=reply_to)
         self._next += 1
         self._unacked[message.seq] = message
+        self._added += len(batch)
+        self._ends[message.seq] = self._added
         self.rows += len(batch)
         while self.rows > self.max_rows and len(self._unacked) > 1:
-            _, oldest = self._unacked.popitem(last=False)
+            seq, oldest = self._unacked.popitem(last=False)
+            self._ends.pop(seq, None)
             self.rows -= len(oldest)
             self.dropped += len(oldest)
             logger.error("%d rows were never acknowledged by the writer: dropped", len(oldest))
@@ -115,6 +123,21 @@ class Outbox:
             if seq > through:
                 break
             self.rows -= len(unacked.pop(seq))
+            self._ends.pop(seq, None)
+
+    def rows_after(self, seq: int) -> int:
+        """Rows of the unacknowledged batches numbered after ``seq``.
+
+        With ``seq`` the last batch the writer has taken, the rows only the
+        outbox holds: a batch taken and not yet acknowledged is in the writer's
+        :class:`Backlog` too (or already committed). Reads counters only, so
+        any thread may call it; while the owner changes them the answer is one
+        of the values they pass through.
+        """
+        end = self._ends.get(seq)
+        if end is None:  # acknowledged, dropped or none yet: every batch held comes after it
+            return self.rows
+        return max(0, min(self.rows, self._added - end))
 
     def unacked(self, reply_to: pykka.ActorRef[Any]) -> list[WriteBatch]:
         """Every unacknowledged batch, oldest first, readdressed to ``reply_to``."""
@@ -219,3 +242,16 @@ class Backlog:
     def __len__(self) -> int:
         """Rows waiting."""
         return self._rows
+
+
+def pending_writes(buffered: int, outbox: Outbox, backlog: Backlog) -> int:
+    """Metrics and rows accepted and not yet committed: the one definition of the figure.
+
+    ``buffered`` (what the aggregator has not drained yet), the writer's
+    ``backlog`` (taken, not committed), and the batches of ``outbox`` the writer
+    has not taken. A batch the writer took stays in the outbox until its
+    :class:`Acked` reaches the aggregator: counting both would count it twice
+    (the backlog plus the whole outbox), and the larger of the two alone would
+    miss the batches sent to a writer that is gone while it still holds others.
+    """
+    return buffered + len(backlog) + outbox.rows_after(backlog.taken_through(outbox.sender))

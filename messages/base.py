@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import enum
-import functools
 from typing import Any, TypeVar
 
 import msgspec
 
-from messages.constraints import MAX_TIMESTAMP, MIN_TIMESTAMP, to_epoch
-from messages.errors import InvalidMessage
+from messages.constraints import MAX_TIMESTAMP, MIN_TIMESTAMP, enum_member, to_epoch
 
 __all__ = ["Message", "coerce_enum", "coerce_time"]
 
@@ -27,24 +25,12 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, forbid_unknow
 def coerce_enum(message: Message, field: str, enum_type: type[E]) -> None:
     """Turn a string field into its enum member in place, or raise InvalidMessage.
 
-    Only a member or a plain ``str`` value is taken: an object that merely
-    compares equal to a value (a str subclass, a class with its own ``__eq__``)
-    is refused, so nothing but the real types travels on.
+    The rule is :func:`messages.constraints.enum_member`'s: only a member or a
+    plain ``str`` value is taken.
     """
     value: Any = getattr(message, field)
-    if type(value) is enum_type:
-        return
-    member = _members(enum_type).get(value) if type(value) is str else None
-    if member is None:
-        allowed = ", ".join(str(m.value) for m in enum_type)
-        raise InvalidMessage(field, value, f"must be one of: {allowed}")
-    msgspec.structs.force_setattr(message, field, member)
-
-
-@functools.cache
-def _members(enum_type: type[E]) -> dict[str, E]:
-    """An enum's members by their (plain str) values."""
-    return {str(member.value): member for member in enum_type}
+    if type(value) is not enum_type:
+        msgspec.structs.force_setattr(message, field, enum_member(field, value, enum_type))
 
 
 def coerce_time(message: Message, field: str) -> None:

@@ -6,48 +6,49 @@ from typing import Annotated, Final
 
 import msgspec
 
-from messages.base import Message, coerce_enum, coerce_time
+from messages.base import Message, coerce_time
 from messages.constraints import (
     AgentId,
     Count,
     Metadata,
     Millis,
     Name,
+    Result,
     Timestamp,
-    check_count,
     check_finite,
     check_id,
     check_metadata,
-    check_millis,
+    checker,
 )
-from messages.enums import TaskResult
 from messages.errors import InvalidMessage
 
 __all__ = ["MAX_BATCH", "AgentMetric", "Heartbeat", "MetricBatch", "SwarmMetric", "TaskMetric", "Telemetry"]
 
 
 class TaskMetric(Message, tag="task_metric", kw_only=True, frozen=True):
-    """One finished task: how long it took, what it cost, how it ended."""
+    """One finished task: how long it took, what it cost, how it ended.
+
+    Each field's type names its :class:`~messages.constraints.Rule`, the one
+    statement of what it takes: decoders check the rule's msgspec constraints,
+    ``__post_init__`` runs its check, and the HTTP edge's bulk decoder of task
+    rows (``server.taskrows``) is built from these same annotations.
+    """
 
     task_id: AgentId
     agent_id: AgentId
     duration_ms: Millis
-    result: TaskResult
+    result: Result
     tokens_used: Count = 0
     files_changed: Count = 0
     timestamp: Timestamp
     metadata: Metadata = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_id("task_id", self.task_id)
-        check_id("agent_id", self.agent_id)
-        check_millis("duration_ms", self.duration_ms)
-        _as_float(self, "duration_ms")
-        coerce_enum(self, "result", TaskResult)
-        check_count("tokens_used", self.tokens_used)
-        check_count("files_changed", self.files_changed)
-        coerce_time(self, "timestamp")
-        check_metadata("metadata", self.metadata)
+        _check_task(self)
+
+
+_check_task: Final = checker(TaskMetric)
+"""Every field's rule on a TaskMetric, in field order (see :func:`messages.constraints.checker`)."""
 
 
 class AgentMetric(Message, tag="agent_metric", kw_only=True, frozen=True):

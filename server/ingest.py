@@ -92,7 +92,7 @@ async def _take_metrics(
     if not edge.system.config.enable_monitoring:
         return len(metrics), [], []  # as the facade: accepted, not recorded
     system = edge.system
-    unregistered = system.get_write_status()["unregistered_agent_metrics"]
+    unregistered = system.unregistered_agent_metrics()
     refused = []
     if metrics.rows is not None:
         indexes = metrics.rows.indexes
@@ -112,7 +112,7 @@ async def _take_metrics(
         except SwarmPulseError as exc:
             refused.append(Refusal(index, "agent_id", str(exc)))
     notes: list[Note] = []
-    if system.get_write_status()["unregistered_agent_metrics"] != unregistered:
+    if system.unregistered_agent_metrics() != unregistered:
         # some agent was not registered: which items
         notes = _unregistered(system.is_registered, metrics, {r.index for r in refused})
     return len(metrics) - len(refused), refused, notes

@@ -1,63 +1,54 @@
 """A batch's task metrics decoded straight into storage rows, checked a column at a time.
 
-The protocol's rules for a :class:`~messages.TaskMetric` are its field types
-and ``Meta`` constraints, which msgspec checks while it decodes, and its
-``__post_init__``, which runs in Python for every item. Decoding 5,000 task
-metrics took 47 ms: 28 of them in ``__post_init__``, and 15 in the ``pattern``
-of the two ids (msgspec runs a Python ``re`` search per string), against 3 ms
-for the same struct without either. :data:`RowTaskMetric` is that struct: the
-fields of TaskMetric, their constraints, less the pattern, and no
-``__post_init__``. What those would refuse is then looked for a column at a
-time: the ids' pattern on all of them joined, an infinite duration, a count
-past :data:`~messages.MAX_COUNT`, and metadata (whose checks need Python). The
-few items that show any of these are built as a real TaskMetric, so the
-protocol's own rules decide them and name the field of a refusal; every other
-item becomes a row without a Python object of its own.
+The protocol's rules for a :class:`~messages.TaskMetric` are the
+:class:`~messages.constraints.Rule` each field's type carries: its msgspec
+constraints, which the decoder checks in C, and its Python check, which
+``__post_init__`` runs for every item. Decoding 5,000 task metrics took 47 ms:
+28 of them in ``__post_init__``, and 15 in the ``pattern`` of the two ids
+(msgspec runs a Python ``re`` search per string), against 3 ms for the same
+struct without either. :data:`RowTaskMetric` is that struct, made from
+TaskMetric's own annotations: the same constraint objects, less those a rule
+says its screen covers (the ids' pattern), and no ``__post_init__``. Each
+rule's screen then looks at a whole column at once (the ids joined, the
+largest duration and count, whether any metadata is there); in a column it
+does not vouch for, the rule's own check finds the items it refuses. Those few
+items are built as a real TaskMetric, so the protocol decides them and names
+the field of a refusal; every other item becomes a row without a Python
+object of its own. Nothing here states a rule: change one in ``messages`` and
+this path changes with it.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Annotated, Any, Final, get_args, get_origin
 
 import msgspec
 
-from messages import MAX_COUNT, InvalidMessage, TaskMetric, TaskResult
-from storage import TaskColumns, task_row
+from messages import InvalidMessage, TaskMetric, TaskResult
+from messages.constraints import Rule, rules_of
+from storage import TaskColumns
 
 __all__ = ["RowTaskMetric", "TaskRows", "task_rows"]
 
-
-def _unpatterned(field: msgspec.structs.FieldInfo) -> tuple[Any, re.Pattern[str] | None]:
-    """The field's type without a ``pattern`` constraint, and that pattern compiled (or None)."""
-    if get_origin(field.type) is not Annotated:
-        return field.type, None
-    base, *extras = get_args(field.type)
-    pattern = None
-    kept: list[Any] = []
-    for extra in extras:
-        if isinstance(extra, msgspec.Meta) and extra.pattern is not None:
-            pattern = extra.pattern
-            # a run of one character class: a string of several joined matches it iff each does
-            assert pattern.startswith("^[") and pattern.endswith("]*$"), pattern
-            settings = {name: getattr(extra, name) for name in (
-                "gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length")}
-            extra = msgspec.Meta(**{k: v for k, v in settings.items() if v is not None})
-        kept.append(extra)
-    return Annotated[tuple([base, *kept])], None if pattern is None else re.compile(pattern)
+_RULES: Final = rules_of(TaskMetric)
 
 
-def _row_struct() -> tuple[type[msgspec.Struct], dict[str, re.Pattern[str]]]:
+def _unscreened(annotation: Any, rule: Rule | None) -> Any:
+    """The annotation less the constraints its rule's screen covers (the very same objects)."""
+    if rule is None or not rule.screened or get_origin(annotation) is not Annotated:
+        return annotation
+    base, *extras = get_args(annotation)
+    kept = [extra for extra in extras if not any(extra is meta for meta in rule.screened)]
+    return Annotated[tuple([base, *kept])]
+
+
+def _row_struct() -> type[msgspec.Struct]:
     fields: list[Any] = []
-    patterns: dict[str, re.Pattern[str]] = {}
     for field in msgspec.structs.fields(TaskMetric):
-        kind, pattern = _unpatterned(field)
-        if pattern is not None:
-            patterns[field.name] = pattern
+        kind = _unscreened(field.type, _RULES.get(field.name))
         if field.default is not msgspec.NODEFAULT:
             fields.append((field.name, kind, field.default))
         elif field.default_factory is not msgspec.NODEFAULT:
@@ -65,18 +56,22 @@ def _row_struct() -> tuple[type[msgspec.Struct], dict[str, re.Pattern[str]]]:
         else:
             fields.append((field.name, kind))
     config = TaskMetric.__struct_config__
-    struct = msgspec.defstruct(
+    return msgspec.defstruct(
         "RowTaskMetric", fields, module=__name__, tag=config.tag, tag_field=config.tag_field,
         kw_only=True, frozen=True, forbid_unknown_fields=config.forbid_unknown_fields,
         gc=False,  # a batch of them is 5,000 objects nothing can cycle through: 25% faster
     )
-    return struct, patterns
 
 
-RowTaskMetric, _PATTERNS = _row_struct()
-"""A :class:`~messages.TaskMetric` as decoded with its constraints less the ids' pattern.
+RowTaskMetric = _row_struct()
+"""A :class:`~messages.TaskMetric` as decoded with its constraints less those its rules screen.
 
 Never leaves :func:`task_rows`: it becomes a row, or a real TaskMetric decides it."""
+
+_SCREENS: Final[tuple[tuple[str, Callable[[Sequence[Any]], bool], Callable[[str, Any], Any]], ...]] = tuple(
+    (name, rule.screen, rule.check) for name, rule in _RULES.items() if rule.screen is not None
+)
+"""Each field whose decoded column a screen must vouch for: its name, screen and check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +92,21 @@ _COLUMN: Final = {name: attrgetter(name) for name in _FIELDS}
 _VALUES: Final[dict[Any, str]] = {member: member.value for member in TaskResult}
 
 
+def _refuses(check: Callable[[str, Any], Any], name: str, value: Any) -> bool:
+    try:
+        check(name, value)
+    except InvalidMessage:
+        return True
+    return False
+
+
 def _suspects(columns: dict[str, tuple[Any, ...]]) -> set[int]:
     """Positions of the items the decoder's checks alone do not vouch for (usually none)."""
     suspects: set[int] = set()
-    for name, pattern in _PATTERNS.items():
+    for name, screen, check in _SCREENS:
         values = columns[name]
-        if pattern.match("".join(values)) is None:  # one search for the whole column
-            suspects.update(i for i, value in enumerate(values) if pattern.match(value) is None)
-    durations = columns["duration_ms"]
-    if max(durations) == math.inf:  # ge=0 lets infinity through; NaN it refuses
-        suspects.update(i for i, d in enumerate(durations) if d == math.inf)
-    for name in ("tokens_used", "files_changed"):
-        counts = columns[name]
-        if max(counts) > MAX_COUNT:  # ge=0 only: msgpack carries up to 2**64 - 1
-            suspects.update(i for i, c in enumerate(counts) if c > MAX_COUNT)
-    metadata = columns["metadata"]
-    if any(metadata):  # size, depth and JSON-ness are checked in Python
-        suspects.update(i for i, m in enumerate(metadata) if m)
+        if not screen(values):  # one test for the whole column
+            suspects.update(i for i, value in enumerate(values) if _refuses(check, name, value))
     return suspects
 
 
@@ -128,35 +121,29 @@ def task_rows(
     """
     columns = {name: tuple(map(getter, tasks)) for name, getter in _COLUMN.items()}
     suspects = _suspects(columns)
+    metadata = columns["metadata"]
+    rows = TaskColumns(
+        columns["task_id"],
+        columns["agent_id"],
+        columns["duration_ms"],
+        tuple(map(_VALUES.__getitem__, columns["result"])),
+        columns["tokens_used"],
+        columns["files_changed"],
+        columns["timestamp"],
+        tuple(m or None for m in metadata) if any(metadata) else (None,) * len(tasks),
+    )
     if not suspects:
-        rows = TaskColumns(
-            columns["task_id"],
-            columns["agent_id"],
-            columns["duration_ms"],
-            tuple(map(_VALUES.__getitem__, columns["result"])),
-            columns["tokens_used"],
-            columns["files_changed"],
-            columns["timestamp"],
-            (None,) * len(tasks),
-        )
         return TaskRows(indexes, rows), []
-    kept_rows: list[Any] = []
-    kept: list[int] = []
     refused: list[tuple[int, InvalidMessage]] = []
-    for position, (index, task) in enumerate(zip(indexes, tasks, strict=True)):
-        if position in suspects:
-            fields = {name: getattr(task, name) for name in _FIELDS}
-            fields["metadata"] = dict(task.metadata)
-            try:
-                metric = TaskMetric(**fields)  # the protocol's rules, and its error
-            except InvalidMessage as exc:
-                refused.append((index, exc))
-                continue
-            kept_rows.append(task_row(metric))
-        else:
-            kept_rows.append(
-                (task.task_id, task.agent_id, task.duration_ms, _VALUES[task.result],
-                 task.tokens_used, task.files_changed, task.timestamp, None)
-            )
-        kept.append(index)
-    return TaskRows(kept, TaskColumns.from_rows(kept_rows)), refused
+    out: set[int] = set()
+    for position in sorted(suspects):  # each refused by a check the TaskMetric runs too
+        task = tasks[position]
+        fields = {name: getattr(task, name) for name in _FIELDS}
+        fields["metadata"] = dict(task.metadata)
+        try:
+            TaskMetric(**fields)  # the protocol's rules, and its error naming the field
+        except InvalidMessage as exc:
+            refused.append((indexes[position], exc))
+            out.add(position)
+    kept = [i for i in range(len(tasks)) if i not in out]
+    return TaskRows([indexes[i] for i in kept], rows.take(kept)), refused

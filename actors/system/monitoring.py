@@ -7,6 +7,7 @@ from typing import Any
 import pykka
 
 from actors.analytics.requests import GetInFlightCounts
+from actors.pending import pending_writes
 from actors.protocol import Drain, GetAlertNames, GetCounters, GetTotals, MetricsSnapshot
 from actors.system.plumbing import ASK_TIMEOUT
 from actors.system.stats import StatsViews
@@ -36,7 +37,7 @@ class MonitoringViews(StatsViews):
             tasks=tasks,
             transitions=transitions,
             alerts=alerts,
-            pending_writes=len(self._telemetry) + max(len(self._pending), self._aggregate.outbox.rows),
+            pending_writes=self._pending_writes(),
             dropped=self._telemetry.dropped + self._pending.dropped + self._aggregate.outbox.dropped,
             quarantined=self._writer_stats.quarantined + self._aggregate.quarantined,
             phi=self._phi_values(),
@@ -46,13 +47,31 @@ class MonitoringViews(StatsViews):
             receivers=self._receiver_stats(),
         )
 
+    def _pending_writes(self) -> int:
+        """Accepted and not yet committed, as every view shows it (:func:`actors.pending.pending_writes`)."""
+        return pending_writes(len(self._telemetry), self._aggregate.outbox, self._pending)
+
+    def unregistered_agent_metrics(self) -> int:
+        """Metrics taken so far about agents that were not registered (policy ``store``).
+
+        One counter, asking no actor: the ``unregistered_agent_metrics`` of
+        :meth:`get_write_status` and ``get_monitoring_stats()``, without
+        building either (the HTTP edge reads it twice a batch).
+
+        Raises:
+            SystemStopped: the system has been shut down.
+        """
+        self._check_open()
+        return self._telemetry.unregistered
+
     def get_write_status(self) -> dict[str, Any]:
         """Where the accepted metrics are on their way to SQLite, from counters only.
 
         It asks no actor, so a health check may call it as often as it likes.
         ``buffered``: in the buffer the aggregator drains; ``pending_writes``:
         accepted and not yet committed (the buffer, batches on their way to the
-        writer, and those it holds); ``stored``: rows committed since the start
+        writer, and those it holds, each counted once: the same figure as
+        ``/metrics``' ``swarmpulse_pending_writes`` and ``/healthz``); ``stored``: rows committed since the start
         (metrics, and the events and registrations stored beside them);
         ``dropped``: lost to a full backlog; ``quarantined``: refused by storage
         for their data and kept apart; ``write_failures`` and ``last_write_error``:
@@ -70,7 +89,7 @@ class MonitoringViews(StatsViews):
         buffered = len(self._telemetry)
         return {
             "buffered": buffered,
-            "pending_writes": buffered + outbox.rows + len(self._pending),
+            "pending_writes": self._pending_writes(),
             "stored": self._pending.committed,
             "dropped": self._telemetry.dropped + self._pending.dropped + outbox.dropped,
             "quarantined": writer.quarantined + self._aggregate.quarantined,
@@ -78,7 +97,7 @@ class MonitoringViews(StatsViews):
             "last_write_error": writer.last_error,
             "write_batches": writer.batches,
             "written_rows": writer.rows,
-            "unregistered_agent_metrics": self._telemetry.unregistered,
+            "unregistered_agent_metrics": self.unregistered_agent_metrics(),
         }
 
     def get_monitoring_stats(self) -> dict[str, Any]:
@@ -111,7 +130,7 @@ class MonitoringViews(StatsViews):
                 "quarantined": writes["quarantined"],
                 "uncounted_batches": self._aggregate.stats_errors,  # stored, not in the statistics
                 "last_quarantine_error": writer.last_quarantine_error,
-                "unregistered_agent_metrics": self._telemetry.unregistered,
+                "unregistered_agent_metrics": writes["unregistered_agent_metrics"],
                 "write_failures": writes["write_failures"],
                 "last_write_error": writes["last_write_error"],
             },

@@ -54,6 +54,8 @@ def test_metrics_of_an_unregistered_agent_are_stored_and_counted_by_default(
     collector = system.get_monitoring_stats()["metrics_collector"]
     assert collector["unregistered_agent_metrics"] == 2
     assert collector["total_tasks"] == 2
+    assert system.unregistered_agent_metrics() == 2
+    assert system.get_write_status()["unregistered_agent_metrics"] == 2
 
 
 def test_an_agent_known_only_from_its_metrics_has_statistics_but_no_health(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pytest
@@ -310,3 +310,36 @@ def test_an_agent_id_must_be_a_real_str() -> None:
     with pytest.raises(InvalidMessage) as caught:
         TaskMetric(**{**GOOD, "agent_id": _Str("a")})
     assert caught.value.field == "agent_id"
+
+
+def _even(field: str, value: object) -> object:
+    if type(value) is not int or value % 2:
+        raise messages.InvalidMessage(field, value, "must be even")
+    return value
+
+
+def _doubled_text(field: str, value: object) -> object:
+    return str(value) * 2
+
+
+_EVEN = messages.constraints.Rule(metas=(msgspec.Meta(ge=0),), check=_even)
+_TEXT = messages.constraints.Rule(metas=(), check=_doubled_text)
+
+
+class _Ruled(messages.base.Message, tag="ruled_test", kw_only=True, frozen=True):
+    n: Annotated[int, msgspec.Meta(ge=0), _EVEN]
+    label: Annotated[str, _TEXT] = "x"
+    free: int = 0
+
+
+def test_a_messages_checks_are_the_rules_its_field_types_carry() -> None:
+    """checker(struct) runs each field's Rule in field order, keeps what it returns, skips plain fields."""
+    assert messages.constraints.rules_of(_Ruled) == {"n": _EVEN, "label": _TEXT}
+    check = messages.constraints.checker(_Ruled)
+    built = _Ruled(n=4, label="ab", free=-1)  # no __post_init__ of its own: nothing checked yet
+    check(built)
+    assert (built.n, built.label, built.free) == (4, "abab", -1)
+    with pytest.raises(messages.InvalidMessage) as caught:
+        check(_Ruled(n=3))
+    assert caught.value.field == "n"
+

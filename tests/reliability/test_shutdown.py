@@ -205,6 +205,7 @@ def test_every_call_after_shutdown_raises_system_stopped(db_path: str) -> None:
         "get_agent_performance": lambda: system.get_agent_performance("a"),
         "query_task_metrics": lambda: system.query_task_metrics(),
         "get_monitoring_stats": lambda: system.get_monitoring_stats(),
+        "unregistered_agent_metrics": lambda: system.unregistered_agent_metrics(),
         "get_topology_info": lambda: system.get_topology_info(),
         "generate_report": lambda: system.generate_report("json"),
         "configure_alerts": lambda: system.configure_alerts(enabled=False),

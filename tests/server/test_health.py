@@ -8,6 +8,7 @@ import pytest
 from actors import ManualClock, SwarmSystem
 from actors.testing import wait_for_given_up, wait_for_restarts
 from server import Limits
+from tests.reliability.conftest import read_only, writer_barrier, writer_connection
 
 WAIT = 10.0
 
@@ -55,3 +56,35 @@ def test_a_stopped_system_is_503(http: httpx.Client, system: SwarmSystem) -> Non
     assert stopped.status_code == 503 and "Traceback" not in stopped.text
     beat = http.post("/v1/heartbeats", json={"agent_id": "late"})
     assert beat.status_code == 503 and beat.json()["error"]
+
+
+def _scraped(text: str, name: str) -> float:
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_every_view_shows_the_same_pending_writes_during_a_storage_outage(
+    http: httpx.Client, system: SwarmSystem
+) -> None:
+    """Storage read-only, 300 rows in the writer's backlog, then the writer given up and 200 more
+    sent to no one: /metrics, /healthz, get_write_status() and get_monitoring_stats() all say 500."""
+    system.flush()
+    read_only(writer_connection(system))  # the writer is idle: nothing recorded since the flush
+    for i in range(300):
+        system.record_task_metric(f"a{i}", "w", 1.0, "success")
+    system.get_task_stats()  # a drain: one batch to the writer
+    writer_barrier(system)  # taken, the commit failed, the retry waits on the manual clock
+    for restart in range(1, 4):
+        assert system.inject_fault("writer", f"loop {restart}")
+        assert wait_for_restarts(system, restart, timeout=WAIT)
+    assert system.inject_fault("writer", "loop 4")
+    assert wait_for_given_up(system, "writer", timeout=WAIT)
+    for i in range(200):
+        system.record_task_metric(f"b{i}", "w", 1.0, "success")
+    system.get_task_stats()  # a batch told to no writer: kept in the aggregator's outbox
+    views = {
+        "/metrics": _scraped(http.get("/metrics").text, "swarmpulse_pending_writes"),
+        "/healthz": http.get("/healthz").json()["pending_writes"],
+        "get_write_status": system.get_write_status()["pending_writes"],
+        "get_monitoring_stats": system.get_monitoring_stats()["metrics_collector"]["pending_writes"],
+    }
+    assert views == dict.fromkeys(views, 500)

@@ -282,3 +282,19 @@ def test_a_batch_about_unknown_agents_is_refused_by_index_under_the_refuse_polic
         assert "ghost" in answer["refused"][0]["error"]
         swarm.flush()
         assert swarm.get_task_stats()["total_tasks"] == 6
+
+
+def test_a_metrics_batch_reads_the_unregistered_counter_without_building_the_write_status(
+    http: httpx.Client, system: SwarmSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /v1/metrics notes an unregistered agent's item from the one counter alone."""
+    def refused() -> dict[str, object]:
+        raise AssertionError("get_write_status() built for a batch")
+
+    monkeypatch.setattr(system, "get_write_status", refused)
+    http.post("/v1/agents", json={"agent_id": "known"})
+    answer = http.post("/v1/metrics", json=[_task(0, agent_id="known"), _task(1, agent_id="stranger")])
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 2
+    assert [n["index"] for n in answer.json()["notes"]] == [1]
+    assert system.unregistered_agent_metrics() == 1

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messages import MAX_COUNT, InvalidMessage, TaskMetric, decode
+from messages import MAX_COUNT, InvalidMessage, TaskMetric, constraints, decode
+from messages.constraints import rule_of, rules_of
+from server import taskrows
 from server.batch import MetricItems, decode_metrics
+from server.taskrows import RowTaskMetric
 from server.ingest import METRIC_TYPES
 from storage import task_row
 
@@ -129,3 +133,36 @@ def test_what_only_the_message_rules_refuse_is_found_a_column_at_a_time(
     assert decoded.messages == []  # the rows' way, not the item-by-item one
     expected = {i: _protocol(item) for i, item in enumerate(items)}
     assert _batch(items) == {i: tuple(v) if isinstance(v, tuple) else v for i, v in expected.items()}
+
+
+def _metas(annotation: Any) -> list[msgspec.Meta]:
+    return [extra for extra in get_args(annotation)[1:] if isinstance(extra, msgspec.Meta)]
+
+
+def test_the_row_type_decodes_with_taskmetrics_own_constraint_objects() -> None:
+    """Each field of RowTaskMetric: TaskMetric's Meta objects themselves, less those its rule screens."""
+    rules = rules_of(TaskMetric)
+    assert set(rules) == set(TaskMetric.__struct_fields__)  # every field has its rule
+    rows = {f.name: f for f in msgspec.structs.fields(RowTaskMetric)}
+    for field in msgspec.structs.fields(TaskMetric):
+        rule = rules[field.name]
+        assert rule_of(field.type) is rule
+        expected = [m for m in _metas(field.type) if not any(m is s for s in rule.screened)]
+        got = _metas(rows[field.name].type)
+        assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected, strict=True))
+        assert all(any(s is m for m in _metas(field.type)) for s in rule.screened)
+        assert rows[field.name].default == field.default
+    # the screens the row path runs are the rules' own, with their own checks
+    assert [(n, s, c) for n, s, c in taskrows._SCREENS] == [
+        (n, r.screen, r.check) for n, r in rules.items() if r.screen is not None]
+
+
+def test_a_rule_changed_in_messages_changes_the_row_path_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAX_COUNT lowered in messages.constraints alone: TaskMetric and the batch rows both refuse past it."""
+    monkeypatch.setattr(constraints, "MAX_COUNT", 10)
+    with pytest.raises(InvalidMessage) as caught:
+        TaskMetric(**{k: v for k, v in _item({"tokens_used": 11}).items() if k != "type"})
+    assert caught.value.field == "tokens_used"
+    items = [_item({"task_id": f"t{i}", "tokens_used": 9 + i}) for i in range(3)]
+    outcome = _batch(items)
+    assert outcome[0][4] == 9 and outcome[1][4] == 10 and outcome[2] == "tokens_used"
