@@ -223,16 +223,18 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         gap = beat.mono - state.last_mono - (mark - state.stall_mark)
         assert state.detector is not None
         state.detector.add_gap(gap)
-        if state.trend.add(gap) and state.trend.at_risk:
-            self.coordinator.tell(
-                Alert(
-                    agent_id=state.agent_id,
-                    severity=AlertSeverity.WARNING,
-                    message=f"agent {state.agent_id} is at risk of failing: {state.trend.reason}",
-                    at=beat.wall,
-                    metadata={"alertname": "AgentAtRisk", "gap_s": round(gap, 3)},
-                )
-            )
+        if not state.trend.add(gap):
+            return
+        metadata: dict[str, Any] = {"alertname": "AgentAtRisk", "gap_s": round(gap, 3)}
+        if state.trend.at_risk:
+            message = f"agent {state.agent_id} is at risk of failing: {state.trend.reason}"
+        else:  # its gaps look like its baseline again: the warning is resolved
+            message = f"agent {state.agent_id} is no longer at risk: its gaps are back to normal"
+            metadata["ends_at"] = beat.wall
+        self.coordinator.tell(
+            Alert(agent_id=state.agent_id, severity=AlertSeverity.WARNING, message=message,
+                  at=beat.wall, metadata=metadata)
+        )
 
     def _deadline(self, following: HealthState) -> float:
         """When, on the monotonic clock, silence makes the agent ``following``.

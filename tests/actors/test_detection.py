@@ -117,3 +117,25 @@ def test_gaps_drifting_upward_raise_one_at_risk_warning_before_the_agent_degrade
     assert len([a for a in recorder.alerts("a") if a.metadata.get("alertname") == "AgentAtRisk"]) == 1
     assert not any(isinstance(e, HealthChanged) for e in recorder.events)
     assert system.check_agent_health("a") is HealthState.HEALTHY
+
+
+def test_an_at_risk_warning_resolves_once_the_gaps_are_back_to_normal(
+    system: SwarmSystem, clock: ManualClock
+) -> None:
+    """Gaps drift later (a warning), then go back to 0.5 s: the warning is resolved by an
+    alert with ends_at, and the agent is no longer at risk."""
+    recorder = EventRecorder()
+    system.subscribe(recorder)
+    system.register_agent("a")
+    _beat(system, clock, [0.5] * 40)
+    _beat(system, clock, [0.5 + 0.02 * i for i in range(1, 20)])
+    recorder.wait_for_alert("a")
+    _beat(system, clock, [0.5] * 100)
+    warned, resolved = recorder.wait_for(
+        lambda e: isinstance(e, Alert) and e.metadata.get("alertname") == "AgentAtRisk", count=2
+    )
+    assert "ends_at" not in warned.metadata
+    assert resolved.metadata["ends_at"] == resolved.at
+    assert "no longer at risk" in resolved.message
+    status = system.get_agent_health_status("a")
+    assert status is not None and status["at_risk"] is False
