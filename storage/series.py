@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 from storage.rollup import HOUR, MINUTE, SWARM_KEY
-from storage.summary import TaskSummary
+from storage.summary import encoded_total_ms
 
 __all__ = ["task_series", "task_span"]
 
@@ -67,7 +67,7 @@ def task_series(
         for start, count, blob in rows:
             i = slot(max(float(start), low))
             counts[i] += count
-            totals[i] += TaskSummary.from_bytes(blob).total_ms
+            totals[i] += encoded_total_ms(blob)
     if not any(counts):
         return [], []
     return [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)], counts
