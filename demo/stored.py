@@ -130,10 +130,11 @@ def stored_report(
     gauges = gauges_by_agent(
         storage.latest_agent_metrics(start_time=start, end_time=end, agent_id=agent_id))
     agents: list[AgentReport] = []
-    for record in storage.agents():
-        if agent_id is not None and record.agent_id != agent_id:
-            continue
-        stats = storage.task_stats(start_time=start, end_time=end, agent_id=record.agent_id)
+    records = [r for r in storage.agents() if agent_id is None or r.agent_id == agent_id]
+    every_stats = storage.task_stats_by_agent(start_time=start, end_time=end,
+                                              agent_ids=[r.agent_id for r in records])
+    for record in records:
+        stats = every_stats[record.agent_id]
         if not _active(record, start, end, stats["total_tasks"] > 0):
             continue
         # An agent starts HEALTHY at each registration: older transitions (of an
