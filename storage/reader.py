@@ -24,7 +24,7 @@ from storage.metadata import read_metadata
 from storage.queries import TimeArg
 from storage.rollup import SWARM_KEY
 from storage.rows import AgentRecord
-from storage.series import task_series, task_span
+from storage.series import task_series, task_series_of_keys, task_span
 from storage.stats import TaskTally, tally, task_stats, task_stats_of_keys
 from storage.summary import TaskStats
 from storage.trend import MAX_SLICES, TrendPoint, task_trend
@@ -274,6 +274,32 @@ class Reader(Database):
             if key is None:
                 return [], []
             return task_series(conn, key, start, end, slices)
+
+    def task_series_by_agent(
+        self, low: float, high: float, agent_ids: Iterable[str], slices: int = 20
+    ) -> dict[str, tuple[list[float], list[int]]]:
+        """Return :meth:`task_series` of each agent over the same range, by agent id.
+
+        The same series, read with one query of rollup buckets for all the
+        agents; an agent never seen has empty lists.
+
+        Raises:
+            InvalidMessage: ``slices`` is not an integer from 1 to 1000, or a bound is bad.
+        """
+        if type(slices) is not int or not 1 <= slices <= 1000:
+            raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
+        start = queries.time_bound("low", low)
+        end = queries.time_bound("high", high)
+        if start is None or end is None:
+            raise InvalidMessage("low" if start is None else "high", None, "must be a time")
+        with self._transaction("task_series_by_agent", write=False) as conn:
+            keys = {agent_id: self._keys.lookup(conn, agent_id) for agent_id in agent_ids}
+            known = [key for key in keys.values() if key is not None]
+            found = task_series_of_keys(conn, known, start, end, slices)
+            return {
+                agent_id: found[key] if key is not None else ([], [])
+                for agent_id, key in keys.items()
+            }
 
     def task_trend(
         self, start_time: TimeArg, end_time: TimeArg, slices: int, agent_id: str | None = None

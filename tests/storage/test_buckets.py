@@ -87,3 +87,20 @@ def test_loaded_buckets_answer_as_sqlite_does_inside_and_outside_what_was_loaded
             loaded.add(level, key, low, high, mine)
             sql.add(level, key, low, high, theirs)
             assert mine == theirs and mine.total_ms == theirs.total_ms
+
+
+@pytest.mark.parametrize(("low", "high", "slices"), [
+    (T0 - 2.5 * 3600, T0 + 2.5 * 3600, 4),  # hour buckets
+    (T0 - 5000.25, T0 + 7321.75, 20),  # minute buckets
+    (T0 + 10.5, T0 + 400.25, 20),  # rows
+    (T0 + 90_000.0, T0 + 99_000.0, 5),  # no task
+])
+def test_series_by_agent_are_task_series_of_each_agent(
+    spread: MetricsStorage, low: float, high: float, slices: int
+) -> None:
+    """task_series_by_agent draws each agent's sparkline exactly as task_series does."""
+    ids = [*AGENTS, "nobody"]
+    by_agent = spread.task_series_by_agent(low, high, ids, slices=slices)
+    assert list(by_agent) == ids
+    for agent_id in ids:
+        assert by_agent[agent_id] == spread.task_series(low, high, agent_id, slices), agent_id
