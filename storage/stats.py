@@ -30,6 +30,7 @@ from storage.summary import TaskStats, TaskSummary, exact_stats
 
 __all__ = [
     "EXACT_SAMPLES",
+    "KEYS_PER_READ",
     "Segment",
     "TaskTally",
     "plan",
@@ -40,6 +41,9 @@ __all__ = [
 
 EXACT_SAMPLES: Final = 1000
 """Tasks per agent and window up to which percentiles are exact (every duration kept)."""
+
+KEYS_PER_READ: Final = 200
+"""Keys whose rollup buckets :func:`task_stats_of_keys` reads and holds at once."""
 
 Segment = tuple[Literal["hour", "minute", "rows"], float, float]
 """A piece of a range: where to read it from, its start and its end (exclusive)."""
@@ -146,10 +150,26 @@ def task_stats_of_keys(
 ) -> dict[int, TaskStats]:
     """Return :func:`task_stats` of each of ``keys`` in [start, end), the same numbers, by key.
 
-    The rollup buckets every key needs are read first, with one query per
-    level for all the keys (:class:`~storage.buckets.LoadedBuckets`), instead
-    of a few queries per key.
+    The rollup buckets the keys need are read first, with one query per
+    level for :data:`KEYS_PER_READ` keys at a time (:class:`~storage.buckets.LoadedBuckets`),
+    instead of a few queries per key; so at most that many keys' buckets are
+    held at once, however many agents the file has.
     """
+    found: dict[int, TaskStats] = {}
+    unique = list(dict.fromkeys(keys))
+    for i in range(0, len(unique), KEYS_PER_READ):
+        found.update(_stats_of_some(conn, unique[i : i + KEYS_PER_READ], start, end,
+                                    exact_max_rows))
+    return {key: found[key] for key in keys}
+
+
+def _stats_of_some(
+    conn: sqlite3.Connection,
+    keys: Sequence[int],
+    start: float | None,
+    end: float | None,
+    exact_max_rows: int,
+) -> dict[int, TaskStats]:
     bounds = {key: _bounds(conn, key, start, end) for key in keys}
     ranges: dict[Level, tuple[int, int]] = {}
     for found in bounds.values():

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from storage import MetricsStorage
+from storage import MetricsStorage, stats
 from storage.buckets import LoadedBuckets, SqlBuckets
 from storage.summary import TaskSummary
 
@@ -66,6 +66,18 @@ def test_stats_by_agent_of_named_agents_keep_their_order_and_know_no_stranger(
     assert list(by_agent) == ["a3", "nobody", "a1"]
     assert by_agent["nobody"] == spread.task_stats(T0 - 5000.25, None, agent_id="nobody")
     assert by_agent["a1"] == spread.task_stats(T0 - 5000.25, None, agent_id="a1")
+
+
+def test_stats_by_agent_read_a_few_agents_at_a_time_with_the_same_numbers(
+    spread: MetricsStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two keys' buckets held at a time (an id asked twice, too): still each agent's task_stats."""
+    monkeypatch.setattr(stats, "KEYS_PER_READ", 2)
+    ids = ["a4", "quiet", "a1", "a4", "a2", "a3"]
+    by_agent = spread.task_stats_by_agent(T0 - 5000.25, T0 + 7321.75, agent_ids=ids)
+    assert list(by_agent) == ["a4", "quiet", "a1", "a2", "a3"]
+    for agent_id in ids:
+        assert by_agent[agent_id] == spread.task_stats(T0 - 5000.25, T0 + 7321.75, agent_id)
 
 
 def test_loaded_buckets_answer_as_sqlite_does_inside_and_outside_what_was_loaded(
