@@ -365,8 +365,8 @@ def _command_stats(args: argparse.Namespace) -> int:
             check_agent(storage, args.agent)
         if args.by_agent:
             ids = [args.agent] if args.agent is not None else storage.agent_ids()
-            stats = {a: dict(storage.task_stats(start_time=start, end_time=end, agent_id=a))
-                     for a in ids}
+            stats = {a: dict(found) for a, found in storage.task_stats_by_agent(
+                start_time=start, end_time=end, agent_ids=ids).items()}
         else:
             name = args.agent if args.agent is not None else "all agents"
             stats = {name: dict(storage.task_stats(start_time=start, end_time=end,

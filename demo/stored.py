@@ -130,10 +130,12 @@ def stored_report(
     gauges = gauges_by_agent(
         storage.latest_agent_metrics(start_time=start, end_time=end, agent_id=agent_id))
     agents: list[AgentReport] = []
-    for record in storage.agents():
-        if agent_id is not None and record.agent_id != agent_id:
-            continue
-        stats = storage.task_stats(start_time=start, end_time=end, agent_id=record.agent_id)
+    records = [r for r in storage.agents() if agent_id is None or r.agent_id == agent_id]
+    ids = [r.agent_id for r in records]
+    every_stats = storage.task_stats_by_agent(start_time=start, end_time=end, agent_ids=ids)
+    every_series = storage.task_series_by_agent(low, high, ids, slices=REPORT_SLICES)
+    for record in records:
+        stats = every_stats[record.agent_id]
         if not _active(record, start, end, stats["total_tasks"] > 0):
             continue
         # An agent starts HEALTHY at each registration: older transitions (of an
@@ -141,7 +143,7 @@ def stored_report(
         events = storage.query_health_events(start_time=record.registered_at, end_time=end,
                                              agent_id=record.agent_id)
         state = events[-1].current if events else HealthState.HEALTHY
-        series = storage.task_series(low, high, agent_id=record.agent_id, slices=REPORT_SLICES)
+        series = every_series[record.agent_id]
         agents.append(agent_report(
             record.agent_id, health_state=state.value, heartbeat_age_ms=None,
             uptime_pct=_uptime(storage, record.agent_id, start, end, now), stats=stats,

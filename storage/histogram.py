@@ -26,6 +26,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 from itertools import repeat
 from operator import mul
 from typing import Final
@@ -83,9 +84,16 @@ def linear_position(q: float, n: int) -> tuple[int, float]:
         raise ValueError(f"quantile must be in [0, 1], not {q!r}")
     if n < 1:
         raise ValueError(f"a quantile needs at least one value, not {n}")
-    position = Fraction(repr(float(q))) * (n - 1)
-    lower = math.floor(position)
-    return lower, float(position - lower)
+    numerator, denominator = _decimal_ratio(float(q))
+    lower, rest = divmod(numerator * (n - 1), denominator)
+    return lower, rest / denominator  # float(Fraction(rest, denominator)), without building it
+
+
+@lru_cache(maxsize=64)
+def _decimal_ratio(q: float) -> tuple[int, int]:
+    """``q`` as the decimal it prints as, a ratio of integers (a report asks for the same few)."""
+    ratio = Fraction(repr(q))
+    return ratio.numerator, ratio.denominator
 
 
 def _lerp(low: float, high: float, weight: float) -> float:

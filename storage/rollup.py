@@ -365,10 +365,14 @@ def count_buckets(conn: sqlite3.Connection, level: Level, key: int, start: int, 
 def add_buckets(
     conn: sqlite3.Connection, level: Level, key: int, start: int, end: int, into: TaskSummary
 ) -> None:
-    """Merge the ``level`` buckets of ``key`` that start in [start, end) into ``into``."""
-    for (blob,) in conn.execute(
+    """Merge the ``level`` buckets of ``key`` that start in [start, end) into ``into``.
+
+    In ``bucket_start`` order (the primary key's), so that sums add up the same
+    way on every path.
+    """
+    rows = conn.execute(
         f"SELECT summary FROM {_TABLES[level]} "
-        "WHERE agent_key = ? AND bucket_start >= ? AND bucket_start < ?",
+        "WHERE agent_key = ? AND bucket_start >= ? AND bucket_start < ? ORDER BY bucket_start",
         (key, start, end),
-    ):
-        into.merge(TaskSummary.from_bytes(blob))
+    )
+    into.merge_encoded([blob for (blob,) in rows])

@@ -11,13 +11,15 @@ Ranges whose slices are under a minute are drawn from the rows, in SQL.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from storage.rollup import HOUR, MINUTE, SWARM_KEY
-from storage.summary import TaskSummary
+from storage.summary import encoded_total_ms
 
-__all__ = ["task_series", "task_span"]
+__all__ = ["task_series", "task_series_of_keys", "task_span"]
 
 _TABLES = {HOUR: "task_rollup_hour", MINUTE: "task_rollup_minute"}
+_IN_CHUNK = 400  # keys per IN (...) list, well under SQLite's variable limit
 
 
 def task_span(conn: sqlite3.Connection, key: int) -> tuple[float, float] | None:
@@ -31,6 +33,22 @@ def task_span(conn: sqlite3.Connection, key: int) -> tuple[float, float] | None:
     return float(first), float(last)
 
 
+def _slot(low: float, width: float, slices: int, at: float) -> int:
+    return 0 if width <= 0 else min(slices - 1, max(0, int((at - low) / width)))
+
+
+def _level(low: float, high: float, slices: int) -> tuple[float, int | None]:
+    """The slice width, and the rollup level to read (None: the rows)."""
+    width = (high - low) / slices if high > low else 0.0
+    return width, HOUR if width >= HOUR else MINUTE if width >= MINUTE else None
+
+
+def _series(counts: list[int], totals: list[float]) -> tuple[list[float], list[int]]:
+    if not any(counts):
+        return [], []
+    return [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)], counts
+
+
 def task_series(
     conn: sqlite3.Connection, key: int, low: float, high: float, slices: int
 ) -> tuple[list[float], list[int]]:
@@ -39,14 +57,9 @@ def task_series(
     Tasks outside the range are not counted; a range of zero width is one
     slice. Empty lists when no task falls in the range.
     """
-    width = (high - low) / slices if high > low else 0.0
+    width, level = _level(low, high, slices)
     counts = [0] * slices
     totals = [0.0] * slices
-
-    def slot(at: float) -> int:
-        return 0 if width <= 0 else min(slices - 1, max(0, int((at - low) / width)))
-
-    level = HOUR if width >= HOUR else MINUTE if width >= MINUTE else None
     if level is None:
         agent = "" if key == SWARM_KEY else " AND agent_key = ?"
         params = (low, high, *(() if key == SWARM_KEY else (key,)))
@@ -54,20 +67,51 @@ def task_series(
             "SELECT timestamp, duration_ms FROM task_metrics "
             f"WHERE timestamp >= ? AND timestamp <= ?{agent}", params)
         for at, duration in rows:
-            i = slot(at)
+            i = _slot(low, width, slices, at)
             counts[i] += 1
             totals[i] += duration
     else:
         first = int(low // level * level)
-        rows = conn.execute(
+        buckets = conn.execute(
             f"SELECT bucket_start, task_count, summary FROM {_TABLES[level]} "
-            "WHERE agent_key = ? AND bucket_start >= ? AND bucket_start <= ?",
+            "WHERE agent_key = ? AND bucket_start >= ? AND bucket_start <= ? ORDER BY bucket_start",
             (key, first, high),
         )
-        for start, count, blob in rows:
-            i = slot(max(float(start), low))
+        for start, count, blob in buckets:
+            i = _slot(low, width, slices, max(float(start), low))
             counts[i] += count
-            totals[i] += TaskSummary.from_bytes(blob).total_ms
-    if not any(counts):
-        return [], []
-    return [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)], counts
+            totals[i] += encoded_total_ms(blob)
+    return _series(counts, totals)
+
+
+def task_series_of_keys(
+    conn: sqlite3.Connection, keys: Sequence[int], low: float, high: float, slices: int
+) -> dict[int, tuple[list[float], list[int]]]:
+    """:func:`task_series` of each of ``keys`` over the same range, by key: the same series.
+
+    Drawn from the rollups, the buckets of every key come from one query (a
+    report's 100 sparklines: one statement, not 100); ranges whose slices are
+    under a minute are drawn from the rows, key by key.
+    """
+    width, level = _level(low, high, slices)
+    if level is None:
+        return {key: task_series(conn, key, low, high, slices) for key in keys}
+    wanted = sorted(set(keys))
+    first = int(low // level * level)
+    found: dict[int, tuple[list[int], list[float]]] = {
+        key: ([0] * slices, [0.0] * slices) for key in wanted
+    }
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        buckets = conn.execute(
+            f"SELECT agent_key, bucket_start, task_count, summary FROM {_TABLES[level]} "
+            f"WHERE agent_key IN ({','.join('?' * len(chunk))}) "
+            "AND bucket_start >= ? AND bucket_start <= ? ORDER BY agent_key, bucket_start",
+            (*chunk, first, high),
+        )
+        for key, start, count, blob in buckets:
+            counts, totals = found[key]
+            j = _slot(low, width, slices, max(float(start), low))
+            counts[j] += count
+            totals[j] += encoded_total_ms(blob)
+    return {key: _series(*found[key]) for key in keys}

@@ -24,13 +24,26 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Final, Literal
 
-from storage.rollup import HOUR, MINUTE, SWARM_KEY, add_buckets, count_buckets
+from storage.buckets import BucketSource, LoadedBuckets, SqlBuckets
+from storage.rollup import HOUR, MINUTE, SWARM_KEY, Level, add_buckets
 from storage.summary import TaskStats, TaskSummary, exact_stats
 
-__all__ = ["EXACT_SAMPLES", "Segment", "TaskTally", "plan", "task_stats", "tally"]
+__all__ = [
+    "EXACT_SAMPLES",
+    "KEYS_PER_READ",
+    "Segment",
+    "TaskTally",
+    "plan",
+    "tally",
+    "task_stats",
+    "task_stats_of_keys",
+]
 
 EXACT_SAMPLES: Final = 1000
 """Tasks per agent and window up to which percentiles are exact (every duration kept)."""
+
+KEYS_PER_READ: Final = 200
+"""Keys whose rollup buckets :func:`task_stats_of_keys` reads and holds at once."""
 
 Segment = tuple[Literal["hour", "minute", "rows"], float, float]
 """A piece of a range: where to read it from, its start and its end (exclusive)."""
@@ -84,12 +97,29 @@ def _rows_params(key: int, start: float, end: float) -> tuple[float, ...]:
     return (*_key(key), start, end)
 
 
+def _bounds(
+    conn: sqlite3.Connection, key: int, start: float | None, end: float | None
+) -> tuple[float, float] | None:
+    """The range ``task_stats`` reads: a missing end is the whole hour of the first (or last)
+    task of ``key``; None when an end is missing and ``key`` has no task."""
+    if start is not None and end is not None:
+        return start, end
+    first = conn.execute(_rows_sql(key, "MIN(timestamp)", timed=False), _key(key)).fetchone()[0]
+    if first is None:
+        return None
+    last = conn.execute(_rows_sql(key, "MAX(timestamp)", timed=False), _key(key)).fetchone()[0]
+    start = float(_floor_to(first, HOUR)) if start is None else start
+    end = float(_floor_to(last, HOUR) + HOUR) if end is None else end
+    return start, end
+
+
 def task_stats(
     conn: sqlite3.Connection,
     key: int | None,
     start: float | None,
     end: float | None,
     exact_max_rows: int,
+    buckets: BucketSource | None = None,
 ) -> TaskStats:
     """Return the stats of the tasks of ``key`` (SWARM_KEY: every agent) in [start, end).
 
@@ -99,16 +129,74 @@ def task_stats(
         start: inclusive start (epoch s), None for the first task's time.
         end: exclusive end (epoch s), None for just after the last task's time.
         exact_max_rows: the most rows a range may hold and be computed exactly.
+        buckets: where the rollup buckets are read (default: SQLite, piece by
+            piece); the answer is the same from any source.
     """
     if key is None:
         return TaskSummary().to_stats()
-    if start is None or end is None:
-        first = conn.execute(_rows_sql(key, "MIN(timestamp)", timed=False), _key(key)).fetchone()[0]
-        if first is None:
-            return TaskSummary().to_stats()
-        last = conn.execute(_rows_sql(key, "MAX(timestamp)", timed=False), _key(key)).fetchone()[0]
-        start = float(_floor_to(first, HOUR)) if start is None else start
-        end = float(_floor_to(last, HOUR) + HOUR) if end is None else end
+    bounds = _bounds(conn, key, start, end)
+    if bounds is None:
+        return TaskSummary().to_stats()
+    return _stats_in(conn, key, *bounds, exact_max_rows,
+                     SqlBuckets(conn) if buckets is None else buckets)
+
+
+def task_stats_of_keys(
+    conn: sqlite3.Connection,
+    keys: Sequence[int],
+    start: float | None,
+    end: float | None,
+    exact_max_rows: int,
+) -> dict[int, TaskStats]:
+    """Return :func:`task_stats` of each of ``keys`` in [start, end), the same numbers, by key.
+
+    The rollup buckets the keys need are read first, with one query per
+    level for :data:`KEYS_PER_READ` keys at a time (:class:`~storage.buckets.LoadedBuckets`),
+    instead of a few queries per key; so at most that many keys' buckets are
+    held at once, however many agents the file has.
+    """
+    found: dict[int, TaskStats] = {}
+    unique = list(dict.fromkeys(keys))
+    for i in range(0, len(unique), KEYS_PER_READ):
+        found.update(_stats_of_some(conn, unique[i : i + KEYS_PER_READ], start, end,
+                                    exact_max_rows))
+    return {key: found[key] for key in keys}
+
+
+def _stats_of_some(
+    conn: sqlite3.Connection,
+    keys: Sequence[int],
+    start: float | None,
+    end: float | None,
+    exact_max_rows: int,
+) -> dict[int, TaskStats]:
+    bounds = {key: _bounds(conn, key, start, end) for key in keys}
+    ranges: dict[Level, tuple[int, int]] = {}
+    for found in bounds.values():
+        if found is None:
+            continue
+        for kind, low, high in plan(*found):
+            if kind != "rows":
+                held = ranges.get(kind)
+                ranges[kind] = ((int(low), int(high)) if held is None
+                                else (min(held[0], int(low)), max(held[1], int(high))))
+    loaded = LoadedBuckets(conn, [key for key, found in bounds.items() if found], ranges)
+    empty = TaskSummary().to_stats
+    return {
+        key: empty() if found is None else _stats_in(conn, key, *found, exact_max_rows, loaded)
+        for key, found in bounds.items()
+    }
+
+
+def _stats_in(
+    conn: sqlite3.Connection,
+    key: int,
+    start: float,
+    end: float,
+    exact_max_rows: int,
+    buckets: BucketSource,
+) -> TaskStats:
+    """:func:`task_stats` of a range with both ends."""
     segments = plan(start, end)
     total = 0
     for kind, low, high in segments:
@@ -116,7 +204,7 @@ def task_stats(
             sql = _rows_sql(key, "count(*)")
             total += conn.execute(sql, _rows_params(key, low, high)).fetchone()[0]
         else:
-            total += count_buckets(conn, kind, key, int(low), int(high))
+            total += buckets.count(kind, key, int(low), int(high))
     summary = TaskSummary()
     if total <= exact_max_rows:
         durations = _add_rows(conn, key, start, end, summary)
@@ -125,7 +213,7 @@ def task_stats(
         if kind == "rows":
             _add_rows(conn, key, low, high, summary)
         else:
-            add_buckets(conn, kind, key, int(low), int(high), summary)
+            buckets.add(kind, key, int(low), int(high), summary)
     return summary.to_stats()
 
 

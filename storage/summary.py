@@ -20,7 +20,7 @@ import msgspec
 from messages import TaskResult
 from storage.histogram import INV_LOG_GAMMA, LogHistogram, linear_quantile
 
-__all__ = ["PERCENTILES", "TaskStats", "TaskSummary", "exact_stats"]
+__all__ = ["PERCENTILES", "TaskStats", "TaskSummary", "encoded_total_ms", "exact_stats"]
 
 PERCENTILES: Final = (
     ("median_duration_ms", 0.5),
@@ -34,6 +34,10 @@ _SUCCESS: Final = TaskResult.SUCCESS.value
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(
     tuple[int, float, float, float, int, int, dict[str, int], int, dict[int, int]]
+)
+_total_decoder: Final = msgspec.msgpack.Decoder(
+    tuple[int, float, msgspec.Raw, msgspec.Raw, msgspec.Raw, msgspec.Raw, msgspec.Raw, msgspec.Raw,
+          msgspec.Raw]
 )
 _log = math.log
 _ceil = math.ceil
@@ -233,6 +237,47 @@ class TaskSummary:
             results[result] = results.get(result, 0) + count
         self.histogram.merge(other.histogram)
 
+    def merge_encoded(self, encoded: Iterable[bytes]) -> None:
+        """Merge summaries given as :meth:`to_bytes` output, without building a summary of each.
+
+        The same result as ``merge(TaskSummary.from_bytes(data))`` of each in
+        turn (sums are added in the same order), for a reader adding up many
+        rollup buckets: a day of 100 agents is 2,500 of them.
+
+        Raises:
+            msgspec.DecodeError: some bytes are not such an encoding.
+        """
+        decode = _decoder.decode
+        count, total, low, high = self.count, self.total_ms, self.min_ms, self.max_ms
+        token_sum, file_sum = self.tokens, self.files
+        results = self.results
+        histogram = self.histogram
+        bins = histogram.bins
+        zero_count = histogram.zero_count
+        results_get, bins_get = results.get, bins.get
+        for data in encoded:
+            (n, part_total, part_min, part_max, part_tokens, part_files, part_results, zeros,
+             part_bins) = decode(data)
+            count += n
+            total += part_total
+            if part_min < low:
+                low = part_min
+            if part_max > high:
+                high = part_max
+            token_sum += part_tokens
+            file_sum += part_files
+            for result, seen in part_results.items():
+                results[result] = results_get(result, 0) + seen
+            zero_count += zeros
+            if not bins:
+                bins.update(part_bins)
+                continue
+            for index, seen in part_bins.items():
+                bins[index] = bins_get(index, 0) + seen
+        self.count, self.total_ms, self.min_ms, self.max_ms = count, total, low, high
+        self.tokens, self.files = token_sum, file_sum
+        histogram.zero_count = zero_count
+
     def percentile_ms(self, q: float) -> float:
         """One percentile as :meth:`to_stats` gives it (clamped to min and max); 0.0 when empty.
 
@@ -324,6 +369,18 @@ class TaskSummary:
 
     def __repr__(self) -> str:
         return f"TaskSummary(count={self.count}, total_ms={self.total_ms!r})"
+
+
+def encoded_total_ms(data: bytes) -> float:
+    """The sum of the durations of a summary given as :meth:`TaskSummary.to_bytes` output.
+
+    Reads only that field: the results and the histogram are skipped, not
+    decoded (a sparkline of a day of 100 agents reads 2,500 summaries).
+
+    Raises:
+        msgspec.DecodeError: the bytes are not such an encoding.
+    """
+    return _total_decoder.decode(data)[1]
 
 
 def exact_stats(summary: TaskSummary, durations: Iterable[float]) -> TaskStats:

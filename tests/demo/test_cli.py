@@ -358,14 +358,16 @@ from demo.cli import main
 for argv in (["report"], ["report", "--format", "json"], ["query", "--format", "csv"],
              ["stats", "--by-agent"]):
     assert main([*argv, "--db", sys.argv[1]]) == 0, argv
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("actors", "pykka"))
+heavy = ("actors", "pykka", "server", "httpx", "starlette", "uvicorn", "rich")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 print("loaded:", loaded, file=sys.stderr)
 sys.exit(1 if loaded else 0)
 """
 
 
 def test_the_commands_that_read_a_database_never_import_the_actor_system(known_db: str) -> None:
-    """report, query and stats render from storage and messages alone: no actors, no pykka."""
+    """report, query and stats render from storage and messages alone: no actors, no pykka,
+    and nothing of the HTTP edge (server, httpx, starlette, uvicorn) or of rich."""
     done = subprocess.run([sys.executable, "-c", _NO_ACTORS, known_db], env=_env(),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

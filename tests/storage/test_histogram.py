@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -188,3 +189,12 @@ def test_cumulative_refuses_bounds_out_of_order() -> None:
         LogHistogram().cumulative([5.0, 1.0])
     with pytest.raises(ValueError, match="ascending"):
         LogHistogram().cumulative([-1.0])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.floats(min_value=0.0, max_value=1.0), st.integers(min_value=1, max_value=2**62))
+def test_linear_position_is_the_decimal_quantile_times_n_minus_one(q: float, n: int) -> None:
+    """The lower rank and weight are those of Fraction(repr(q)) * (n - 1), to the last bit."""
+    position = Fraction(repr(q)) * (n - 1)
+    lower = math.floor(position)
+    assert linear_position(q, n) == (lower, float(position - lower))

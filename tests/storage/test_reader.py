@@ -210,3 +210,20 @@ def test_one_agent_record_and_each_agents_last_stored_state(storage: MetricsStor
     assert record is not None and (record.agent_id, record.registered_at) == ("a1", T0)
     assert storage.agent("nobody") is None
     assert storage.last_states() == {"a1": "healthy", "a2": "degraded"}
+
+
+@pytest.mark.parametrize("types", [1, 3, 12])
+def test_latest_gauges_list_every_type_however_many(storage: MetricsStorage, types: int) -> None:
+    """The latest gauge of each (agent, type), by agent and type, past the one-by-one type search."""
+    names = [f"type-{i:02d}" for i in reversed(range(types))]
+    metrics = [
+        agent_metric(f"a{i % 3}", names[(i * 7) % types], float(i), T0 + i) for i in range(90)
+    ]
+    storage.store_batch(agent_metrics=metrics)
+    for start, end in [(None, None), (T0 + 20, T0 + 70), (T0 + 100, None)]:
+        expected: dict[tuple[str, str], float] = {}
+        for m in metrics:
+            if (start is None or m.timestamp >= start) and (end is None or m.timestamp < end):
+                expected[(m.agent_id, m.metric_type)] = m.value
+        latest = storage.latest_agent_metrics(start_time=start, end_time=end)
+        assert [((m.agent_id, m.metric_type), m.value) for m in latest] == sorted(expected.items())

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from messages import TaskResult
 from storage import TaskSummary
-from storage.summary import exact_stats
+from storage.summary import encoded_total_ms, exact_stats
 
 from .builders import PERCENTILE_KEYS, assert_stats_match, expected_stats, row
 
@@ -159,6 +159,34 @@ def test_merging_equals_adding_everything_to_one(
     assert (merged.tokens, merged.files, merged.results) == (both.tokens, both.files, both.results)
     assert (merged.min_ms, merged.max_ms) == (both.min_ms, both.max_ms)
     assert math.isclose(merged.total_ms, both.total_ms, rel_tol=1e-12, abs_tol=1e-9)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(tasks, st.lists(tasks, max_size=6))
+def test_merging_encoded_summaries_equals_merging_each_decoded(
+    first: list[tuple[float, str, int, int]], parts: list[list[tuple[float, str, int, int]]]
+) -> None:
+    """merge_encoded of to_bytes outputs is merge(from_bytes(b)) of each in turn, sums to the bit."""
+    blobs = [summary_of(items).to_bytes() for items in parts]
+    one_by_one, at_once = summary_of(first), summary_of(first)
+    for blob in blobs:
+        one_by_one.merge(TaskSummary.from_bytes(blob))
+    at_once.merge_encoded(blobs)
+    assert at_once == one_by_one
+    assert at_once.to_stats() == one_by_one.to_stats()
+    at_once.add(5.0, "success", 1, 1)  # still one histogram: its bins and the summary's agree
+    one_by_one.add(5.0, "success", 1, 1)
+    assert at_once == one_by_one
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(tasks)
+def test_the_total_of_an_encoded_summary_is_its_total(
+    items: list[tuple[float, str, int, int]],
+) -> None:
+    """encoded_total_ms reads total_ms alone, the same float from_bytes gives."""
+    blob = summary_of(items).to_bytes()
+    assert encoded_total_ms(blob) == TaskSummary.from_bytes(blob).total_ms
 
 
 @settings(max_examples=100, deadline=None, database=None)
