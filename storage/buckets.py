@@ -14,15 +14,13 @@ from __future__ import annotations
 import sqlite3
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from typing import Final, Protocol
+from typing import Protocol
 
-from storage.rollup import Level, add_buckets, count_buckets
+from storage.rollup import Level, add_buckets, bucket_rows, count_buckets
 from storage.summary import TaskSummary
 
 __all__ = ["BucketSource", "LoadedBuckets", "SqlBuckets"]
 
-_TABLES: Final[dict[str, str]] = {"minute": "task_rollup_minute", "hour": "task_rollup_hour"}
-_IN_CHUNK: Final = 400  # keys per IN (...) list, well under SQLite's variable limit
 
 
 class BucketSource(Protocol):
@@ -88,19 +86,11 @@ class LoadedBuckets:
         wanted = sorted(set(keys))
         for level, (start, end) in self._ranges.items():
             runs: dict[int, _Run] = {key: _Run() for key in wanted}
-            for i in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[i : i + _IN_CHUNK]
-                rows = conn.execute(
-                    f"SELECT agent_key, bucket_start, task_count, summary FROM {_TABLES[level]} "
-                    f"WHERE agent_key IN ({','.join('?' * len(chunk))}) "
-                    "AND bucket_start >= ? AND bucket_start < ? ORDER BY agent_key, bucket_start",
-                    (*chunk, start, end),
-                )
-                for key, bucket_start, task_count, blob in rows:
-                    run = runs[key]
-                    run.starts.append(bucket_start)
-                    run.counts.append(task_count)
-                    run.blobs.append(blob)
+            for key, bucket_start, task_count, blob in bucket_rows(conn, level, wanted, start, end):
+                run = runs[key]
+                run.starts.append(bucket_start)
+                run.counts.append(task_count)
+                run.blobs.append(blob)
             self._loaded[level] = runs
 
     def _run(self, level: Level, key: int, start: int, end: int) -> tuple[_Run, int, int] | None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from messages import (
     AgentMetric,
-    InvalidMessage,
     Alert,
     AlertSeverity,
     HealthChanged,
@@ -263,12 +262,7 @@ class Reader(Database):
         Raises:
             InvalidMessage: ``slices`` is not an integer from 1 to 1000, or a bound is bad.
         """
-        if type(slices) is not int or not 1 <= slices <= 1000:
-            raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
-        start = queries.time_bound("low", low)
-        end = queries.time_bound("high", high)
-        if start is None or end is None:
-            raise InvalidMessage("low" if start is None else "high", None, "must be a time")
+        start, end = _series_range(low, high, slices)
         with self._transaction("task_series", write=False) as conn:
             key = SWARM_KEY if agent_id is None else self._keys.lookup(conn, agent_id)
             if key is None:
@@ -286,12 +280,7 @@ class Reader(Database):
         Raises:
             InvalidMessage: ``slices`` is not an integer from 1 to 1000, or a bound is bad.
         """
-        if type(slices) is not int or not 1 <= slices <= 1000:
-            raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
-        start = queries.time_bound("low", low)
-        end = queries.time_bound("high", high)
-        if start is None or end is None:
-            raise InvalidMessage("low" if start is None else "high", None, "must be a time")
+        start, end = _series_range(low, high, slices)
         with self._transaction("task_series_by_agent", write=False) as conn:
             keys = {agent_id: self._keys.lookup(conn, agent_id) for agent_id in agent_ids}
             known = [key for key in keys.values() if key is not None]
@@ -358,3 +347,18 @@ class Reader(Database):
         moment = to_epoch("now", now)
         with self._transaction("agents_uptime", write=False) as conn:
             return agents_uptime(conn, moment)
+
+
+def _series_range(low: float, high: float, slices: int) -> tuple[float, float]:
+    """The bounds of a series as epoch seconds, once ``slices`` and both bounds are checked.
+
+    Raises:
+        InvalidMessage: ``slices`` is not an integer from 1 to 1000, or a bound is bad.
+    """
+    if type(slices) is not int or not 1 <= slices <= 1000:
+        raise InvalidMessage("slices", slices, "must be an integer from 1 to 1000")
+    start = queries.time_bound("low", low)
+    end = queries.time_bound("high", high)
+    if start is None or end is None:
+        raise InvalidMessage("low" if start is None else "high", None, "must be a time")
+    return start, end

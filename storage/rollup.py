@@ -25,7 +25,7 @@ Readers add up the buckets of a time range.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from itertools import chain, groupby, repeat
 from operator import floordiv
 from typing import Any, Final, Literal, TypeVar
@@ -41,6 +41,7 @@ __all__ = [
     "Level",
     "Rollups",
     "add_buckets",
+    "bucket_rows",
     "count_buckets",
     "group_by_minute",
     "rebuild_rollups",
@@ -350,6 +351,27 @@ def rebuild_rollups(conn: sqlite3.Connection) -> int:
         total += len(rows)
         rollups.add(conn, *zip(*rows))
     return total
+
+
+def bucket_rows(
+    conn: sqlite3.Connection, level: Level, keys: Sequence[int], start: float, end: float,
+    *, through: bool = False,
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """``(agent_key, bucket_start, task_count, summary)`` of the ``level`` buckets of ``keys``.
+
+    The buckets that start in [start, end) ([start, end] with ``through``), by key
+    then start: one query per :data:`_IN_CHUNK` keys, not a query per key.
+    """
+    wanted = sorted(set(keys))
+    upper = "<=" if through else "<"
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        yield from conn.execute(
+            f"SELECT agent_key, bucket_start, task_count, summary FROM {_TABLES[level]} "
+            f"WHERE agent_key IN ({','.join('?' * len(chunk))}) "
+            f"AND bucket_start >= ? AND bucket_start {upper} ? ORDER BY agent_key, bucket_start",
+            (*chunk, start, end),
+        )
 
 
 def count_buckets(conn: sqlite3.Connection, level: Level, key: int, start: int, end: int) -> int:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from storage.rollup import HOUR, MINUTE, SWARM_KEY
+from storage.rollup import HOUR, MINUTE, SWARM_KEY, Level, bucket_rows
 from storage.summary import encoded_total_ms
 
 __all__ = ["task_series", "task_series_of_keys", "task_span"]
 
 _TABLES = {HOUR: "task_rollup_hour", MINUTE: "task_rollup_minute"}
-_IN_CHUNK = 400  # keys per IN (...) list, well under SQLite's variable limit
 
 
 def task_span(conn: sqlite3.Connection, key: int) -> tuple[float, float] | None:
@@ -101,17 +100,10 @@ def task_series_of_keys(
     found: dict[int, tuple[list[int], list[float]]] = {
         key: ([0] * slices, [0.0] * slices) for key in wanted
     }
-    for i in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[i : i + _IN_CHUNK]
-        buckets = conn.execute(
-            f"SELECT agent_key, bucket_start, task_count, summary FROM {_TABLES[level]} "
-            f"WHERE agent_key IN ({','.join('?' * len(chunk))}) "
-            "AND bucket_start >= ? AND bucket_start <= ? ORDER BY agent_key, bucket_start",
-            (*chunk, first, high),
-        )
-        for key, start, count, blob in buckets:
-            counts, totals = found[key]
-            j = _slot(low, width, slices, max(float(start), low))
-            counts[j] += count
-            totals[j] += encoded_total_ms(blob)
+    name: Level = "hour" if level == HOUR else "minute"
+    for key, start, count, blob in bucket_rows(conn, name, wanted, first, high, through=True):
+        counts, totals = found[key]
+        j = _slot(low, width, slices, max(float(start), low))
+        counts[j] += count
+        totals[j] += encoded_total_ms(blob)
     return {key: _series(*found[key]) for key in keys}
