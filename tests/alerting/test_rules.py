@@ -135,6 +135,7 @@ def test_a_cost_budget_exceeded_reaches_the_receiver_and_resolves(
     swarm.flush()
     assert swarm.get_cost()["total"] == 1.2
     clock.advance(60.0)
+    swarm.get_findings()  # the analyst has evaluated its minute and told its alerts
     settle(swarm)
     body = delivered(swarm, receiver, 1)[0].body
     (firing,) = body["alerts"]
@@ -145,8 +146,10 @@ def test_a_cost_budget_exceeded_reaches_the_receiver_and_resolves(
     assert len(stored) == 1 and stored[0].metadata["spent"] == 1.2
     assert "budget 1.0000 (1 per hour)" in swarm.generate_report("markdown")
     clock.advance(3600.0)  # the tasks' minute leaves the window: resolved at the next minute
+    swarm.get_findings()  # the analyst has evaluated its minute and told its alerts
     settle(swarm)  # (the agents, silent for an hour, have failed meanwhile: their own groups)
     clock.advance(60.0)  # and notified at the group's next interval
+    swarm.get_findings()  # the analyst has evaluated its minute and told its alerts
     settle(swarm)
 
     def budget_notices() -> list[str]:

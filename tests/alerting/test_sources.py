@@ -163,6 +163,7 @@ def test_a_bottleneck_found_by_the_analyst_reaches_the_receiver_and_resolves(
         swarm.register_agent(agent, {"role": "reviewer"})
     _review_tasks(swarm, "a", {a: (30, 3500.0 if a == "reviewer-1" else 1000.0) for a in _REVIEWERS})
     clock.advance(60.0)
+    swarm.get_findings()  # the analyst has evaluated the minute and told its alerts
     settle(swarm)  # the two alerts of the minute came as a burst: taken in, routed
     receiver.wait_for(2)
     (body,) = _by_name(receiver, "Bottleneck")
@@ -172,6 +173,7 @@ def test_a_bottleneck_found_by_the_analyst_reaches_the_receiver_and_resolves(
     assert "its p95 is 3.5x its peers'" in firing["annotations"]["summary"]
     assert [b["alerts"][0]["labels"]["agent_id"] for b in _by_name(receiver, "OutlierAgent")] == ["reviewer-1"]
     clock.advance(60.0)
+    swarm.get_findings()  # the analyst has evaluated the minute and told its alerts
     settle(swarm)
     assert len(receiver.bodies()) == 2  # found again at this minute: not raised again
     listed = [a for a in swarm.list_alerts() if a["labels"]["alertname"] == "Bottleneck"]
@@ -179,10 +181,12 @@ def test_a_bottleneck_found_by_the_analyst_reaches_the_receiver_and_resolves(
     assert "reviewer-1 spends 54% of the swarm's task time" in swarm.generate_report("markdown")
     _review_tasks(swarm, "b", {a: (200 if a == "reviewer-1" else 300, 1000.0) for a in _REVIEWERS})
     clock.advance(60.0)  # resolved at this minute's evaluation
+    swarm.get_findings()  # the analyst has evaluated the minute and told its alerts
     settle(swarm)
     assert [a["status"] for a in swarm.list_alerts()
             if a["labels"]["alertname"] == "Bottleneck"] == ["resolved"]
     clock.advance(60.0)  # and notified at the group's next interval
+    swarm.get_findings()
     settle(swarm)
     receiver.wait_for(4)
     settle(swarm)
