@@ -68,7 +68,7 @@ def _harmless_flanking(char: str, before: str, after: str) -> bool:
 
 
 def escape_markdown(text: str, *, line_start: bool = False) -> str:
-    """Return ``text`` as inline Markdown that reads as exactly ``text``.
+    r"""Return ``text`` as inline Markdown that reads as exactly ``text``.
 
     Line breaks and control characters become spaces, bidi controls are shown
     as ``\u202e``-style escapes. Then a character is escaped only where it
