@@ -7,6 +7,7 @@ rules, so that every refusal names its index, its field and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -158,13 +159,21 @@ def parse_batch(
 
 def _typed(types: dict[str, type[Any]], format: BodyFormat) -> Any:
     """A decoder of the protocol's messages themselves: one message or a list of them."""
+    return _cached_decoder(_TYPED, types, format, lambda: _union(types))
+
+
+def _cached_decoder(
+    cache: dict[tuple[frozenset[str], str], Any], types: dict[str, type[Any]],
+    format: BodyFormat, union: Callable[[], Any],
+) -> Any:
+    """The decoder of ``list[union] | union`` for ``format``, made once per set of types."""
     key = (frozenset(types), format)
-    decoder = _TYPED.get(key)
+    decoder = cache.get(key)
     if decoder is None:
-        union = _union(types)
-        shape = list[union] | union  # type: ignore[valid-type]
+        members = union()
+        shape = list[members] | members  # type: ignore[valid-type]
         decoder = msgspec.json.Decoder(shape) if format == "json" else msgspec.msgpack.Decoder(shape)
-        _TYPED[key] = decoder
+        cache[key] = decoder
     return decoder
 
 
@@ -211,14 +220,8 @@ class MetricItems:
 
 def _as_rows(types: dict[str, type[Any]], format: BodyFormat) -> Any:
     """:func:`_typed`, but task metrics decoded as :class:`RowTaskMetric` (see server.taskrows)."""
-    key = (frozenset(types), format)
-    decoder = _AS_ROWS.get(key)
-    if decoder is None:
-        union = _make_union(tuple(RowTaskMetric if t is TaskMetric else t for t in types.values()))
-        shape = list[union] | union  # type: ignore[valid-type]
-        decoder = msgspec.json.Decoder(shape) if format == "json" else msgspec.msgpack.Decoder(shape)
-        _AS_ROWS[key] = decoder
-    return decoder
+    return _cached_decoder(_AS_ROWS, types, format, lambda: _make_union(
+        tuple(RowTaskMetric if t is TaskMetric else t for t in types.values())))
 
 
 def decode_metrics(
