@@ -98,7 +98,8 @@ def _insert_task_params(conn: sqlite3.Connection, flat: list[object], columns: i
             conn.execute(_insert_many_sql(size, columns), flat[start : start + size * columns])
             start += size * columns
             rest -= size
-        size //= 2
+        else:
+            size //= 2
 
 
 

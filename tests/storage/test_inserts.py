@@ -108,3 +108,22 @@ def test_agent_events_must_be_agent_events(storage: MetricsStorage) -> None:
     """Anything else in agent_events is refused."""
     with pytest.raises(InvalidMessage):
         storage.store_agent_events([health()])  # type: ignore[list-item]
+
+
+def test_a_remainder_of_more_than_4096_rows_is_stored_in_statements_of_2048(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more rows to a statement than twice the largest remainder statement, the rest
+    still goes in statements of 2048, 1024, ...: never an empty VALUES (it halved the size
+    after each remainder statement, reached 0 rows and failed with "incomplete input")."""
+    import storage.inserts
+
+    monkeypatch.setattr(storage.inserts, "ROWS_PER_STATEMENT", 10_000)
+    count = 10_000 + 9_000  # a remainder of 9,000 rows: 4 x 2048 + 512 + 256 + 32 + 8
+    rows = [row(f"t{i}", duration_ms=float(i)) for i in range(count)]
+    with MetricsStorage(db_path) as storage_:
+        storage_.store_batch(tasks=TaskColumns.from_rows(rows).packed())
+    conn = sqlite3.connect(db_path)
+    stored = conn.execute("SELECT task_id FROM task_metrics ORDER BY id").fetchall()
+    conn.close()
+    assert stored == [(f"t{i}",) for i in range(count)]
