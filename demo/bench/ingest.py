@@ -340,6 +340,7 @@ def run_ingest(sizes: Sizes, workdir: str) -> GroupResult:
     result.figures["ingest_vs_pushgateway"] = (
         None if push is None or not push["requests"] else _per_s(beats) / _per_s(push))
     total = sizes.persist_metrics
+    os.sync()  # each side of the ratio starts with the disk written back, as persist's does
     elapsed, batched = _batched(workdir, total)
     os.sync()
     persist_s, _ = _record_from_threads(os.path.join(workdir, "persist.db"), total)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, get_args
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import msgspec
 import pytest
@@ -109,6 +110,19 @@ def test_a_valid_batch_becomes_rows_with_no_message_of_its_own() -> None:
     assert set(columns.metadata) == {None}
 
 
+def test_metadata_left_out_is_an_empty_dict_and_null_metadata_is_refused() -> None:
+    """Left out beside items with metadata (good and bad), as the protocol takes each alone."""
+    items = [_item({"task_id": f"t{i}"}) for i in range(6)]
+    items[1]["metadata"] = {"k": 1}
+    items[2]["metadata"] = {"bad": math.nan}
+    items[3]["metadata"] = None
+    items[4]["agent_id"] = "bad\x01id"  # a suspect with no metadata: built as a TaskMetric
+    outcome = _batch(items)
+    assert outcome == {i: _protocol(item) for i, item in enumerate(items)}
+    assert outcome[2] == outcome[3] == "metadata" and outcome[4] == "agent_id"
+    assert outcome[0][-1] is None and outcome[5][-1] is None and outcome[1][-1] == {"k": 1}
+
+
 def test_one_hostile_id_in_a_big_batch_is_refused_alone() -> None:
     """A control character in one id of 2,000: that index refused by field, the rest taken."""
     items = [_item({"task_id": f"t{i}"}) for i in range(2000)]
@@ -136,6 +150,9 @@ def test_what_only_the_message_rules_refuse_is_found_a_column_at_a_time(
 
 
 def _metas(annotation: Any) -> list[msgspec.Meta]:
+    members = [a for a in get_args(annotation) if a is not msgspec.UnsetType]
+    if get_origin(annotation) in (Union, UnionType) and len(members) == 1:
+        annotation = members[0]  # a field with a default factory: its type, or UNSET
     return [extra for extra in get_args(annotation)[1:] if isinstance(extra, msgspec.Meta)]
 
 
@@ -151,7 +168,10 @@ def test_the_row_type_decodes_with_taskmetrics_own_constraint_objects() -> None:
         got = _metas(rows[field.name].type)
         assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected, strict=True))
         assert all(any(s is m for m in _metas(field.type)) for s in rule.screened)
-        assert rows[field.name].default == field.default
+        if field.default_factory is msgspec.NODEFAULT:
+            assert rows[field.name].default == field.default
+        else:  # left out: UNSET, no new object per item; the protocol's factory fills it in
+            assert rows[field.name].default is msgspec.UNSET
     # the screens the row path runs are the rules' own, with their own checks
     assert [(n, s, c) for n, s, c in taskrows._SCREENS] == [
         (n, r.screen, r.check) for n, r in rules.items() if r.screen is not None]
