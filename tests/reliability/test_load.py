@@ -160,6 +160,7 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
     samples = Samples()
     rss: dict[str, float] = {}
     began = time.monotonic()
+    failed_run = False
     try:
         for thread in threads:
             thread.start()
@@ -179,11 +180,16 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
         )
         live["end"], rss["quiet end"] = recorder.quiet_sample()
         distribution = system.get_monitoring_stats()["heartbeat_monitor"]["health_distribution"]
+    except BaseException:
+        failed_run = True  # this test's failure alone: no actor is left running into the next
+        raise
     finally:
         stopped_at = system.clock.time()
         stop.set()
         for thread in threads:
             thread.join(timeout=WAIT)
+        if failed_run:
+            system.shutdown(timeout=120)
     system.flush(timeout=120)
     snapshot = system.snapshot()
     system.shutdown()
