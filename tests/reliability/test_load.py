@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -132,10 +133,27 @@ class Recorder:
         return sample
 
 
+@pytest.fixture
+def heap_of_earlier_tests_frozen() -> Iterator[None]:
+    """Keep what earlier tests left in this process out of the collector's full passes.
+
+    After the 200-odd tests of tests/messages, the same run saw a coordinator inbox of
+    13,701 and false FAILED agents, or a 30 s read timeout; alone it saw 3,528 and passed.
+    The load measured is the system's, not the test session's heap.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @pytest.mark.parametrize(
     "seconds", [pytest.param(LOAD_SECONDS, marks=_long, id=f"{LOAD_SECONDS:g}s")]
 )
 @pytest.mark.timeout(LOAD_SECONDS * 3 + 60)
+@pytest.mark.usefixtures("heap_of_earlier_tests_frozen")
 def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
     db_path: str, seconds: float
 ) -> None:
