@@ -116,9 +116,9 @@ def _suspects(columns: dict[str, tuple[Any, ...]]) -> set[int]:
     suspects: set[int] = set()
     for name, screen, check in _SCREENS:
         values = columns[name]
-        if not screen(values):
-            if name in _FACTORIES:
-                values = tuple(_given(value, name) for value in values)  # one test for the whole column
+        if not screen(values):  # one test for the whole column
+            if name in _FACTORIES:  # a field left out is checked as the protocol's default
+                values = tuple(_given(value, name) for value in values)
             suspects.update(i for i, value in enumerate(values) if _refuses(check, name, value))
     return suspects
 
