@@ -17,11 +17,14 @@ from actors.analytics.phi import DEFAULT_PHI, PhiSettings
 from actors.callbacks import CallbackRunner
 from actors.errors import UnknownAgent
 from actors.history import HeartbeatHistory
+from actors.kernel.arrivals import ArrivalInbox
 from actors.kernel.clock import Clock
 from actors.kernel.runtime import Dispatcher
 from actors.kernel.supervision import CountsUnknown, RestartIntensity, failed
 from actors.pending import ServiceStarted, WriteBatch
 from actors.protocol import (
+    ConfirmRouted,
+    Routed,
     AgentSnapshot,
     Beat,
     ChildFailed,
@@ -138,6 +141,11 @@ class _Agent:
     seq: int = 0  # the last transition taken
 
 
+def _is_heartbeat(envelope: Any) -> bool:
+    """The inbox's items a tracker waits for before it judges a silence."""
+    return type(envelope.message) is Heartbeat
+
+
 class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     """Registers agents, routes heartbeats, and supervises every other actor.
 
@@ -149,8 +157,9 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     :class:`GetStatus` and :class:`GetHistory` (reply a future from the
     tracker), :class:`Flush` (reply the writer's, once what it forwarded is
     stored), :class:`Snapshot`, :class:`StopTrackers`, and from its children
-    :class:`Transition`, :class:`ChildFailed`, :class:`Redeliver` and
-    :class:`StallDetected`. Spawns a :class:`HeartbeatTracker` per agent;
+    :class:`Transition`, :class:`ChildFailed`, :class:`Redeliver`,
+    :class:`StallDetected` and :class:`ConfirmRouted` (answered with
+    :class:`Routed` to the tracker, after everything that arrived before it). Spawns a :class:`HeartbeatTracker` per agent;
     sends transitions and alerts to the reporter, and what it stores to the
     writer as :class:`~actors.pending.WriteBatch` (it forwards a child's too,
     held while the writer restarts); hands each transition to the callback
@@ -165,6 +174,13 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
 
     kind = "coordinator"
     use_daemon_thread = True  # see SupervisedActor: the exit hook stops it first
+    actor_inbox: ArrivalInbox
+
+    @staticmethod
+    def _create_actor_inbox() -> ArrivalInbox:
+        # each message stamped as it arrives: a beat's time is when it reached the
+        # monitor, not when the monitor, behind on its inbox, got round to it
+        return ArrivalInbox()
 
     def __init__(
         self,
@@ -178,6 +194,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         runner: CallbackRunner,
     ) -> None:
         super().__init__()
+        self.actor_inbox.bind(clock.monotonic, lambda: ledger.total, _is_heartbeat)
         self.runner = runner
         self.config = config
         self.clock = clock
@@ -210,6 +227,12 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the message type."""
+        try:
+            return self._dispatch(message)
+        finally:
+            self.actor_inbox.done()  # before an asker has the answer (ArrivalInbox.oldest_pending)
+
+    def _dispatch(self, message: Any) -> Any:
         match message:
             case Heartbeat():
                 return self._heartbeat(message)
@@ -245,6 +268,11 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
                 self._to_service("reporter", message)  # a tracker's warning (AgentAtRisk)
             case StallDetected(seconds=float() | int() as seconds) if 0 <= seconds < math.inf:
                 self._stalled(seconds)
+            case ConfirmRouted(agent_id=str() as agent_id, incarnation=int() as incarnation,
+                               until=float() as until):
+                agent = self.agents.get(agent_id)
+                if agent is not None and agent.incarnation == incarnation:
+                    self._to_tracker(agent, Routed(until=until))
             case StopTrackers():
                 return self._stop_trackers()
             case Flush():
@@ -328,6 +356,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             clock=self.clock,
             ledger=self.ledger,
             coordinator=self.actor_ref,
+            backlog=self.actor_inbox.oldest_pending,
         )
 
     def _unregister(self, agent_id: str) -> bool | pykka.Future[bool]:
@@ -366,10 +395,10 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
             self.unknown_heartbeats += 1
             return False
         self.total_heartbeats += 1
-        # A pause of the process that just ended is counted before the stamp, so it is
-        # grace for the beats stamped before it, and none for this one.
-        self.clock.check_stall()
-        now, wall = self.clock.monotonic(), self.clock.time()
+        # When the beat reached the inbox, and the stalls counted by then: a stall
+        # while it waited there is grace for the silence after it.
+        now, mark = self.actor_inbox.arrival
+        wall = self.clock.time() - (self.clock.monotonic() - now)
         agent.last_mono = now
         agent.last_wall = wall
         if agent.given_up or not self.config.enable_monitoring:
@@ -383,7 +412,7 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
                 wall=wall,
                 sent_at=message.timestamp,
                 metadata=message.metadata,
-                stall_mark=self.ledger.total,
+                stall_mark=mark,
             ),
         )
         return True
@@ -404,6 +433,10 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
         if not self.config.enable_monitoring:
             return None
         if agent.tracker is not None and not agent.given_up:
+            if isinstance(message, GetStatus):
+                # all that reached this inbox before the question is routed: the
+                # tracker may judge the silence up to it
+                agent.tracker.tell(Routed(until=self.actor_inbox.arrival[0]))
             return agent.tracker.ask(message, block=False)
         # given up: its last tracker is dead, so its state is the coordinator's again
         if isinstance(message, GetHistory):

@@ -56,12 +56,14 @@ __all__ = [
     "ReadTaskStats",
     "ReadTally",
     "Release",
+    "Routed",
     "StorageRead",
     "Verified",
     "ChildFailed",
     "ConfigureAlerts",
     "RenderReport",
     "CheckDeadline",
+    "ConfirmRouted",
     "Drain",
     "Flush",
     "GetHistory",
@@ -83,9 +85,10 @@ __all__ = [
 
 
 class Beat(Message, tag="beat", kw_only=True, frozen=True):
-    """A heartbeat as routed to its tracker, stamped on receipt by the coordinator.
+    """A heartbeat as routed to its tracker, stamped as it reached the coordinator's inbox.
 
-    ``stall_mark`` is the monitor's total stall time when it was stamped: a stall
+    ``mono`` and ``wall`` are that moment, however long the beat then waited in
+    the inbox. ``stall_mark`` is the monitor's total stall time then: a stall
     after it is grace for the silence that follows it (None: the tracker's now).
     """
 
@@ -101,6 +104,24 @@ class CheckDeadline(Message, tag="check_deadline", kw_only=True, frozen=True):
     """A tracker's timer fell due; stale generations are ignored."""
 
     generation: int
+
+
+class ConfirmRouted(Message, tag="confirm_routed", kw_only=True, frozen=True):
+    """A tracker asks the coordinator to answer :class:`Routed` once it has routed
+    everything that reached it before ``until`` (monotonic): its inbox is FIFO, so
+    taking this request is that moment. A deadline is judged only up to it, so a
+    heartbeat still waiting in the coordinator's inbox convicts nobody."""
+
+    agent_id: str
+    incarnation: int
+    until: float
+
+
+class Routed(Message, tag="routed", kw_only=True, frozen=True):
+    """Coordinator to tracker: every message that reached it before ``until`` is routed,
+    so the heartbeats among them are in the tracker's mailbox ahead of this reply."""
+
+    until: float
 
 
 class GetStatus(Message, tag="get_status", kw_only=True, frozen=True):

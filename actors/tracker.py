@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -19,9 +20,11 @@ from actors.protocol import (
     Beat,
     CheckDeadline,
     ChildFailed,
+    ConfirmRouted,
     GetHistory,
     GetStatus,
     HealthStatus,
+    Routed,
     Transition,
 )
 from messages import Alert, AlertSeverity, Crash, HealthChanged, HealthState
@@ -87,6 +90,10 @@ class TrackerState:
         return self.detector.boundary(state)
 
 
+def _caught_up() -> float | None:
+    return None
+
+
 class _Fire:
     """A tracker's timer callback: ask it to check the deadline of one generation.
 
@@ -112,7 +119,9 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
     """Tracks one agent's heartbeats and health.
 
     Accepts :class:`Beat` (routed heartbeats), :class:`CheckDeadline` (its own
-    timer), :class:`GetStatus`, :class:`GetHistory` and :class:`Crash`. Sends
+    timer), :class:`Routed` (the coordinator's answer to its :class:`ConfirmRouted`,
+    sent when the coordinator is behind with heartbeats as a deadline falls due),
+    :class:`GetStatus`, :class:`GetHistory` and :class:`Crash`. Sends
     :class:`Transition` (a :class:`HealthChanged` tagged with the registration's
     incarnation and a sequence number) to the coordinator for every transition,
     in order, no state skipped, and :class:`ChildFailed` when it raises.
@@ -132,12 +141,19 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         clock: Clock,
         ledger: StallLedger,
         coordinator: pykka.ActorRef[Any],
+        backlog: Callable[[], float | None] = _caught_up,
     ) -> None:
         super().__init__(dispatcher=dispatcher)
         self.state = state
         self.clock = clock
         self.ledger = ledger
         self.coordinator = coordinator
+        self.backlog = backlog
+        # Up to when (monotonic) the coordinator is known to have routed all that
+        # reached it: a deadline after that is judged only once it confirms
+        # (Routed), so a beat still waiting in its inbox convicts nobody.
+        self.routed = state.last_mono
+        self.confirming = False
         # Before the actor runs: nothing else touches the state yet, and the timer
         # only sends this actor a message, which waits in its mailbox until it starts.
         self._catch_up()
@@ -173,6 +189,12 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
                     self.state.timer = None
                     self._catch_up()
                     self._arm()
+            case Routed(until=float() as until):
+                self.routed = max(self.routed, until)
+                if self.confirming:  # else a status question follows, and judges
+                    self.confirming = False
+                    self._catch_up()
+                    self._arm()
             case GetStatus():
                 self._catch_up()
                 return self._status()
@@ -190,6 +212,8 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
 
     def _beat(self, beat: Beat) -> None:
         state = self.state
+        # routed in order: all that reached the coordinator before this beat is routed
+        self.routed = max(self.routed, beat.mono)
         self._catch_up(beat.mono)
         if beat.mono >= state.last_mono:
             age_ms = max(0.0, (beat.mono - state.last_mono) * 1000.0)
@@ -249,9 +273,13 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         """Emit every transition that the silence until ``now`` calls for, in order.
 
         Each event carries the moment its state began (its deadline) and the
-        heartbeat age at that moment, however late it is observed.
+        heartbeat age at that moment, however late it is observed. Without a
+        ``now`` (a beat's arrival) the silence is judged up to the present, but a
+        deadline after :attr:`routed` waits for the coordinator's :class:`Routed`:
+        the beat that ends the silence may still be in its inbox.
         """
         state = self.state
+        present = now is None
         if now is None:
             now = self.clock.monotonic()
         wall_offset = None
@@ -270,8 +298,27 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
                 # One reading of both clocks for every transition found here:
                 # transitions that share a deadline share its time.
                 wall_offset = self.clock.time() - self.clock.monotonic()
+            if present and deadline > self.routed and not self._routed_by(deadline):
+                self._confirm(now)
+                return
             self._emit(state.health, following, wall_offset + deadline,
                        (deadline - state.last_mono) * 1000.0)
+
+    def _routed_by(self, deadline: float) -> bool:
+        """Whether all that reached the coordinator before ``deadline`` is handled by
+        this tracker too: the coordinator has handled it (read first) and nothing it
+        routed here still waits in this mailbox."""
+        pending = self.backlog()
+        return (pending is None or pending >= deadline) and self.actor_inbox.empty()
+
+    def _confirm(self, until: float) -> None:
+        """Ask the coordinator to confirm it has routed all that reached it before ``until``."""
+        if not self.confirming:
+            self.confirming = True
+            state = self.state
+            self.coordinator.tell(
+                ConfirmRouted(agent_id=state.agent_id, incarnation=state.incarnation, until=until)
+            )
 
     def _emit(self, previous: HealthState, current: HealthState, at: float, age_ms: float) -> None:
         """Tell the coordinator, numbering the transition in its registration's sequence.
@@ -306,6 +353,8 @@ class HeartbeatTracker(CountsUnknown, PooledActor):
         if state.health is HealthState.FAILED:
             return
         due = self._deadline(_ORDER[state.health.severity + 1])
+        if self.confirming and due <= self.clock.monotonic():
+            return  # due already, and waiting for Routed, which judges it
         state.generation += 1
         state.timer = self.clock.call_at(due, _Fire(self.actor_ref, state.generation))
 

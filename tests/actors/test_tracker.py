@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pykka
 import pytest
@@ -24,7 +24,7 @@ from actors.history import HeartbeatHistory
 from actors.protocol import Transition
 from actors.testing import EventRecorder, parts
 from actors.tracker import StallLedger, TrackerState
-from messages import HealthChanged, HealthState, UnregisterAgent
+from messages import HealthChanged, HealthState, Heartbeat, UnregisterAgent
 from tests.events import EventLog
 
 
@@ -421,3 +421,83 @@ def test_a_deadline_of_the_old_registration_handled_after_re_registering_is_drop
             advanced.join(10)
         swarm.shutdown()
         clock.close()
+
+
+class _HoldingClock(ManualClock):
+    """A manual clock that holds the coordinator's thread at its next wall reading (made for
+    a heartbeat), as a coordinator far behind on its inbox is held: what arrives meanwhile waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self._armed = False
+
+    def hold_coordinator(self) -> None:
+        self._armed = True
+
+    def time(self) -> float:
+        if self._armed and "SwarmCoordinator" in threading.current_thread().name:
+            self._armed = False
+            self.holding.set()
+            self.release.wait(10)
+        return super().time()
+
+
+@pytest.fixture
+def held(db_path: str) -> Iterator[tuple[SwarmSystem, _HoldingClock, EventRecorder]]:
+    """Agents "a" and "b" (1 s interval) registered, then, half a second on, the coordinator
+    held on b's beat, and a's beat waiting in its inbox behind it."""
+    clock = _HoldingClock()
+    swarm = start_system(db_path, clock=clock, heartbeat_interval_ms=1000)
+    recorder = EventRecorder()
+    swarm.subscribe(recorder)
+    try:
+        swarm.register_agent("a")
+        swarm.register_agent("b")
+        clock.advance(0.5)
+        clock.hold_coordinator()
+        swarm.coordinator.tell(Heartbeat(agent_id="b", timestamp=clock.time()))
+        assert clock.holding.wait(10)
+        swarm.coordinator.tell(Heartbeat(agent_id="a", timestamp=clock.time()))
+        yield swarm, clock, recorder
+    finally:
+        clock.release.set()
+        swarm.shutdown()
+        clock.close()
+
+
+def test_a_beat_waiting_in_the_coordinators_inbox_convicts_nobody(
+    held: tuple[SwarmSystem, _HoldingClock, EventRecorder],
+) -> None:
+    """The coordinator is held while a's beat waits in its inbox past all a's deadlines (1, 2
+    and 3 s): nothing is judged until the beat is routed, and it counts from its arrival."""
+    swarm, clock, recorder = held
+    clock.advance(2.7)  # 3.2 s since the registrations; the beats arrived at 0.5 s
+    clock.release.set()
+    for agent in ("a", "b"):
+        critical = recorder.wait_for_transition(agent, "critical")
+        assert swarm.check_agent_health(agent) is HealthState.CRITICAL
+        assert recorder.states(agent) == [("healthy", "degraded"), ("degraded", "critical")]
+        degraded = recorder.transitions(agent)[0]
+        assert (degraded.heartbeat_age_ms, critical.heartbeat_age_ms) == pytest.approx((1000, 2000))
+        assert critical.at - degraded.at == pytest.approx(1.0)
+        assert clock.time() - critical.at == pytest.approx(0.7)  # 2.5 s after registering
+    clock.advance(0.3)  # 3 s after the beats arrived
+    recorder.wait_for_transition("a", "failed")
+
+
+def test_a_stall_while_a_beat_waits_in_the_coordinators_inbox_is_grace(
+    held: tuple[SwarmSystem, _HoldingClock, EventRecorder],
+) -> None:
+    """A pause of the monitor after a's beat arrived, while it still waited, is grace for the
+    silence after the beat, as it is for any silence."""
+    swarm, clock, recorder = held
+    clock.stall(5.0)
+    clock.release.set()
+    assert swarm.check_agent_health("a") is HealthState.HEALTHY
+    clock.advance(0.999)
+    assert swarm.check_agent_health("a") is HealthState.HEALTHY
+    clock.advance(0.001)
+    assert swarm.check_agent_health("a") is HealthState.DEGRADED
+    assert recorder.states("a") == [("healthy", "degraded")]
