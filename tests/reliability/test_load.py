@@ -74,17 +74,38 @@ class Samples:
         return max(chosen, default=0)
 
 
-def _beat(system: SwarmSystem, agents: list[str], stop: threading.Event, sent: list[int]) -> None:
-    tell = system.coordinator.tell
-    clock = system.clock
-    next_round = time.monotonic()
-    while not stop.is_set():
-        now = clock.time()
-        for agent in agents:
-            tell(Heartbeat(agent_id=agent, timestamp=now))
-        sent[0] += len(agents)
-        next_round += BEAT_PERIOD
-        stop.wait(max(0.0, next_round - time.monotonic()))  # pacing the generator
+@dataclass
+class Sender:
+    """One thread beating for half the agents: when each round of beats began and ended."""
+
+    agents: list[str]
+    rounds: list[tuple[float, float]] = field(default_factory=list)  # wall clock
+
+    @property
+    def sent(self) -> int:
+        return len(self.rounds) * len(self.agents)
+
+    def run(self, system: SwarmSystem, stop: threading.Event) -> None:
+        tell = system.coordinator.tell
+        clock = system.clock
+        next_round = time.monotonic()
+        while not stop.is_set():
+            now = clock.time()
+            for agent in self.agents:
+                tell(Heartbeat(agent_id=agent, timestamp=now))
+            self.rounds.append((now, clock.time()))
+            next_round += BEAT_PERIOD
+            stop.wait(max(0.0, next_round - time.monotonic()))  # pacing the generator
+
+    def longest_silence(self, since: float) -> float:
+        """The longest an agent of this thread can have gone without a beat put, from ``since``."""
+        starts = [since] + [start for start, _ in self.rounds[:-1]]
+        ends = [end for _, end in self.rounds]
+        return max((end - start for start, end in zip(starts, ends, strict=True)), default=0.0)
+
+    def beat_between(self, low: float, high: float) -> bool:
+        """Whether every agent of this thread certainly had a beat put between the two times."""
+        return any(low < start and end < high for start, end in self.rounds)
 
 
 class Recorder:
@@ -165,14 +186,14 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
     transitions: list[HealthChanged] = []
     system.configure_alerts(callbacks={state: transitions.append for state in HealthState})
     agents = [f"agent-{i}" for i in range(AGENTS)]
-    for agent in agents:
-        system.register_agent(agent)
+    registered = system.clock.time()  # one message: 1,000 asks take seconds on a busy machine
+    assert all(system.register_agents(agents))
     stop = threading.Event()
-    sent = [[0], [0]]
+    senders = [Sender(agents[k::2]) for k in range(2)]
     recorder = Recorder(system, stop)
     threads = [
-        threading.Thread(target=_beat, args=(system, agents[k::2], stop, sent[k]), name=f"beat-{k}")
-        for k in range(2)
+        threading.Thread(target=sender.run, args=(system, stop), name=f"beat-{k}")
+        for k, sender in enumerate(senders)
     ] + [threading.Thread(target=recorder.run, name="record")]
     live: dict[str, int] = {}
     samples = Samples()
@@ -192,6 +213,7 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
                 backlog_since = time.monotonic()  # nothing waits to be written now
             if "middle" not in rss and elapsed >= (WARM_UP + seconds) / 2:
                 rss["middle"] = rss_mb()
+        rss.setdefault("middle", rss_mb())  # a slow quiet sample can take the run's second half
         rss["end"] = rss_mb()
         backlog_growth = (len(parts(system).telemetry) + len(parts(system).backlog)) / (
             time.monotonic() - backlog_since
@@ -216,7 +238,15 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
     during = [e for e in transitions if e.at <= stopped_at]
     failed = [e for e in during if e.current is HealthState.FAILED]
     degraded = {e.agent_id for e in during if e.current is HealthState.DEGRADED}
-    beats = sent[0][0] + sent[1][0]
+    beats = sum(sender.sent for sender in senders)
+    # Judged against what the senders did: a FAILED is false if the agent certainly had a
+    # beat put in the 3 s before it. A sender the machine starved for 3 s (its agents were
+    # silent) makes true ones; only a punctual run must have none at all.
+    deadline = INTERVAL_MS / 1000.0 * 3
+    silence = max(sender.longest_silence(registered) for sender in senders)
+    false_failed = [
+        e for e in failed if senders[int(e.agent_id.split("-")[1]) % 2].beat_between(e.at - deadline, e.at)
+    ]
     print(
         f"\nload {seconds:g} s: {recorder.recorded} metrics ({recorder.recorded / seconds:.0f}/s), "
         f"{beats} heartbeats ({beats / seconds:.0f}/s); RSS MiB start {rss['start']:.1f}, "
@@ -226,10 +256,13 @@ def test_load_of_a_thousand_agents_and_twenty_thousand_metrics_per_second(
         f"coordinator {max(samples.inbox)}, services {max(samples.services)}; metrics waiting "
         f"to be written: max {max(samples.queued)}, growing {backlog_growth:+.0f}/s after "
         f"warm-up; {len(degraded)} "
-        f"agents ever DEGRADED, {len(failed)} FAILED"
+        f"agents ever DEGRADED, {len(failed)} FAILED ({len(false_failed)} false); longest "
+        f"silence of a sender {silence:.2f} s"
     )
-    assert not failed, f"{len(failed)} false FAILED transitions, e.g. {failed[:3]}"
-    assert distribution[HealthState.FAILED.value] == 0
+    assert not false_failed, f"{len(false_failed)} false FAILED transitions, e.g. {false_failed[:3]}"
+    if silence < deadline:
+        assert not failed, f"{len(failed)} FAILED transitions, e.g. {failed[:3]}"
+        assert distribution[HealthState.FAILED.value] == 0
     assert snapshot.total_heartbeats == beats
     assert snapshot.unknown_heartbeats == 0
     assert stored_tasks(db_path) == (recorder.recorded, recorder.recorded)
