@@ -23,16 +23,16 @@ from actors.kernel.runtime import Dispatcher
 from actors.kernel.supervision import CountsUnknown, RestartIntensity, failed
 from actors.pending import ServiceStarted, WriteBatch
 from actors.protocol import (
-    ConfirmRouted,
-    Routed,
     AgentSnapshot,
     Beat,
     ChildFailed,
+    ConfirmRouted,
     Flush,
     GetHistory,
     GetStatus,
     HealthStatus,
     Redeliver,
+    Routed,
     Snapshot,
     StallDetected,
     StopTrackers,
@@ -159,7 +159,8 @@ class SwarmCoordinator(CountsUnknown, pykka.ThreadingActor):
     stored), :class:`Snapshot`, :class:`StopTrackers`, and from its children
     :class:`Transition`, :class:`ChildFailed`, :class:`Redeliver`,
     :class:`StallDetected` and :class:`ConfirmRouted` (answered with
-    :class:`Routed` to the tracker, after everything that arrived before it). Spawns a :class:`HeartbeatTracker` per agent;
+    :class:`Routed` to the tracker, after everything that arrived before it).
+    Spawns a :class:`HeartbeatTracker` per agent;
     sends transitions and alerts to the reporter, and what it stores to the
     writer as :class:`~actors.pending.WriteBatch` (it forwards a child's too,
     held while the writer restarts); hands each transition to the callback

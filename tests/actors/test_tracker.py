@@ -25,6 +25,7 @@ from actors.protocol import Transition
 from actors.testing import EventRecorder, parts
 from actors.tracker import StallLedger, TrackerState
 from messages import HealthChanged, HealthState, Heartbeat, UnregisterAgent
+from tests.clocks import CoordinatorHoldingClock
 from tests.events import EventLog
 
 
@@ -423,32 +424,11 @@ def test_a_deadline_of_the_old_registration_handled_after_re_registering_is_drop
         clock.close()
 
 
-class _HoldingClock(ManualClock):
-    """A manual clock that holds the coordinator's thread at its next wall reading (made for
-    a heartbeat), as a coordinator far behind on its inbox is held: what arrives meanwhile waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holding = threading.Event()
-        self.release = threading.Event()
-        self._armed = False
-
-    def hold_coordinator(self) -> None:
-        self._armed = True
-
-    def time(self) -> float:
-        if self._armed and "SwarmCoordinator" in threading.current_thread().name:
-            self._armed = False
-            self.holding.set()
-            self.release.wait(10)
-        return super().time()
-
-
 @pytest.fixture
-def held(db_path: str) -> Iterator[tuple[SwarmSystem, _HoldingClock, EventRecorder]]:
+def held(db_path: str) -> Iterator[tuple[SwarmSystem, CoordinatorHoldingClock, EventRecorder]]:
     """Agents "a" and "b" (1 s interval) registered, then, half a second on, the coordinator
     held on b's beat, and a's beat waiting in its inbox behind it."""
-    clock = _HoldingClock()
+    clock = CoordinatorHoldingClock()
     swarm = start_system(db_path, clock=clock, heartbeat_interval_ms=1000)
     recorder = EventRecorder()
     swarm.subscribe(recorder)
@@ -468,7 +448,7 @@ def held(db_path: str) -> Iterator[tuple[SwarmSystem, _HoldingClock, EventRecord
 
 
 def test_a_beat_waiting_in_the_coordinators_inbox_convicts_nobody(
-    held: tuple[SwarmSystem, _HoldingClock, EventRecorder],
+    held: tuple[SwarmSystem, CoordinatorHoldingClock, EventRecorder],
 ) -> None:
     """The coordinator is held while a's beat waits in its inbox past all a's deadlines (1, 2
     and 3 s): nothing is judged until the beat is routed, and it counts from its arrival."""
@@ -488,7 +468,7 @@ def test_a_beat_waiting_in_the_coordinators_inbox_convicts_nobody(
 
 
 def test_a_stall_while_a_beat_waits_in_the_coordinators_inbox_is_grace(
-    held: tuple[SwarmSystem, _HoldingClock, EventRecorder],
+    held: tuple[SwarmSystem, CoordinatorHoldingClock, EventRecorder],
 ) -> None:
     """A pause of the monitor after a's beat arrived, while it still waited, is grace for the
     silence after the beat, as it is for any silence."""

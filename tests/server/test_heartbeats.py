@@ -7,7 +7,6 @@ coordinator and the ask bridge: what it tells, what it asks, and when it waits.
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from actors import ManualClock, SwarmSystem, start_system
 from messages import Heartbeat, HealthState, encode
 from server import Limits, serve
 from server.heartbeats import HeartbeatSender
+from tests.clocks import CoordinatorHoldingClock
 
 
 def _register(http: httpx.Client, agent_id: str) -> None:
@@ -84,38 +84,22 @@ def test_an_unregistered_agent_beating_again_is_refused(
     assert system.snapshot().unknown_heartbeats == 1
 
 
-class _HeldClock(ManualClock):
-    """A manual clock whose wall reading, made by the coordinator on each beat, can be held."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.released = threading.Event()
-        self.released.set()
-        self.entered = threading.Event()
-
-    def time(self) -> float:
-        if not self.released.is_set() and "SwarmCoordinator" in threading.current_thread().name:
-            self.entered.set()
-            self.released.wait(10.0)
-        return super().time()
-
-
 def test_a_heartbeat_is_answered_while_the_coordinator_is_busy(tmp_path: Path) -> None:
     """A registered agent's beat gets its 202 without waiting for the coordinator to take it."""
-    clock = _HeldClock()
+    clock = CoordinatorHoldingClock()
     system = start_system(str(tmp_path / "held.db"), heartbeat_interval_ms=1000, clock=clock)
     try:
         with serve(system) as handle, httpx.Client(base_url=handle.url, timeout=5.0) as http:
             _register(http, "busy")
-            clock.released.clear()
+            clock.hold_coordinator()
             reply = http.post("/v1/heartbeats", json={"agent_id": "busy"})
             assert reply.status_code == 202
             assert reply.json() == {"accepted": 1, "refused": [], "notes": []}
-            assert clock.entered.wait(5.0)  # the coordinator is in fact held on that beat
-            clock.released.set()
+            assert clock.holding.wait(5.0)  # the coordinator is in fact held on that beat
+            clock.release.set()
             assert system.get_agent_health_status("busy")["heartbeats"] == 1
     finally:
-        clock.released.set()
+        clock.release.set()
         system.shutdown()
         clock.close()
 
