@@ -97,6 +97,25 @@ def test_rows_sent_as_columns_are_buffered_as_one_chunk_and_counted() -> None:
     assert len(channel) == 0 and channel.accepted == 3
 
 
+def test_rows_share_the_registered_ids_object_and_keep_an_unknown_one() -> None:
+    """A decoded batch has a new str per row; each buffered row keeps the registered id's object."""
+    channel = TelemetryChannel(lambda: NOW, lambda: None, batch_size=10**9, rows_batch_size=10**9)
+    registered = "".join(["agent-", "7"])  # built at run time: not the literal's object
+    channel.admit([registered])
+    copies = ["".join(["agent-", "7"]) for _ in range(3)]
+    stranger = "".join(["strang", "er"])
+    assert all(copy == registered and copy is not registered for copy in copies)
+    assert channel.send_rows(_rows(*copies, stranger)) == []
+    (chunk,) = channel.take_rows(10)
+    assert chunk.agent_ids == (registered, registered, registered, "stranger")
+    assert all(agent_id is registered for agent_id in chunk.agent_ids[:3])
+    assert chunk.agent_ids[3] is stranger
+    channel.forget(registered)
+    channel.send_rows(_rows("".join(["agent-", "7"])))
+    (chunk,) = channel.take_rows(10)
+    assert chunk.agent_ids[0] is not registered  # gone with the agent: not kept alive by the channel
+
+
 def test_rows_of_unknown_agents_are_refused_by_position_under_the_refuse_policy() -> None:
     """With unknown_agents="refuse" only the other rows are buffered; positions say which not."""
     channel = TelemetryChannel(lambda: NOW, lambda: None, batch_size=10**9,
